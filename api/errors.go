@@ -1,0 +1,192 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/longmem/longmem/memory"
+)
+
+// errorBody is the JSON of every error response:
+// {"error":{"code":"…","message":"…"}}.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error kinds of the HTTP layer. Handlers return them (or store errors);
+// handleError alone turns a kind into a status code.
+
+// tooLargeError: a body or a turn over its configured limit (413).
+type tooLargeError struct{ msg string }
+
+func (e *tooLargeError) Error() string { return e.msg }
+
+func tooLarge(format string, args ...any) error {
+	return &tooLargeError{msg: fmt.Sprintf(format, args...)}
+}
+
+// unauthorizedError: a missing or unknown API key (401).
+type unauthorizedError struct{ msg string }
+
+func (e *unauthorizedError) Error() string { return e.msg }
+
+// unavailableError: the storage cannot be reached (503).
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return "storage not reachable: " + e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// storeError gives a store error the words a client needs — which thing is
+// missing or already exists — while its kind (errors.Is) decides the status.
+type storeError struct {
+	err      error
+	notFound string // message when errors.Is(err, memory.ErrNotFound)
+	conflict string // message when errors.Is(err, memory.ErrConflict)
+}
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+// conversationErr describes err as being about conversation id.
+func conversationErr(err error, id string) error {
+	if err == nil {
+		return nil
+	}
+	return &storeError{
+		err:      err,
+		notFound: fmt.Sprintf("conversation %q not found", id),
+		conflict: fmt.Sprintf("conversation %q already exists", id),
+	}
+}
+
+// turnErr describes err as being about turn seq of conversation id.
+func turnErr(err error, id string, seq int64) error {
+	if err == nil {
+		return nil
+	}
+	return &storeError{
+		err:      err,
+		notFound: fmt.Sprintf("turn %d of conversation %q not found", seq, id),
+	}
+}
+
+// appendErr describes an append's error: a conflict there is always a
+// reused idempotency key.
+func appendErr(err error, id, key string) error {
+	if err == nil {
+		return nil
+	}
+	return &storeError{
+		err:      err,
+		notFound: fmt.Sprintf("conversation %q not found", id),
+		conflict: fmt.Sprintf("Idempotency-Key %q was already used with a different request", key),
+	}
+}
+
+// classify maps an error to its status, code and client-facing message.
+// This is the only place where error kinds become status codes.
+func classify(err error) (status int, code, msg string) {
+	var (
+		se  *storeError
+		ie  *memory.InvalidError
+		tl  *tooLargeError
+		mbe *http.MaxBytesError
+		ue  *unauthorizedError
+		ne  *unavailableError
+		he  *echo.HTTPError
+	)
+	errors.As(err, &se)
+	switch {
+	case errors.As(err, &tl):
+		return http.StatusRequestEntityTooLarge, "too_large", tl.msg
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body larger than %d bytes", mbe.Limit)
+	case errors.As(err, &ue):
+		return http.StatusUnauthorized, "unauthorized", ue.msg
+	case errors.As(err, &ne):
+		return http.StatusServiceUnavailable, "unavailable", ne.Error()
+	case errors.As(err, &ie):
+		return http.StatusBadRequest, "invalid_request", ie.Error()
+	case errors.Is(err, memory.ErrInvalid):
+		return http.StatusBadRequest, "invalid_request", err.Error()
+	case errors.Is(err, memory.ErrNotFound):
+		if se != nil && se.notFound != "" {
+			return http.StatusNotFound, "not_found", se.notFound
+		}
+		return http.StatusNotFound, "not_found", err.Error()
+	case errors.Is(err, memory.ErrConflict):
+		if se != nil && se.conflict != "" {
+			return http.StatusConflict, "conflict", se.conflict
+		}
+		return http.StatusConflict, "conflict", err.Error()
+	case errors.As(err, &he):
+		msg := http.StatusText(he.Code)
+		if s, ok := he.Message.(string); ok && s != "" {
+			msg = s
+		}
+		return he.Code, statusCode(he.Code), msg
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "unavailable", "the request timed out"
+	case errors.Is(err, context.Canceled):
+		return 499, "canceled", "the request was canceled"
+	}
+	return http.StatusInternalServerError, "internal", "internal error"
+}
+
+// statusCode is the error code of a plain HTTP status: "method_not_allowed".
+func statusCode(status int) string {
+	t := http.StatusText(status)
+	if t == "" {
+		return "error"
+	}
+	return strings.ReplaceAll(strings.ToLower(t), " ", "_")
+}
+
+// handleError is the echo HTTPErrorHandler: every error response is written
+// here, as {"error":{"code":"…","message":"…"}}.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, code, msg := classify(err)
+	switch {
+	case errors.Is(err, echo.ErrNotFound):
+		msg = fmt.Sprintf("no route for %s %s", c.Request().Method, c.Request().URL.Path)
+	case errors.Is(err, echo.ErrMethodNotAllowed):
+		msg = fmt.Sprintf("method %s is not allowed on %s", c.Request().Method, c.Request().URL.Path)
+	}
+	if status >= 500 {
+		if status == http.StatusInternalServerError {
+			msg = fmt.Sprintf("internal error (request id %s)", requestID(c))
+		}
+		s.deps.Logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+			slog.String("request_id", requestID(c)),
+			slog.String("method", c.Request().Method),
+			slog.String("route", c.Path()),
+			slog.Int("status", status),
+			slog.Any("error", err))
+	}
+	if status == http.StatusUnauthorized {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="longmem"`)
+	}
+	var werr error
+	if c.Request().Method == http.MethodHead {
+		werr = c.NoContent(status)
+	} else {
+		werr = c.JSON(status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+	}
+	if werr != nil {
+		s.deps.Logger.Debug("writing error response", "request_id", requestID(c), "error", werr)
+	}
+}

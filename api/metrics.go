@@ -1,0 +1,157 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/longmem/longmem/memory"
+)
+
+// metrics are the server's Prometheus collectors, registered on the
+// Registerer of Deps (never the global registry).
+type metrics struct {
+	requests      *prometheus.CounterVec   // method, route, code
+	duration      *prometheus.HistogramVec // method, route, code; seconds
+	storeDuration *prometheus.HistogramVec // op, outcome; seconds
+	appendedTurns prometheus.Counter
+	appendBatch   prometheus.Histogram // turns per append call
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "longmem_http_requests_total",
+			Help: "HTTP requests served, by method, route template and status code.",
+		}, []string{"method", "route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "longmem_http_request_duration_seconds",
+			Help:    "HTTP request latency in seconds, by method, route template and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route", "code"}),
+		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "longmem_store_duration_seconds",
+			Help:    "memory.Store call latency in seconds, by operation and outcome (ok, not_found, conflict, invalid, error).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"op", "outcome"}),
+		appendedTurns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "longmem_append_turns_total",
+			Help: "Turns returned by successful appends (idempotent replays included).",
+		}),
+		appendBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "longmem_append_batch_turns",
+			Help:    "Turns per successful append call.",
+			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000},
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.storeDuration, m.appendedTurns, m.appendBatch} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("api: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// outcome names the kind of a store call's error for metric labels.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, memory.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, memory.ErrConflict):
+		return "conflict"
+	case errors.Is(err, memory.ErrInvalid):
+		return "invalid"
+	}
+	return "error"
+}
+
+// instrumentedStore times every call to the wrapped store.
+type instrumentedStore struct {
+	memory.Store
+	m *metrics
+}
+
+var _ memory.Store = (*instrumentedStore)(nil)
+
+func (s *instrumentedStore) observe(op string, start time.Time, err error) {
+	s.m.storeDuration.WithLabelValues(op, outcome(err)).Observe(time.Since(start).Seconds())
+}
+
+func (s *instrumentedStore) CreateConversation(ctx context.Context, c memory.Conversation) (memory.Conversation, error) {
+	start := time.Now()
+	out, err := s.Store.CreateConversation(ctx, c)
+	s.observe("create_conversation", start, err)
+	return out, err
+}
+
+func (s *instrumentedStore) GetConversation(ctx context.Context, tenant, id string) (memory.Conversation, error) {
+	start := time.Now()
+	out, err := s.Store.GetConversation(ctx, tenant, id)
+	s.observe("get_conversation", start, err)
+	return out, err
+}
+
+func (s *instrumentedStore) ListConversations(ctx context.Context, opts memory.ListOptions) ([]memory.Conversation, error) {
+	start := time.Now()
+	out, err := s.Store.ListConversations(ctx, opts)
+	s.observe("list_conversations", start, err)
+	return out, err
+}
+
+func (s *instrumentedStore) DeleteConversation(ctx context.Context, tenant, id string) error {
+	start := time.Now()
+	err := s.Store.DeleteConversation(ctx, tenant, id)
+	s.observe("delete_conversation", start, err)
+	return err
+}
+
+func (s *instrumentedStore) AppendTurns(ctx context.Context, tenant, id string, turns []memory.Turn, opts memory.AppendOptions) ([]memory.Turn, error) {
+	start := time.Now()
+	out, err := s.Store.AppendTurns(ctx, tenant, id, turns, opts)
+	s.observe("append_turns", start, err)
+	if err == nil {
+		s.m.appendedTurns.Add(float64(len(out)))
+		s.m.appendBatch.Observe(float64(len(out)))
+	}
+	return out, err
+}
+
+func (s *instrumentedStore) Turns(ctx context.Context, tenant, id string, afterSeq int64, limit int) ([]memory.Turn, error) {
+	start := time.Now()
+	out, err := s.Store.Turns(ctx, tenant, id, afterSeq, limit)
+	s.observe("turns", start, err)
+	return out, err
+}
+
+func (s *instrumentedStore) LastTurns(ctx context.Context, tenant, id string, n int) ([]memory.Turn, error) {
+	start := time.Now()
+	out, err := s.Store.LastTurns(ctx, tenant, id, n)
+	s.observe("last_turns", start, err)
+	return out, err
+}
+
+func (s *instrumentedStore) GetTurn(ctx context.Context, tenant, id string, seq int64) (memory.Turn, error) {
+	start := time.Now()
+	out, err := s.Store.GetTurn(ctx, tenant, id, seq)
+	s.observe("get_turn", start, err)
+	return out, err
+}
+
+func (s *instrumentedStore) DeleteTurn(ctx context.Context, tenant, id string, seq int64) error {
+	start := time.Now()
+	err := s.Store.DeleteTurn(ctx, tenant, id, seq)
+	s.observe("delete_turn", start, err)
+	return err
+}
+
+func (s *instrumentedStore) Ping(ctx context.Context) error {
+	start := time.Now()
+	err := s.Store.Ping(ctx)
+	s.observe("ping", start, err)
+	return err
+}

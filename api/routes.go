@@ -1,0 +1,29 @@
+package api
+
+// routes registers every route of the server. Keep this the only place
+// where routes are added; openapi.json documents each of them (a test
+// checks both ways).
+func (s *Server) routes() {
+	e := s.e
+	e.Use(s.withRequestID, s.observe, s.recoverPanic, s.limitBody)
+
+	// Operations: no API key.
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.serveMetrics)
+	e.GET("/openapi.json", s.serveOpenAPI)
+
+	// The v1 API: an API key (when keys are configured) selects the tenant.
+	auth := s.authenticate
+	e.POST("/v1/conversations", s.createConversation, auth)
+	e.GET("/v1/conversations", s.listConversations, auth)
+	e.GET("/v1/conversations/:id", s.getConversation, auth)
+	e.DELETE("/v1/conversations/:id", s.deleteConversation, auth)
+
+	e.POST("/v1/conversations/:id/turns", s.appendTurns, auth)
+	e.GET("/v1/conversations/:id/turns", s.listTurns, auth)
+	e.GET("/v1/conversations/:id/turns/:seq", s.getTurn, auth)
+	e.DELETE("/v1/conversations/:id/turns/:seq", s.deleteTurn, auth)
+
+	// Recall adds here: e.POST("/v1/conversations/:id/context", s.context, auth)
+}

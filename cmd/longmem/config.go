@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/longmem/longmem/api"
+	"github.com/longmem/longmem/retrieval"
+)
+
+// Defaults of the serve configuration.
+const (
+	defaultAddr = "127.0.0.1:8080"
+	defaultData = "./longmem-data"
+)
+
+// Config is the whole configuration of `longmem serve`, composed of the
+// packages' configs. Sources, strongest first: flags, environment
+// (LONGMEM_*), the YAML file (--config or LONGMEM_CONFIG), defaults.
+type Config struct {
+	// Addr is the HTTP listen address.
+	Addr string `yaml:"addr"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel  string                    `yaml:"log_level"`
+	Storage   StorageConfig             `yaml:"storage"`
+	Tokenizer retrieval.TokenizerConfig `yaml:"tokenizer"`
+	API       api.Config                `yaml:"api"`
+}
+
+// StorageConfig selects and configures the memory.Store backend.
+type StorageConfig struct {
+	// Backend is "embedded" (default) or "redis".
+	Backend string `yaml:"backend"`
+	// Data is the embedded backend's data directory.
+	Data  string      `yaml:"data"`
+	Redis RedisConfig `yaml:"redis"`
+}
+
+// RedisConfig is the redis backend's connection.
+type RedisConfig struct {
+	// Addrs are host:port of one Redis, or seed nodes of a Redis Cluster.
+	Addrs    []string `yaml:"addrs"`
+	Password string   `yaml:"password"`
+	Cluster  bool     `yaml:"cluster"`
+}
+
+// Storage backends.
+const (
+	backendEmbedded = "embedded"
+	backendRedis    = "redis"
+)
+
+func defaultConfig() Config {
+	return Config{
+		Addr:      defaultAddr,
+		LogLevel:  "info",
+		Storage:   StorageConfig{Backend: backendEmbedded, Data: defaultData},
+		Tokenizer: retrieval.TokenizerConfig{Encoding: "cl100k_base"},
+		API:       api.Config{MaxTurnBytes: api.DefaultMaxTurnBytes, MaxBodyBytes: api.DefaultMaxBodyBytes},
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c StorageConfig) Validate() error {
+	switch c.Backend {
+	case backendEmbedded:
+		if c.Data == "" {
+			return errors.New("storage: data directory is empty (--data, LONGMEM_DATA or storage.data)")
+		}
+	case backendRedis:
+		if len(c.Redis.Addrs) == 0 {
+			return errors.New("storage: backend redis needs at least one address (LONGMEM_REDIS_ADDRS or storage.redis.addrs)")
+		}
+		for _, a := range c.Redis.Addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return fmt.Errorf("storage: redis address %q: %w", a, err)
+			}
+		}
+	default:
+		return fmt.Errorf("storage: unknown backend %q (want embedded or redis)", c.Backend)
+	}
+	return nil
+}
+
+// Validate reports a configuration that cannot work, including API keys
+// missing for a non-loopback address.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("addr %q: %w", c.Addr, err)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if err := c.Storage.Validate(); err != nil {
+		return err
+	}
+	if err := c.Tokenizer.Validate(); err != nil {
+		return err
+	}
+	if err := c.API.Validate(); err != nil {
+		return err
+	}
+	return c.API.CheckListenAddr(c.Addr)
+}
+
+// Redacted returns a copy of c safe to print.
+func (c Config) Redacted() Config {
+	c.API = c.API.Redacted()
+	if c.Storage.Redis.Password != "" {
+		c.Storage.Redis.Password = api.Redacted
+	}
+	c.Storage.Redis.Addrs = append([]string(nil), c.Storage.Redis.Addrs...)
+	return c
+}
+
+// YAML is the configuration as a config file, secrets redacted.
+func (c Config) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c.Redacted()); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// readConfigFile decodes a YAML config file over cfg; unknown keys are
+// errors.
+func readConfigFile(path string, cfg *Config) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// envVar is one LONGMEM_* variable and how it sets the configuration.
+type envVar struct {
+	name string
+	help string
+	set  func(c *Config, v string) error
+}
+
+// envVars are the environment variables serve reads (besides
+// LONGMEM_CONFIG, the config file's path).
+var envVars = []envVar{
+	{"LONGMEM_ADDR", "HTTP listen address", func(c *Config, v string) error { c.Addr = v; return nil }},
+	{"LONGMEM_LOG_LEVEL", "debug, info, warn or error", func(c *Config, v string) error { c.LogLevel = v; return nil }},
+	{"LONGMEM_DATA", "embedded data directory", func(c *Config, v string) error { c.Storage.Data = v; return nil }},
+	{"LONGMEM_STORAGE_BACKEND", "embedded or redis", func(c *Config, v string) error { c.Storage.Backend = v; return nil }},
+	{"LONGMEM_REDIS_ADDRS", "comma-separated host:port list", func(c *Config, v string) error { c.Storage.Redis.Addrs = splitList(v); return nil }},
+	{"LONGMEM_REDIS_PASSWORD", "Redis password (secret)", func(c *Config, v string) error { c.Storage.Redis.Password = v; return nil }},
+	{"LONGMEM_REDIS_CLUSTER", "true for Redis Cluster", func(c *Config, v string) (err error) {
+		c.Storage.Redis.Cluster, err = parseBool("LONGMEM_REDIS_CLUSTER", v)
+		return err
+	}},
+	{"LONGMEM_TOKENIZER_ENCODING", "cl100k_base or o200k_base", func(c *Config, v string) error { c.Tokenizer.Encoding = v; return nil }},
+	{"LONGMEM_TOKENIZER_RANKS_FILE", "tiktoken ranks file path", func(c *Config, v string) error { c.Tokenizer.RanksFile = v; return nil }},
+	{"LONGMEM_TOKENIZER_PATTERN", "split regex of the ranks file", func(c *Config, v string) error { c.Tokenizer.Pattern = v; return nil }},
+	{"LONGMEM_API_KEYS", "key1:tenantA,key2:tenantB (secret)", func(c *Config, v string) (err error) {
+		c.API.Keys, err = api.ParseKeys(v)
+		return err
+	}},
+	{"LONGMEM_API_MAX_TURN_BYTES", "largest turn content, bytes", func(c *Config, v string) (err error) {
+		c.API.MaxTurnBytes, err = parseInt[int]("LONGMEM_API_MAX_TURN_BYTES", v)
+		return err
+	}},
+	{"LONGMEM_API_MAX_BODY_BYTES", "largest request body, bytes", func(c *Config, v string) (err error) {
+		c.API.MaxBodyBytes, err = parseInt[int64]("LONGMEM_API_MAX_BODY_BYTES", v)
+		return err
+	}},
+}
+
+// applyEnv sets cfg from the LONGMEM_* variables present in env. A set but
+// empty variable counts as set.
+func applyEnv(cfg *Config, env map[string]string) error {
+	for _, v := range envVars {
+		val, ok := env[v.name]
+		if !ok {
+			continue
+		}
+		if err := v.set(cfg, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unknownEnv lists LONGMEM_* variables serve does not know (typos).
+func unknownEnv(env map[string]string) []string {
+	known := map[string]bool{"LONGMEM_CONFIG": true}
+	for _, v := range envVars {
+		known[v.name] = true
+	}
+	var out []string
+	for k := range env {
+		if strings.HasPrefix(k, "LONGMEM_") && !known[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// serveFlags are serve's command-line flags; only those given override.
+type serveFlags struct {
+	fs          *flag.FlagSet
+	config      string
+	printConfig bool
+	addr        string
+	data        string
+	backend     string
+	redisAddrs  string
+	logLevel    string
+	encoding    string
+	maxTurn     int
+	maxBody     int64
+}
+
+func newServeFlags(out io.Writer) *serveFlags {
+	f := &serveFlags{fs: flag.NewFlagSet("serve", flag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(out)
+	fs.StringVar(&f.config, "config", "", "YAML config file (env LONGMEM_CONFIG); unknown keys are errors")
+	fs.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
+	fs.StringVar(&f.addr, "addr", defaultAddr, "HTTP listen address (env LONGMEM_ADDR)")
+	fs.StringVar(&f.data, "data", defaultData, "embedded storage directory (env LONGMEM_DATA)")
+	fs.StringVar(&f.backend, "backend", backendEmbedded, "storage backend: embedded or redis (env LONGMEM_STORAGE_BACKEND)")
+	fs.StringVar(&f.redisAddrs, "redis-addrs", "", "comma-separated Redis addresses (env LONGMEM_REDIS_ADDRS)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (env LONGMEM_LOG_LEVEL)")
+	fs.StringVar(&f.encoding, "tokenizer", "cl100k_base", "token encoding: cl100k_base or o200k_base (env LONGMEM_TOKENIZER_ENCODING)")
+	fs.IntVar(&f.maxTurn, "max-turn-bytes", api.DefaultMaxTurnBytes, "largest turn content in bytes (env LONGMEM_API_MAX_TURN_BYTES)")
+	fs.Int64Var(&f.maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest request body in bytes (env LONGMEM_API_MAX_BODY_BYTES)")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: longmem serve [flags]\n\nServe the REST API. API keys (LONGMEM_API_KEYS=key:tenant,…) and the Redis\npassword (LONGMEM_REDIS_PASSWORD) come from the environment or the config file.\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(out, "\nEnvironment:\n  LONGMEM_CONFIG  config file path\n")
+		for _, v := range envVars {
+			fmt.Fprintf(out, "  %s  %s\n", v.name, v.help)
+		}
+	}
+	return f
+}
+
+// apply sets cfg from the flags given on the command line.
+func (f *serveFlags) apply(cfg *Config) {
+	f.fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "addr":
+			cfg.Addr = f.addr
+		case "data":
+			cfg.Storage.Data = f.data
+		case "backend":
+			cfg.Storage.Backend = f.backend
+		case "redis-addrs":
+			cfg.Storage.Redis.Addrs = splitList(f.redisAddrs)
+		case "log-level":
+			cfg.LogLevel = f.logLevel
+		case "tokenizer":
+			cfg.Tokenizer.Encoding = f.encoding
+		case "max-turn-bytes":
+			cfg.API.MaxTurnBytes = f.maxTurn
+		case "max-body-bytes":
+			cfg.API.MaxBodyBytes = f.maxBody
+		}
+	})
+}
+
+// loadConfig builds the serve configuration from defaults, the config
+// file, env and the parsed flags, in rising precedence. It does not
+// validate.
+func loadConfig(f *serveFlags, env map[string]string) (Config, error) {
+	cfg := defaultConfig()
+	path := env["LONGMEM_CONFIG"]
+	if f.config != "" {
+		path = f.config
+	}
+	if path != "" {
+		if err := readConfigFile(path, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return cfg, err
+	}
+	f.apply(&cfg)
+	return cfg, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseBool(name, v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+func parseInt[T int | int64](name, v string) (T, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want an integer", name, v)
+	}
+	return T(n), nil
+}

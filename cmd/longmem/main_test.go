@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"gopkg.in/yaml.v3"
+
+	"github.com/longmem/longmem/api"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func runCmd(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb, env)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageAndUnknownCommand(t *testing.T) {
+	for _, args := range [][]string{nil, {"help"}, {"-h"}} {
+		code, out, _ := runCmd(t, nil, args...)
+		require.Equal(t, 0, code, args)
+		require.Contains(t, out, "serve")
+		require.Contains(t, out, "Usage")
+	}
+	code, out, _ := runCmd(t, nil, "help", "serve")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "-addr")
+	require.Contains(t, out, "LONGMEM_API_KEYS")
+
+	code, _, errOut := runCmd(t, nil, "frobnicate")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `unknown command "frobnicate"`)
+	code, _, _ = runCmd(t, nil, "help", "frobnicate")
+	require.Equal(t, 2, code)
+	code, _, _ = runCmd(t, nil, "serve", "--no-such-flag")
+	require.Equal(t, 2, code)
+	code, _, _ = runCmd(t, nil, "serve", "extra-arg")
+	require.Equal(t, 2, code)
+}
+
+// printConfig runs serve --print-config and decodes the YAML it prints.
+func printConfig(t *testing.T, env map[string]string, args ...string) Config {
+	t.Helper()
+	code, out, errOut := runCmd(t, env, append([]string{"serve", "--print-config"}, args...)...)
+	require.Equal(t, 0, code, errOut)
+	var cfg Config
+	dec := yaml.NewDecoder(strings.NewReader(out))
+	dec.KnownFields(true)
+	require.NoError(t, dec.Decode(&cfg), out)
+	return cfg
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg := printConfig(t, nil)
+	require.Equal(t, "127.0.0.1:8080", cfg.Addr)
+	require.Equal(t, "embedded", cfg.Storage.Backend)
+	require.Equal(t, "./longmem-data", cfg.Storage.Data)
+	require.Equal(t, "cl100k_base", cfg.Tokenizer.Encoding)
+	require.Equal(t, api.DefaultMaxTurnBytes, cfg.API.MaxTurnBytes)
+	require.EqualValues(t, api.DefaultMaxBodyBytes, cfg.API.MaxBodyBytes)
+	require.Empty(t, cfg.API.Keys)
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	file := writeFile(t, "longmem.yaml", `
+addr: 127.0.0.1:7001
+log_level: warn
+storage:
+  backend: embedded
+  data: /from/file
+tokenizer:
+  encoding: o200k_base
+api:
+  max_turn_bytes: 1000
+  max_body_bytes: 5000
+  keys:
+    - key: file-secret
+      tenant: fromfile
+`)
+	// File only.
+	cfg := printConfig(t, nil, "--config", file)
+	require.Equal(t, "127.0.0.1:7001", cfg.Addr)
+	require.Equal(t, "warn", cfg.LogLevel)
+	require.Equal(t, "/from/file", cfg.Storage.Data)
+	require.Equal(t, "o200k_base", cfg.Tokenizer.Encoding)
+	require.Equal(t, 1000, cfg.API.MaxTurnBytes)
+	require.Equal(t, []api.Key{{Key: api.Redacted, Tenant: "fromfile"}}, cfg.API.Keys)
+
+	// Env over file; LONGMEM_CONFIG names the file.
+	env := map[string]string{
+		"LONGMEM_CONFIG":             file,
+		"LONGMEM_ADDR":               "127.0.0.1:7002",
+		"LONGMEM_DATA":               "/from/env",
+		"LONGMEM_API_KEYS":           "env-secret:fromenv",
+		"LONGMEM_API_MAX_TURN_BYTES": "2000",
+	}
+	cfg = printConfig(t, env)
+	require.Equal(t, "127.0.0.1:7002", cfg.Addr)
+	require.Equal(t, "/from/env", cfg.Storage.Data)
+	require.Equal(t, 2000, cfg.API.MaxTurnBytes)
+	require.EqualValues(t, 5000, cfg.API.MaxBodyBytes, "file value kept when env does not set it")
+	require.Equal(t, "warn", cfg.LogLevel)
+	require.Equal(t, []api.Key{{Key: api.Redacted, Tenant: "fromenv"}}, cfg.API.Keys)
+
+	// Flags over env.
+	cfg = printConfig(t, env, "--addr", "127.0.0.1:7003", "--data", "/from/flag", "--max-turn-bytes", "3000", "--log-level", "debug")
+	require.Equal(t, "127.0.0.1:7003", cfg.Addr)
+	require.Equal(t, "/from/flag", cfg.Storage.Data)
+	require.Equal(t, 3000, cfg.API.MaxTurnBytes)
+	require.Equal(t, "debug", cfg.LogLevel)
+	require.Equal(t, "o200k_base", cfg.Tokenizer.Encoding)
+}
+
+func TestPrintConfigRedactsSecrets(t *testing.T) {
+	env := map[string]string{
+		"LONGMEM_API_KEYS":        "topsecret1:a,topsecret2:b",
+		"LONGMEM_STORAGE_BACKEND": "redis",
+		"LONGMEM_REDIS_ADDRS":     "redis-1:6379, redis-2:6379",
+		"LONGMEM_REDIS_PASSWORD":  "hunter2",
+		"LONGMEM_REDIS_CLUSTER":   "true",
+	}
+	code, out, errOut := runCmd(t, env, "serve", "--print-config")
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out, "topsecret")
+	require.NotContains(t, out, "hunter2")
+	require.Contains(t, out, api.Redacted)
+	cfg := printConfig(t, env)
+	require.Equal(t, "redis", cfg.Storage.Backend)
+	require.Equal(t, []string{"redis-1:6379", "redis-2:6379"}, cfg.Storage.Redis.Addrs)
+	require.True(t, cfg.Storage.Redis.Cluster)
+	require.Equal(t, api.Redacted, cfg.Storage.Redis.Password)
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		file string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{name: "unknown key", file: "addr: 127.0.0.1:1\nstorage:\n  backnd: redis\n", want: "backnd"},
+		{name: "unknown top key", file: "adr: x\n", want: "adr"},
+		{name: "bad yaml", file: "addr: [\n", want: "config file"},
+		{name: "bad int env", env: map[string]string{"LONGMEM_API_MAX_BODY_BYTES": "lots"}, want: "LONGMEM_API_MAX_BODY_BYTES"},
+		{name: "bad bool env", env: map[string]string{"LONGMEM_REDIS_CLUSTER": "maybe"}, want: "LONGMEM_REDIS_CLUSTER"},
+		{name: "bad keys env", env: map[string]string{"LONGMEM_API_KEYS": "justakey"}, want: "tenant"},
+		{name: "missing file", args: []string{"--config", "/nonexistent/longmem.yaml"}, want: "config file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"serve", "--print-config"}, tc.args...)
+			if tc.file != "" {
+				args = append(args, "--config", writeFile(t, "c.yaml", tc.file))
+			}
+			code, _, errOut := runCmd(t, tc.env, args...)
+			require.Equal(t, 1, code)
+			require.Contains(t, errOut, tc.want)
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		modify func(*Config)
+		want   string
+	}{
+		{"bad addr", func(c *Config) { c.Addr = "nonsense" }, "addr"},
+		{"bad level", func(c *Config) { c.LogLevel = "loud" }, "log level"},
+		{"bad backend", func(c *Config) { c.Storage.Backend = "floppy" }, "floppy"},
+		{"empty data", func(c *Config) { c.Storage.Data = "" }, "data"},
+		{"redis without addrs", func(c *Config) { c.Storage.Backend = "redis" }, "redis"},
+		{"bad redis addr", func(c *Config) { c.Storage.Backend = "redis"; c.Storage.Redis.Addrs = []string{"nohostport"} }, "nohostport"},
+		{"bad encoding", func(c *Config) { c.Tokenizer.Encoding = "p50k" }, "p50k"},
+		{"bad api", func(c *Config) { c.API.MaxBodyBytes = -5 }, "max_body_bytes"},
+		{"public without keys", func(c *Config) { c.Addr = "0.0.0.0:8080" }, "no API keys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := defaultConfig()
+			require.NoError(t, cfg.Validate())
+			tc.modify(&cfg)
+			err := cfg.Validate()
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+	cfg := defaultConfig()
+	cfg.Addr = "0.0.0.0:8080"
+	cfg.API.Keys = []api.Key{{Key: "k", Tenant: "t"}}
+	require.NoError(t, cfg.Validate())
+}
+
+func TestServeRefusesPublicAddressWithoutKeys(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	code, _, errOut := runCmd(t, nil, "serve", "--addr", "0.0.0.0:0", "--data", data)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "no API keys")
+	require.NoDirExists(t, data, "nothing is opened before the configuration is accepted")
+}
+
+func TestUnknownEnvIsReported(t *testing.T) {
+	require.Equal(t, []string{"LONGMEM_ADRR"}, unknownEnv(map[string]string{"LONGMEM_ADRR": "x", "LONGMEM_ADDR": "y", "HOME": "/"}))
+}
+
+// TestServeInProcess wires the app as serve does, serves a few requests and
+// shuts down when the context ends, closing the store.
+func TestServeInProcess(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Storage.Data = t.TempDir()
+	cfg.API.Keys = []api.Key{{Key: "k1", Tenant: "acme"}}
+	var logs bytes.Buffer
+	logger, err := newLogger(cfg, &logs)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := newApp(ctx, cfg, logger)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- a.serveHTTP(ctx, ln) }()
+
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{}
+	req, err := http.NewRequest("POST", base+"/v1/conversations", strings.NewReader(`{"id":"x"}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer k1")
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	var conv map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&conv))
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	require.Equal(t, "acme", conv["tenant"])
+
+	resp, err = client.Get(base + "/metrics")
+	require.NoError(t, err)
+	var metrics bytes.Buffer
+	_, _ = metrics.ReadFrom(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, metrics.String(), "go_goroutines")
+	require.Contains(t, metrics.String(), "longmem_http_requests_total")
+	client.CloseIdleConnections()
+
+	cancel()
+	require.NoError(t, <-done)
+	require.NoError(t, a.Close())
+	require.Contains(t, logs.String(), "longmem serving")
+	require.NotContains(t, logs.String(), "k1")
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/longmem/longmem/api"
+	"github.com/longmem/longmem/memory"
+	"github.com/longmem/longmem/memory/embedded"
+	"github.com/longmem/longmem/retrieval"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// after SIGTERM/SIGINT.
+const shutdownTimeout = 15 * time.Second
+
+// app is a wired longmem process: storage, tokenizer, metrics registry and
+// HTTP interface. Subcommands and tests build one with newApp and must
+// Close it.
+type app struct {
+	cfg       Config
+	logger    *slog.Logger
+	store     memory.Store
+	tokenizer retrieval.Tokenizer
+	registry  *prometheus.Registry
+	api       *api.Server
+}
+
+// newLogger writes text logs at cfg's level to w.
+func newLogger(cfg Config, w io.Writer) (*slog.Logger, error) {
+	level, err := parseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), nil
+}
+
+// openStore opens the storage backend cfg names.
+func openStore(ctx context.Context, cfg StorageConfig, logger *slog.Logger) (memory.Store, error) {
+	switch cfg.Backend {
+	case backendEmbedded:
+		return embedded.Open(embedded.Config{Dir: cfg.Data, Logger: logger.With("component", "embedded")})
+	case backendRedis:
+		return nil, errors.New("storage: the redis backend is not wired into this build yet")
+	}
+	return nil, fmt.Errorf("storage: unknown backend %q (want embedded or redis)", cfg.Backend)
+}
+
+// newApp validates cfg and builds the process's parts. It opens the store
+// (creating the data directory) but listens on nothing.
+func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tok, err := retrieval.NewTokenizer(cfg.Tokenizer)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(ctx, cfg.Storage, logger)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	if err := errors.Join(
+		reg.Register(collectors.NewGoCollector()),
+		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
+	); err != nil {
+		store.Close()
+		return nil, err
+	}
+	srv, err := api.New(cfg.API, api.Deps{
+		Store: store, Tokenizer: tok, Logger: logger.With("component", "api"),
+		Registerer: reg, Gatherer: reg,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, logger: logger, store: store, tokenizer: tok, registry: reg, api: srv}, nil
+}
+
+// Close closes the store, flushing what it buffers.
+func (a *app) Close() error { return a.store.Close() }
+
+// serveHTTP serves the API on ln until ctx ends, then stops accepting and
+// lets in-flight requests finish (up to shutdownTimeout) before returning.
+// It does not close the store.
+func (a *app) serveHTTP(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           a.api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	a.logger.Info("longmem serving", "addr", ln.Addr().String(), "storage", a.cfg.Storage.Backend,
+		"tokenizer", a.tokenizer.Name(), "api_keys", len(a.cfg.API.Keys))
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	a.logger.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		a.logger.Warn("in-flight requests did not finish in time; closing connections", "error", err)
+		err = errors.Join(err, hs.Close())
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// runServe is `longmem serve`.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env map[string]string) int {
+	f := newServeFlags(stderr)
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if f.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "longmem serve: unexpected arguments %q\n", f.fs.Args())
+		f.fs.Usage()
+		return 2
+	}
+	cfg, err := loadConfig(f, env)
+	if err != nil {
+		fmt.Fprintf(stderr, "longmem serve: %v\n", err)
+		return 1
+	}
+	if f.printConfig {
+		out, err := cfg.YAML()
+		if err != nil {
+			fmt.Fprintf(stderr, "longmem serve: %v\n", err)
+			return 1
+		}
+		_, _ = stdout.Write(out)
+		if err := cfg.Validate(); err != nil {
+			fmt.Fprintf(stderr, "longmem serve: the configuration is invalid: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if err := serve(ctx, cfg, stderr, env); err != nil {
+		fmt.Fprintf(stderr, "longmem serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the server with cfg until SIGINT/SIGTERM or ctx ends.
+func serve(ctx context.Context, cfg Config, logw io.Writer, env map[string]string) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger, err := newLogger(cfg, logw)
+	if err != nil {
+		return err
+	}
+	if unknown := unknownEnv(env); len(unknown) > 0 {
+		logger.Warn("ignoring unknown LONGMEM_* environment variables", "names", unknown)
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	a, err := newApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	err = a.serveHTTP(ctx, ln)
+	if cerr := a.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close storage: %w", cerr))
+	}
+	if err == nil {
+		logger.Info("stopped")
+	}
+	return err
+}

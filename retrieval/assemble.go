@@ -1,0 +1,568 @@
+package retrieval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/longmem/longmem/memory"
+)
+
+// Section names of a context, in prompt order.
+const (
+	SectionPersona  = "persona"
+	SectionSummary  = "summaries"
+	SectionRecalled = "recalled"
+	SectionRecent   = "recent"
+	SectionMessage  = "message"
+)
+
+// Message is one chat message in the OpenAI wire shape.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+	Name    string `json:"name,omitempty"`
+}
+
+// Request asks for the context of a reply to Message.
+type Request struct {
+	Tenant         string
+	ConversationID string
+	Message        Message
+	BudgetTokens   int
+	// ExcludeRecent puts no recent window in: every earlier turn competes
+	// for recall on its merits.
+	ExcludeRecent bool
+	// Persona is the system prompt text (empty until a bot supplies one).
+	Persona string
+	// Policy overrides the assembler's budget policy for this request when
+	// non-nil.
+	Policy *BudgetPolicy
+}
+
+// Context is an assembled prompt and the account of what is in it.
+type Context struct {
+	Messages []Message `json:"messages"`
+	Report   Report    `json:"report"`
+}
+
+// Report says what went into a context, why, and at what token cost.
+type Report struct {
+	BudgetTokens int             `json:"budget_tokens"`
+	UsedTokens   int             `json:"used_tokens"`
+	Sections     []SectionReport `json:"sections"`
+	Turns        []TurnReport    `json:"turns"`
+	// Dropped lists the best candidates left out for lack of room (at most
+	// 20), in the order they would have been taken.
+	Dropped []TurnReport `json:"dropped"`
+	// IndexedThrough is the index watermark the recall used.
+	IndexedThrough int64 `json:"indexed_through"`
+}
+
+// SectionReport is the cost of one section. Tokens include the per-message
+// overhead of the messages the section owns; the system message's overhead
+// counts towards its first section.
+type SectionReport struct {
+	Name   string `json:"name"`
+	Tokens int    `json:"tokens"`
+	Items  int    `json:"items"`
+}
+
+// TurnReport says why one turn is in (or was dropped).
+type TurnReport struct {
+	Seq     int64    `json:"seq"`
+	Section string   `json:"section"`
+	Score   float64  `json:"score"`
+	Tokens  int      `json:"tokens"`
+	Reasons []string `json:"reasons"`
+}
+
+// AssemblerConfig configures context assembly. The zero value works.
+type AssemblerConfig struct {
+	Budget BudgetPolicy `yaml:"budget" json:"budget"`
+	Rank   RankConfig   `yaml:"rank" json:"rank"`
+	// CandidateLimit is how many hits each recall list (lexical, dense)
+	// returns before fusion (default 200).
+	CandidateLimit int `yaml:"candidate_limit" json:"candidate_limit,omitempty"`
+	// QueryContextTurns adds the last N recent turns to the query at
+	// QueryContextWeight, so a terse message ("and then?") still recalls
+	// what it continues (default 0: off; weight default 0.3). On LoCoMo,
+	// where questions do not continue the last turn, it costs recall.
+	QueryContextTurns  int     `yaml:"query_context_turns" json:"query_context_turns,omitempty"`
+	QueryContextWeight float64 `yaml:"query_context_weight" json:"query_context_weight,omitempty"`
+}
+
+// Validate reports a configuration that cannot work.
+func (c AssemblerConfig) Validate() error {
+	if err := c.Budget.Validate(); err != nil {
+		return err
+	}
+	if err := c.Rank.Validate(); err != nil {
+		return err
+	}
+	if c.CandidateLimit < 0 || c.QueryContextWeight < 0 {
+		return errors.New("retrieval: candidate_limit and query_context_weight must be >= 0")
+	}
+	return nil
+}
+
+func (c AssemblerConfig) withDefaults() AssemblerConfig {
+	c.Budget = c.Budget.withDefaults()
+	if c.CandidateLimit == 0 {
+		c.CandidateLimit = 200
+	}
+	if c.QueryContextWeight == 0 {
+		c.QueryContextWeight = 0.3
+	}
+	return c
+}
+
+// Assembler builds token-budgeted contexts. Safe for concurrent use.
+type Assembler struct {
+	cfg      AssemblerConfig
+	store    memory.Store
+	index    Index
+	indexer  *Indexer
+	tok      Tokenizer
+	analyzer *Analyzer
+	embedder Embedder
+
+	mu        sync.Mutex
+	costCache map[string]int // tokens of short strings: names, date headers
+}
+
+// NewAssembler wires an Assembler. embedder may be nil (lexical recall only).
+func NewAssembler(cfg AssemblerConfig, store memory.Store, indexer *Indexer, tok Tokenizer) *Assembler {
+	return &Assembler{cfg: cfg.withDefaults(), store: store, index: indexer.index, indexer: indexer, tok: tok,
+		analyzer: indexer.analyzer, embedder: indexer.embedder, costCache: map[string]int{}}
+}
+
+// count returns the tokens of a short, recurring string, cached.
+func (a *Assembler) count(s string) int {
+	a.mu.Lock()
+	n, ok := a.costCache[s]
+	a.mu.Unlock()
+	if ok {
+		return n
+	}
+	n = a.tok.Count(s)
+	a.mu.Lock()
+	if len(a.costCache) > 10000 {
+		clear(a.costCache)
+	}
+	a.costCache[s] = n
+	a.mu.Unlock()
+	return n
+}
+
+// Assemble builds the context for req.
+func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) {
+	policy := a.cfg.Budget
+	if req.Policy != nil {
+		policy = req.Policy.withDefaults()
+	}
+	if req.BudgetTokens <= 0 {
+		return Context{}, memory.Invalid("budget_tokens", "must be a positive number of tokens, got %d", req.BudgetTokens)
+	}
+	if req.Message.Content == "" {
+		return Context{}, memory.Invalid("message.content", "must not be empty")
+	}
+	if req.Message.Role == "" {
+		req.Message.Role = string(memory.RoleUser)
+	}
+	if !memory.Role(req.Message.Role).Valid() {
+		return Context{}, memory.Invalid("message.role", "unknown role %q (want user, assistant, system or tool)", req.Message.Role)
+	}
+	conv, err := a.store.GetConversation(ctx, req.Tenant, req.ConversationID)
+	if err != nil {
+		return Context{}, err
+	}
+
+	overhead := policy.MessageOverhead
+	msgCost := a.tok.Count(req.Message.Content) + overhead
+	if req.Message.Name != "" {
+		msgCost += a.count(req.Message.Name)
+	}
+	if msgCost > req.BudgetTokens {
+		return Context{}, memory.Invalid("budget_tokens", "%d tokens is too small for the message itself, which needs %d", req.BudgetTokens, msgCost)
+	}
+	rep := Report{BudgetTokens: req.BudgetTokens}
+	free := req.BudgetTokens - msgCost
+
+	// Persona: always first; it shares the system message with summaries
+	// and recalled turns, whose overhead it pays when present.
+	var sys systemMessage
+	if p := strings.TrimSpace(req.Persona); p != "" {
+		cost := a.tok.Count(p)
+		limit := int(float64(free) * policy.PersonaShare)
+		if cost+overhead > limit {
+			return Context{}, memory.Invalid("budget_tokens", "the persona needs %d tokens, more than its share (%d of %d)", cost+overhead, limit, req.BudgetTokens)
+		}
+		sys.add(SectionPersona, p, cost, 1)
+	}
+	free -= sys.cost(overhead)
+
+	// Recent window demand: the last turns, newest first, as many as the
+	// policy allows.
+	var recent []memory.Turn
+	if !req.ExcludeRecent && policy.RecentMaxTurns > 0 && conv.LastSeq > 0 {
+		if recent, err = a.store.LastTurns(ctx, req.Tenant, req.ConversationID, policy.RecentMaxTurns); err != nil {
+			return Context{}, err
+		}
+	}
+	recentDemand := 0
+	for _, t := range recent {
+		recentDemand += a.turnMessageCost(t, overhead)
+	}
+	alloc := policy.Allocate(free, recentDemand, 0)
+	recentIn := a.fitRecent(recent, alloc.Recent, overhead)
+	recentCost := 0
+	for _, t := range recentIn {
+		recentCost += a.turnMessageCost(t, overhead)
+	}
+
+	// Recall over everything older than the recent window.
+	maxSeq := conv.LastSeq
+	if len(recentIn) > 0 {
+		maxSeq = recentIn[0].Seq - 1
+	}
+	recallBudget := free - recentCost
+	if sys.empty() {
+		recallBudget -= overhead // the system message recall would open
+	} else {
+		recallBudget -= sectionJoinCost
+	}
+	recallBudget -= a.count(recalledHeading)
+	wm, err := a.indexer.Sync(ctx, req.Tenant, req.ConversationID, conv.LastSeq)
+	if err != nil {
+		return Context{}, err
+	}
+	rep.IndexedThrough = wm
+	var recalled []Doc
+	var recallReport []TurnReport
+	if maxSeq > 0 && recallBudget > 0 {
+		recalled, recallReport, rep.Dropped, err = a.recall(ctx, req, maxSeq, conv.LastSeq, recallBudget, recentIn)
+		if err != nil {
+			return Context{}, err
+		}
+	}
+	if len(recalled) > 0 {
+		text, cost := a.renderRecalled(recalled)
+		sys.add(SectionRecalled, text, cost, len(recalled))
+	}
+
+	// Spill-over: what recall left unused extends the recent window back,
+	// up to the newest recalled turn.
+	if left := free - sys.cost(overhead) - recentCost; left > 0 && len(recentIn) < len(recent) {
+		floor := int64(0)
+		if len(recalled) > 0 {
+			floor = recalled[len(recalled)-1].Seq
+		}
+		more := a.fitRecent(recent, recentCost+left, overhead)
+		for len(more) > 0 && more[0].Seq <= floor {
+			more = more[1:]
+		}
+		if len(more) > len(recentIn) {
+			recentIn = more
+			recentCost = 0
+			for _, t := range recentIn {
+				recentCost += a.turnMessageCost(t, overhead)
+			}
+		}
+	}
+
+	// Messages, stable prefix first.
+	var msgs []Message
+	if !sys.empty() {
+		msgs = append(msgs, Message{Role: string(memory.RoleSystem), Content: sys.text()})
+	}
+	for _, t := range recentIn {
+		msgs = append(msgs, Message{Role: string(t.Role), Name: t.Name, Content: t.Content})
+	}
+	msgs = append(msgs, req.Message)
+
+	// Report.
+	for i, s := range sys.sections {
+		tokens := s.cost
+		if i == 0 {
+			tokens += overhead
+		}
+		if i > 0 {
+			tokens += sectionJoinCost
+		}
+		rep.Sections = append(rep.Sections, SectionReport{Name: s.name, Tokens: tokens, Items: s.items})
+	}
+	rep.Sections = append(rep.Sections, SectionReport{Name: SectionRecent, Tokens: recentCost, Items: len(recentIn)})
+	rep.Sections = append(rep.Sections, SectionReport{Name: SectionMessage, Tokens: msgCost, Items: 1})
+	for _, s := range rep.Sections {
+		rep.UsedTokens += s.Tokens
+	}
+	rep.Turns = recallReport
+	for _, t := range recentIn {
+		rep.Turns = append(rep.Turns, TurnReport{Seq: t.Seq, Section: SectionRecent, Tokens: a.turnMessageCost(t, overhead), Reasons: []string{ReasonRecent}})
+	}
+	if rep.Turns == nil {
+		rep.Turns = []TurnReport{}
+	}
+	if rep.Dropped == nil {
+		rep.Dropped = []TurnReport{}
+	}
+	if rep.UsedTokens > req.BudgetTokens {
+		// The accounting is an upper bound of the exact count; exceeding the
+		// budget here is a bug, never something to send.
+		return Context{}, fmt.Errorf("retrieval: assembled %d tokens over a budget of %d", rep.UsedTokens, req.BudgetTokens)
+	}
+	return Context{Messages: msgs, Report: rep}, nil
+}
+
+// turnMessageCost is the cost of a turn sent verbatim as its own message.
+func (a *Assembler) turnMessageCost(t memory.Turn, overhead int) int {
+	c := t.Tokens + overhead
+	if t.Name != "" {
+		c += a.count(t.Name)
+	}
+	return c
+}
+
+// fitRecent returns the longest suffix of turns whose messages fit in budget.
+func (a *Assembler) fitRecent(turns []memory.Turn, budget, overhead int) []memory.Turn {
+	used, i := 0, len(turns)
+	for i > 0 {
+		c := a.turnMessageCost(turns[i-1], overhead)
+		if used+c > budget {
+			break
+		}
+		used += c
+		i--
+	}
+	return turns[i:]
+}
+
+// recall finds, scores and packs earlier turns (seq <= maxSeq) into budget
+// tokens; it returns them in chronological order with their report entries.
+func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int64, budget int, recent []memory.Turn) ([]Doc, []TurnReport, []TurnReport, error) {
+	cfg := a.cfg
+	q := Query{Terms: a.analyzer.QueryTerms(req.Message.Content), Limit: cfg.CandidateLimit, MaxSeq: maxSeq}
+	if cfg.QueryContextTurns > 0 && len(recent) > 0 {
+		q.Terms = addQueryContext(q.Terms, a.analyzer, recent[max(0, len(recent)-cfg.QueryContextTurns):], cfg.QueryContextWeight)
+	}
+	if a.embedder != nil {
+		vecs, err := a.embedder.Embed(ctx, []string{req.Message.Content})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("retrieval: embed the message: %w", err)
+		}
+		q.Dense = vecs[0]
+	}
+	res, err := a.index.Search(ctx, ScopedID(req.Tenant, req.ConversationID), q)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("retrieval: search: %w", err)
+	}
+	hitSeqs := make(map[int64]*Candidate, len(res.Lexical)+len(res.Dense))
+	var order []int64
+	get := func(seq int64) *Candidate {
+		c, ok := hitSeqs[seq]
+		if !ok {
+			c = &Candidate{Seq: seq}
+			hitSeqs[seq] = c
+			order = append(order, seq)
+		}
+		return c
+	}
+	for _, h := range res.Lexical {
+		get(h.Seq).Lexical = h.Score
+	}
+	for _, h := range res.Dense {
+		c := get(h.Seq)
+		c.Dense, c.HasDense = h.Score, true
+	}
+	if len(order) == 0 {
+		return nil, nil, nil, nil
+	}
+	// Fetch hits and their neighbours in one call.
+	n := int64(max(cfg.Rank.withDefaults().Neighbours, 0))
+	want := make([]int64, 0, len(order)*int(1+2*n))
+	for _, seq := range order {
+		for s := seq - n; s <= seq+n; s++ {
+			if s >= 1 && s <= maxSeq {
+				want = append(want, s)
+			}
+		}
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	docs, err := a.index.Get(ctx, ScopedID(req.Tenant, req.ConversationID), want)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("retrieval: get docs: %w", err)
+	}
+	bySeq := make(map[int64]Doc, len(docs))
+	pool := make(map[int64]Candidate, len(docs))
+	for _, d := range docs {
+		bySeq[d.Seq] = d
+		pool[d.Seq] = Candidate{Seq: d.Seq, Cost: a.lineCost(d), Key: dupKey(d)}
+	}
+	hits := make([]Candidate, 0, len(order))
+	for _, seq := range order {
+		c := *hitSeqs[seq]
+		p, ok := pool[seq]
+		if !ok {
+			continue // forgotten between search and get
+		}
+		c.Cost, c.Key = p.Cost, p.Key
+		hits = append(hits, c)
+	}
+	ranked := Rank(cfg.Rank, hits, pool, lastSeq)
+
+	// Pack greedily; a day header is paid by the first turn of its day.
+	used := 0
+	days := map[string]bool{}
+	var in []Candidate
+	var dropped []TurnReport
+	for _, c := range ranked {
+		d := bySeq[c.Seq]
+		cost := c.Cost
+		day := dayKey(d.CreatedAt)
+		if !days[day] {
+			cost += a.count(dayHeader(d.CreatedAt)) + 1
+		}
+		if used+cost > budget {
+			if len(dropped) < 20 {
+				dropped = append(dropped, TurnReport{Seq: c.Seq, Section: SectionRecalled, Score: round4(c.Score), Tokens: cost, Reasons: c.Reasons})
+			}
+			continue
+		}
+		used += cost
+		days[day] = true
+		in = append(in, c)
+	}
+	slices.SortFunc(in, func(x, y Candidate) int { return cmpInt64(x.Seq, y.Seq) })
+	out := make([]Doc, len(in))
+	rep := make([]TurnReport, len(in))
+	for i, c := range in {
+		out[i] = bySeq[c.Seq]
+		rep[i] = TurnReport{Seq: c.Seq, Section: SectionRecalled, Score: round4(c.Score), Tokens: c.Cost, Reasons: c.Reasons}
+	}
+	return out, rep, dropped, nil
+}
+
+func round4(f float64) float64 { return float64(int64(f*10000+0.5)) / 10000 }
+
+// addQueryContext merges the terms of recent turns into the query at a
+// lower weight (a term already in the query keeps its weight).
+func addQueryContext(terms []QueryTerm, an *Analyzer, turns []memory.Turn, weight float64) []QueryTerm {
+	have := make(map[uint32]bool, len(terms))
+	for _, t := range terms {
+		have[t.ID] = true
+	}
+	out := slices.Clone(terms)
+	for _, t := range turns {
+		for _, qt := range an.QueryTerms(t.Content) {
+			if !have[qt.ID] {
+				have[qt.ID] = true
+				out = append(out, QueryTerm{ID: qt.ID, Weight: float32(weight)})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b QueryTerm) int { return cmpInt64(int64(a.ID), int64(b.ID)) })
+	return out
+}
+
+// Rendering of recalled turns: grouped under a header per day, one line per
+// turn, "Name: content" with the content verbatim, and " [image: caption]"
+// after it when the turn has a caption.
+const recalledHeading = "Earlier in this conversation (recalled excerpts, oldest first):"
+
+// sectionJoinCost is the token cost of the blank line between sections of
+// the system message.
+const sectionJoinCost = 1
+
+func dayKey(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+func dayHeader(t time.Time) string {
+	return "[" + t.UTC().Format("Monday, 2 January 2006") + "]"
+}
+
+func speaker(d Doc) string {
+	if d.Name != "" {
+		return d.Name
+	}
+	return d.Role
+}
+
+// lineCost is the upper bound of a recalled turn's line: speaker, ": ",
+// content, caption and the newline.
+func (a *Assembler) lineCost(d Doc) int {
+	c := d.Tokens + a.count(speaker(d)+":") + 2
+	if d.Caption != "" {
+		c += a.count(" [image: "+d.Caption+"]") + 1
+	}
+	return c
+}
+
+// renderRecalled renders docs (chronological) and returns the text and its
+// cost as accounted (an upper bound of the exact count).
+func (a *Assembler) renderRecalled(docs []Doc) (string, int) {
+	var b strings.Builder
+	cost := a.count(recalledHeading)
+	b.WriteString(recalledHeading)
+	day := ""
+	for _, d := range docs {
+		if k := dayKey(d.CreatedAt); k != day {
+			day = k
+			h := dayHeader(d.CreatedAt)
+			b.WriteString("\n")
+			b.WriteString(h)
+			cost += a.count(h) + 1
+		}
+		b.WriteString("\n")
+		b.WriteString(speaker(d))
+		b.WriteString(": ")
+		b.WriteString(d.Content)
+		if d.Caption != "" {
+			b.WriteString(" [image: ")
+			b.WriteString(d.Caption)
+			b.WriteString("]")
+		}
+		cost += a.lineCost(d)
+	}
+	return b.String(), cost
+}
+
+// systemMessage collects the sections that share the leading system message.
+type systemMessage struct {
+	sections []sysSection
+}
+
+type sysSection struct {
+	name, text  string
+	cost, items int
+}
+
+func (s *systemMessage) add(name, text string, cost, items int) {
+	s.sections = append(s.sections, sysSection{name, text, cost, items})
+}
+
+func (s *systemMessage) empty() bool { return len(s.sections) == 0 }
+
+// cost is the message's accounted tokens, overhead included (0 when empty).
+func (s *systemMessage) cost(overhead int) int {
+	if s.empty() {
+		return 0
+	}
+	c := overhead + sectionJoinCost*(len(s.sections)-1)
+	for _, sec := range s.sections {
+		c += sec.cost
+	}
+	return c
+}
+
+func (s *systemMessage) text() string {
+	parts := make([]string, len(s.sections))
+	for i, sec := range s.sections {
+		parts[i] = sec.text
+	}
+	return strings.Join(parts, "\n\n")
+}

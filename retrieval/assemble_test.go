@@ -1,0 +1,308 @@
+package retrieval_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/longmem/longmem/memory"
+	"github.com/longmem/longmem/memory/embedded"
+	"github.com/longmem/longmem/retrieval"
+	"github.com/longmem/longmem/retrieval/embeddedindex"
+)
+
+type rig struct {
+	store   *embedded.Store
+	index   *embeddedindex.Index
+	indexer *retrieval.Indexer
+	asm     *retrieval.Assembler
+	tok     *retrieval.BPETokenizer
+}
+
+var sharedTok *retrieval.BPETokenizer
+
+func tokenizer(t testing.TB) *retrieval.BPETokenizer {
+	if sharedTok == nil {
+		tok, err := retrieval.NewTokenizer(retrieval.TokenizerConfig{})
+		require.NoError(t, err)
+		sharedTok = tok
+	}
+	return sharedTok
+}
+
+func newRig(t testing.TB, cfg retrieval.AssemblerConfig, emb retrieval.Embedder) *rig {
+	t.Helper()
+	st, err := embedded.Open(embedded.Config{Dir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	idx, err := embeddedindex.New(embeddedindex.Config{})
+	require.NoError(t, err)
+	tok := tokenizer(t)
+	ix := retrieval.NewIndexer(st, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), emb)
+	return &rig{store: st, index: idx, indexer: ix, asm: retrieval.NewAssembler(cfg, st, ix, tok), tok: tok}
+}
+
+var day0 = time.Date(2023, 5, 8, 13, 56, 0, 0, time.UTC)
+
+// fill appends turns to conversation id: contents[i] at day0 + i hours.
+func (r *rig) fill(t testing.TB, id string, contents []string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := r.store.CreateConversation(ctx, memory.Conversation{ID: id})
+	require.NoError(t, err)
+	for i := 0; i < len(contents); i += 1000 {
+		var batch []memory.Turn
+		for k, c := range contents[i:min(i+1000, len(contents))] {
+			role, name := memory.RoleUser, "Caroline"
+			if (i+k)%2 == 1 {
+				role, name = memory.RoleAssistant, "Melanie"
+			}
+			batch = append(batch, memory.Turn{Role: role, Name: name, Content: c,
+				CreatedAt: day0.Add(time.Duration(i+k) * time.Hour), Tokens: r.tok.Count(c)})
+		}
+		_, err := r.store.AppendTurns(ctx, "", id, batch, memory.AppendOptions{})
+		require.NoError(t, err)
+	}
+}
+
+var words = strings.Fields(`the a walk park dog cat paint sunrise lake camping kids school music guitar violin
+concert book novel read write letter friend family mother sister brother job bank studio dance class pottery
+garden flowers rain sun beach surf wave mountain hike trail bike race charity run marathon coffee tea cake bread
+city train bus car road trip travel map photo camera picture art museum gallery movie film game team season`)
+
+func filler(rng *rand.Rand, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		k := 6 + rng.IntN(25)
+		ws := make([]string, k)
+		for j := range ws {
+			ws[j] = words[rng.IntN(len(words))]
+		}
+		out[i] = strings.Join(ws, " ") + "."
+	}
+	return out
+}
+
+// exactTokens counts messages as the budget contract defines: content
+// tokens plus the per-message overhead, plus the name when present.
+func exactTokens(tok retrieval.Tokenizer, msgs []retrieval.Message, overhead int) int {
+	n := 0
+	for _, m := range msgs {
+		n += tok.Count(m.Content) + overhead
+		if m.Name != "" {
+			n += tok.Count(m.Name)
+		}
+	}
+	return n
+}
+
+func ask(t testing.TB, r *rig, id, q string, budget int) retrieval.Context {
+	t.Helper()
+	out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: id,
+		Message: retrieval.Message{Role: "user", Content: q}, BudgetTokens: budget})
+	require.NoError(t, err)
+	return out
+}
+
+func TestAssembleNeverExceedsBudget(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	turns := filler(rng, 400)
+	turns[17] = "My sister's name is Zelda and she lives in Lisbon 🇵🇹, next to the old tram line."
+	r.fill(t, "c", turns)
+	for i := 0; i < 60; i++ {
+		budget := 40 + rng.IntN(3000)
+		q := strings.Join(filler(rng, 1), " ") + " Zelda?"
+		out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c",
+			Message: retrieval.Message{Role: "user", Content: q}, BudgetTokens: budget})
+		if err != nil {
+			require.ErrorIs(t, err, memory.ErrInvalid, "budget %d", budget)
+			continue
+		}
+		exact := exactTokens(r.tok, out.Messages, 4)
+		require.LessOrEqual(t, exact, budget, "exact count within budget %d", budget)
+		require.LessOrEqual(t, out.Report.UsedTokens, budget)
+		require.LessOrEqual(t, exact, out.Report.UsedTokens, "the report's figure is an upper bound")
+		sum := 0
+		for _, s := range out.Report.Sections {
+			sum += s.Tokens
+		}
+		require.Equal(t, out.Report.UsedTokens, sum, "sections add up")
+		if budget > 600 {
+			require.Greater(t, out.Report.UsedTokens, budget*8/10, "a big budget is used, not wasted (budget %d)", budget)
+		}
+	}
+}
+
+func TestAssembleLayoutAndVerbatim(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	rng := rand.New(rand.NewPCG(3, 4))
+	turns := filler(rng, 300)
+	turns[40] = "Guess what: I adopted a greyhound called Biscuit last week!"
+	turns[41] = "Biscuit is such a lovely name. How is he settling in?"
+	r.fill(t, "c", turns)
+
+	out := ask(t, r, "c", "What is the name of my greyhound?", 1500)
+	msgs := out.Messages
+	require.Equal(t, "system", msgs[0].Role)
+	require.Equal(t, "What is the name of my greyhound?", msgs[len(msgs)-1].Content, "the new message is last")
+	sys := msgs[0].Content
+	require.Contains(t, sys, "Caroline: "+turns[40], "recalled content verbatim, speaker outside it")
+	require.Contains(t, sys, "[Wednesday, 10 May 2023]", "recalled turns carry their date") // turn 41 is day0 + 40 h
+
+	var recalled, recent []retrieval.TurnReport
+	for _, tr := range out.Report.Turns {
+		switch tr.Section {
+		case retrieval.SectionRecalled:
+			recalled = append(recalled, tr)
+		case retrieval.SectionRecent:
+			recent = append(recent, tr)
+		}
+	}
+	require.NotEmpty(t, recalled)
+	require.NotEmpty(t, recent)
+	last := int64(0)
+	pos := -1
+	for _, tr := range recalled {
+		require.Greater(t, tr.Seq, last, "recalled turns are chronological")
+		last = tr.Seq
+		p := strings.Index(sys, turns[tr.Seq-1])
+		require.GreaterOrEqual(t, p, 0, "seq %d rendered", tr.Seq)
+		require.Greater(t, p, pos, "rendered in seq order")
+		pos = p
+		require.NotEmpty(t, tr.Reasons)
+	}
+	require.Less(t, last, recent[0].Seq, "recall never repeats the recent window")
+	for i, tr := range recent {
+		m := msgs[1+i]
+		require.Equal(t, turns[tr.Seq-1], m.Content, "recent turns verbatim, in order")
+		require.Equal(t, []string{retrieval.ReasonRecent}, tr.Reasons)
+	}
+	require.EqualValues(t, 300, recent[len(recent)-1].Seq, "the recent window ends at the last turn")
+
+	var hit *retrieval.TurnReport
+	for i := range recalled {
+		if recalled[i].Seq == 41 {
+			hit = &recalled[i]
+		}
+	}
+	require.NotNil(t, hit, "the buried fact is recalled")
+	require.Contains(t, hit.Reasons, retrieval.ReasonLexical)
+
+	names := []string{}
+	for _, s := range out.Report.Sections {
+		names = append(names, s.Name)
+	}
+	require.Equal(t, []string{retrieval.SectionRecalled, retrieval.SectionRecent, retrieval.SectionMessage}, names)
+}
+
+func TestAssembleNeighboursComeWithAHit(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	turns := filler(rand.New(rand.NewPCG(5, 6)), 200)
+	turns[59] = "Where did you go on holiday?"
+	turns[60] = "We spent two weeks in Kyoto visiting temples."
+	turns[61] = "That sounds wonderful."
+	r.fill(t, "c", turns)
+	out := ask(t, r, "c", "Tell me about Kyoto", 800)
+	reasons := map[int64][]string{}
+	for _, tr := range out.Report.Turns {
+		reasons[tr.Seq] = tr.Reasons
+	}
+	require.Contains(t, reasons[61], retrieval.ReasonLexical)
+	require.Contains(t, reasons[60], fmt.Sprintf(retrieval.ReasonNeighbour, 61), "the question before the answer")
+	require.Contains(t, reasons[62], fmt.Sprintf(retrieval.ReasonNeighbour, 61))
+}
+
+func TestAssembleErrors(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	r.fill(t, "c", []string{"hello there"})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		req  retrieval.Request
+		want error
+	}{
+		{"zero budget", retrieval.Request{ConversationID: "c", Message: retrieval.Message{Content: "hi"}}, memory.ErrInvalid},
+		{"negative budget", retrieval.Request{ConversationID: "c", Message: retrieval.Message{Content: "hi"}, BudgetTokens: -5}, memory.ErrInvalid},
+		{"too small", retrieval.Request{ConversationID: "c", Message: retrieval.Message{Content: strings.Repeat("word ", 50)}, BudgetTokens: 20}, memory.ErrInvalid},
+		{"empty message", retrieval.Request{ConversationID: "c", BudgetTokens: 100}, memory.ErrInvalid},
+		{"bad role", retrieval.Request{ConversationID: "c", Message: retrieval.Message{Role: "robot", Content: "x"}, BudgetTokens: 100}, memory.ErrInvalid},
+		{"unknown conversation", retrieval.Request{ConversationID: "nope", Message: retrieval.Message{Content: "x"}, BudgetTokens: 100}, memory.ErrNotFound},
+	} {
+		_, err := r.asm.Assemble(ctx, tc.req)
+		require.ErrorIs(t, err, tc.want, tc.name)
+	}
+	_, err := r.asm.Assemble(ctx, retrieval.Request{ConversationID: "c", Message: retrieval.Message{Content: strings.Repeat("word ", 50)}, BudgetTokens: 20})
+	require.ErrorContains(t, err, "too small for the message")
+}
+
+func TestAssembleDeterministicAndFresh(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	rng := rand.New(rand.NewPCG(7, 8))
+	r.fill(t, "c", filler(rng, 300))
+	a := ask(t, r, "c", "camping at the lake with the kids", 1000)
+	b := ask(t, r, "c", "camping at the lake with the kids", 1000)
+	require.Equal(t, a, b, "same input, same context")
+
+	// A turn appended after the index was built is recallable at once.
+	_, err := r.store.AppendTurns(context.Background(), "", "c", []memory.Turn{{Role: memory.RoleUser, Content: "I bought a kayak called Nimbus.", Tokens: 9}}, memory.AppendOptions{})
+	require.NoError(t, err)
+	out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", ExcludeRecent: true,
+		Message: retrieval.Message{Content: "what is the kayak called?"}, BudgetTokens: 300})
+	require.NoError(t, err)
+	require.Contains(t, out.Messages[0].Content, "Nimbus")
+	require.EqualValues(t, 301, out.Report.IndexedThrough)
+	for _, s := range out.Report.Sections {
+		if s.Name == retrieval.SectionRecent {
+			require.Zero(t, s.Items, "exclude_recent leaves no recent window")
+		}
+	}
+
+	// Forgotten turns are never recalled again.
+	require.NoError(t, r.store.DeleteTurn(context.Background(), "", "c", 301))
+	require.NoError(t, r.indexer.Forget(context.Background(), "", "c", 301))
+	out, err = r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", ExcludeRecent: true,
+		Message: retrieval.Message{Content: "what is the kayak called?"}, BudgetTokens: 300})
+	require.NoError(t, err)
+	require.NotContains(t, out.Messages[0].Content, "Nimbus")
+}
+
+func TestAssembleRebuildsAfterRestart(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	turns := filler(rand.New(rand.NewPCG(9, 10)), 120)
+	turns[3] = "My passport number ends in 4471."
+	r.fill(t, "c", turns)
+	// A fresh index (a restart) knows nothing; the first query rebuilds it.
+	idx, err := embeddedindex.New(embeddedindex.Config{})
+	require.NoError(t, err)
+	ix := retrieval.NewIndexer(r.store, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), nil)
+	asm := retrieval.NewAssembler(retrieval.AssemblerConfig{}, r.store, ix, r.tok)
+	out, err := asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c",
+		Message: retrieval.Message{Content: "passport number?"}, BudgetTokens: 400})
+	require.NoError(t, err)
+	require.Contains(t, out.Messages[0].Content, "4471")
+}
+
+func TestAssemblePersonaFirstAndStable(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	r.fill(t, "c", filler(rand.New(rand.NewPCG(11, 12)), 200))
+	persona := "You are Mel, a warm and witty painter."
+	req := retrieval.Request{ConversationID: "c", Persona: persona, Message: retrieval.Message{Content: "paint the sunrise"}, BudgetTokens: 1200}
+	a, err := r.asm.Assemble(context.Background(), req)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(a.Messages[0].Content, persona+"\n\n"), "persona opens the system message")
+	require.Equal(t, retrieval.SectionPersona, a.Report.Sections[0].Name)
+	req.Message.Content = "and the lake?"
+	b, err := r.asm.Assemble(context.Background(), req)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(b.Messages[0].Content, persona+"\n\n"), "the prefix stays byte-identical")
+
+	req.Persona = strings.Repeat("persona ", 2000)
+	_, err = r.asm.Assemble(context.Background(), req)
+	require.ErrorIs(t, err, memory.ErrInvalid, "a persona over its share is a clear error")
+}

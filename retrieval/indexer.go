@@ -1,0 +1,165 @@
+package retrieval
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/longmem/longmem/memory"
+)
+
+// CaptionKeys are the turn metadata keys read as an image caption, indexed
+// with the turn and rendered after its content.
+var captionKeys = []string{"caption", "blip_caption", "image_caption"}
+
+// Indexer keeps an Index in step with the Store. The Index is derived data:
+// Sync brings a conversation's docs up to the store's last seq, reading only
+// the turns after the index's watermark, so it serves three cases with one
+// path: indexing after an append, catching up before a query, and rebuilding
+// a conversation an in-memory index evicted or never saw since start.
+//
+// Safe for concurrent use; work on one conversation is serialised.
+type Indexer struct {
+	store    memory.Store
+	index    Index
+	analyzer *Analyzer
+	embedder Embedder // nil: lexical only
+	// PageSize is how many turns one Sync step reads, embeds and upserts.
+	pageSize int
+	locks    [64]sync.Mutex
+}
+
+// NewIndexer wires an Indexer. embedder may be nil.
+func NewIndexer(store memory.Store, index Index, analyzer *Analyzer, embedder Embedder) *Indexer {
+	return &Indexer{store: store, index: index, analyzer: analyzer, embedder: embedder, pageSize: 512}
+}
+
+func (ix *Indexer) lock(scoped string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(scoped))
+	return &ix.locks[h.Sum32()%uint32(len(ix.locks))]
+}
+
+// Sync indexes every turn of the conversation up to lastSeq (the
+// conversation's LastSeq as the caller read it) and returns the watermark.
+func (ix *Indexer) Sync(ctx context.Context, tenant, conv string, lastSeq int64) (int64, error) {
+	scoped := ScopedID(tenant, conv)
+	wm, err := ix.index.Watermark(ctx, scoped)
+	if err != nil {
+		return 0, fmt.Errorf("retrieval: watermark of %s: %w", conv, err)
+	}
+	if wm >= lastSeq {
+		return wm, nil
+	}
+	mu := ix.lock(scoped)
+	mu.Lock()
+	defer mu.Unlock()
+	for {
+		if wm, err = ix.index.Watermark(ctx, scoped); err != nil {
+			return 0, fmt.Errorf("retrieval: watermark of %s: %w", conv, err)
+		}
+		if wm >= lastSeq {
+			return wm, nil
+		}
+		turns, err := ix.store.Turns(ctx, tenant, conv, wm, ix.pageSize)
+		if err != nil {
+			return wm, fmt.Errorf("retrieval: read turns of %s after %d: %w", conv, wm, err)
+		}
+		if len(turns) == 0 {
+			return wm, nil // lastSeq's turns were forgotten meanwhile
+		}
+		docs, err := ix.Docs(ctx, turns)
+		if err != nil {
+			return wm, err
+		}
+		if err := ix.index.Upsert(ctx, scoped, docs); err != nil {
+			return wm, fmt.Errorf("retrieval: index %s: %w", conv, err)
+		}
+	}
+}
+
+// Docs turns store turns into index docs: lexical terms of speaker name,
+// content and caption, and dense vectors of content and caption.
+func (ix *Indexer) Docs(ctx context.Context, turns []memory.Turn) ([]Doc, error) {
+	docs := make([]Doc, len(turns))
+	texts := make([]string, len(turns))
+	for i, t := range turns {
+		d := Doc{Seq: t.Seq, Role: string(t.Role), Name: t.Name, Content: t.Content,
+			Caption: Caption(t.Metadata), CreatedAt: t.CreatedAt.UTC(), Tokens: t.Tokens}
+		lex := t.Content
+		if d.Caption != "" {
+			lex += "\n" + d.Caption
+		}
+		texts[i] = lex
+		if d.Name != "" {
+			lex = d.Name + "\n" + lex
+		}
+		d.Terms, d.Length = ix.analyzer.TermFreqs(lex)
+		docs[i] = d
+	}
+	if ix.embedder != nil {
+		vecs, err := ix.embedder.Embed(ctx, texts)
+		if err != nil {
+			return nil, fmt.Errorf("retrieval: embed %d turns: %w", len(texts), err)
+		}
+		if len(vecs) != len(docs) {
+			return nil, fmt.Errorf("retrieval: embedder returned %d vectors for %d texts", len(vecs), len(docs))
+		}
+		for i := range docs {
+			docs[i].Dense = vecs[i]
+		}
+	}
+	return docs, nil
+}
+
+// Forget removes one turn from the index (after the store forgot it).
+func (ix *Indexer) Forget(ctx context.Context, tenant, conv string, seq int64) error {
+	scoped := ScopedID(tenant, conv)
+	mu := ix.lock(scoped)
+	mu.Lock()
+	defer mu.Unlock()
+	return ix.index.Delete(ctx, scoped, []int64{seq})
+}
+
+// Drop removes a deleted conversation's docs.
+func (ix *Indexer) Drop(ctx context.Context, tenant, conv string) error {
+	scoped := ScopedID(tenant, conv)
+	mu := ix.lock(scoped)
+	mu.Lock()
+	defer mu.Unlock()
+	return ix.index.DeleteConversation(ctx, scoped)
+}
+
+// Caption returns the image caption a turn's metadata carries, if any.
+func Caption(meta map[string]any) string {
+	for _, k := range captionKeys {
+		if s, ok := meta[k].(string); ok && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
+		}
+	}
+	return ""
+}
+
+// dupKey identifies near-duplicate docs: the same set of lexical terms.
+// Docs with fewer than 3 distinct terms get 0 (never suppressed: "ok" and
+// "ok!" may answer different questions).
+func dupKey(d Doc) uint64 {
+	if len(d.Terms) < 3 {
+		return 0
+	}
+	ids := make([]uint32, len(d.Terms))
+	for i, t := range d.Terms {
+		ids[i] = t.ID
+	}
+	slices.Sort(ids)
+	h := fnv.New64a()
+	var b [4]byte
+	for _, id := range ids {
+		b[0], b[1], b[2], b[3] = byte(id), byte(id>>8), byte(id>>16), byte(id>>24)
+		h.Write(b[:])
+	}
+	return h.Sum64() | 1
+}

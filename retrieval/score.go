@@ -1,0 +1,262 @@
+package retrieval
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// RankConfig tunes how recall candidates are scored and packed. The zero
+// value means the defaults (see withDefaults).
+type RankConfig struct {
+	// LexicalWeight and DenseWeight weigh the two normalised score lists in
+	// the fusion (defaults 1 and 0.7). A list that is absent contributes 0.
+	LexicalWeight float64 `yaml:"lexical_weight" json:"lexical_weight,omitempty"`
+	DenseWeight   float64 `yaml:"dense_weight" json:"dense_weight,omitempty"`
+	// RecencyWeight adds up to this fraction to the score of the newest
+	// turn, decaying by half every RecencyHalfLife turns (defaults 0.1, 500;
+	// a negative weight disables the prior).
+	RecencyWeight   float64 `yaml:"recency_weight" json:"recency_weight,omitempty"`
+	RecencyHalfLife float64 `yaml:"recency_half_life" json:"recency_half_life,omitempty"`
+	// Neighbours is how many turns on each side of a hit are candidates too
+	// (default 2), each worth NeighbourDecay^distance of the hit (default
+	// 0.7). Negative disables.
+	Neighbours     int     `yaml:"neighbours" json:"neighbours,omitempty"`
+	NeighbourDecay float64 `yaml:"neighbour_decay" json:"neighbour_decay,omitempty"`
+	// Smoothing selects how neighbours count: "max" (a neighbour is worth
+	// its best hit's decayed score) or "sum" (every turn adds the decayed
+	// scores of the hits around it, so clusters of matches — the passage
+	// where a topic was discussed — rise together). Default "sum".
+	Smoothing string `yaml:"smoothing" json:"smoothing,omitempty"`
+	// CostExponent shapes packing: candidates are taken in order of
+	// score / cost^CostExponent (default 0: best first; 1 is value per
+	// token, which on long conversations favours short, empty turns).
+	CostExponent float64 `yaml:"cost_exponent" json:"cost_exponent,omitempty"`
+	// MinScore drops candidates whose fused score is below this fraction of
+	// the best one (default 0.02).
+	MinScore float64 `yaml:"min_score" json:"min_score,omitempty"`
+}
+
+func (c RankConfig) withDefaults() RankConfig {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.LexicalWeight, 1)
+	def(&c.DenseWeight, 0.7)
+	def(&c.RecencyWeight, 0.1)
+	def(&c.RecencyHalfLife, 500)
+	def(&c.NeighbourDecay, 0.7)
+	def(&c.MinScore, 0.02)
+	if c.Neighbours == 0 {
+		c.Neighbours = 2
+	}
+	if c.Smoothing == "" {
+		c.Smoothing = "sum"
+	}
+	return c
+}
+
+// Validate reports settings that make no sense.
+func (c RankConfig) Validate() error {
+	if math.IsNaN(c.RecencyWeight) || math.IsInf(c.RecencyWeight, 0) {
+		return fmt.Errorf("retrieval: rank recency_weight must be a finite number, got %v", c.RecencyWeight)
+	}
+	for name, v := range map[string]float64{"lexical_weight": c.LexicalWeight, "dense_weight": c.DenseWeight,
+		"recency_half_life": c.RecencyHalfLife, "cost_exponent": c.CostExponent, "min_score": c.MinScore} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("retrieval: rank %s must be a finite number >= 0, got %v", name, v)
+		}
+	}
+	if c.NeighbourDecay < 0 || c.NeighbourDecay > 1 {
+		return fmt.Errorf("retrieval: rank neighbour_decay must be in [0,1], got %v", c.NeighbourDecay)
+	}
+	return nil
+}
+
+// Reasons a candidate is in.
+const (
+	ReasonLexical   = "lexical match"
+	ReasonDense     = "vector match"
+	ReasonNeighbour = "neighbour of seq %d"
+	ReasonRecent    = "recent"
+)
+
+// Candidate is one turn that may be recalled.
+type Candidate struct {
+	Seq  int64
+	Cost int // tokens it takes in the context, rendering included
+	// Key identifies near-duplicates: candidates with the same non-zero Key
+	// say the same thing; only the best is kept.
+	Key uint64
+
+	Lexical  float64 // raw BM25 score (0 = no lexical hit)
+	Dense    float64 // cosine similarity (only meaningful when HasDense)
+	HasDense bool
+
+	Score   float64  // fused value, set by Rank
+	Via     int64    // for a neighbour: the seq of the hit it is near
+	Reasons []string // why it is a candidate
+}
+
+// Rank scores the direct hits (lexical and/or dense), adds their neighbours
+// from pool, drops near-duplicates and returns the candidates in packing
+// order: score / cost^CostExponent descending, ties by seq ascending. lastSeq
+// is the conversation's newest seq (for the recency prior). It is pure and
+// deterministic.
+//
+// hits are the direct hits; pool maps seq → candidate for every turn that
+// may be used as a neighbour (hits included); a neighbour missing from pool
+// is skipped.
+func Rank(cfg RankConfig, hits []Candidate, pool map[int64]Candidate, lastSeq int64) []Candidate {
+	cfg = cfg.withDefaults()
+	if len(hits) == 0 {
+		return nil
+	}
+	var maxLex float64
+	minDense, maxDense := math.Inf(1), math.Inf(-1)
+	for _, h := range hits {
+		maxLex = max(maxLex, h.Lexical)
+		if h.HasDense {
+			minDense = min(minDense, h.Dense)
+			maxDense = max(maxDense, h.Dense)
+		}
+	}
+	byseq := make(map[int64]Candidate, len(hits)*3)
+	for _, h := range hits {
+		var s float64
+		h.Reasons = h.Reasons[:0:0]
+		if h.Lexical > 0 && maxLex > 0 {
+			s += cfg.LexicalWeight * h.Lexical / maxLex
+			h.Reasons = append(h.Reasons, ReasonLexical)
+		}
+		if h.HasDense && maxDense > minDense {
+			s += cfg.DenseWeight * (h.Dense - minDense) / (maxDense - minDense)
+			h.Reasons = append(h.Reasons, ReasonDense)
+		} else if h.HasDense && maxDense > 0 {
+			s += cfg.DenseWeight
+			h.Reasons = append(h.Reasons, ReasonDense)
+		}
+		if lastSeq > 0 && cfg.RecencyWeight > 0 {
+			age := float64(lastSeq - h.Seq)
+			s *= 1 + cfg.RecencyWeight*math.Exp2(-age/cfg.RecencyHalfLife)
+		}
+		h.Score = s
+		byseq[h.Seq] = h
+	}
+	var best float64
+	for _, h := range byseq {
+		best = max(best, h.Score)
+	}
+	// Neighbours: in seq order so that the outcome never depends on map order.
+	direct := make([]Candidate, 0, len(byseq))
+	for _, h := range byseq {
+		direct = append(direct, h)
+	}
+	slices.SortFunc(direct, func(a, b Candidate) int { return cmpInt64(a.Seq, b.Seq) })
+	if cfg.Neighbours > 0 && cfg.Smoothing == "sum" {
+		own := make(map[int64]float64, len(direct))
+		for _, h := range direct {
+			own[h.Seq] = h.Score
+		}
+		for _, h := range direct {
+			w := 1.0
+			for d := 1; d <= cfg.Neighbours; d++ {
+				w *= cfg.NeighbourDecay
+				for _, seq := range []int64{h.Seq - int64(d), h.Seq + int64(d)} {
+					n, ok := pool[seq]
+					if !ok {
+						continue
+					}
+					cur, seen := byseq[seq]
+					if !seen {
+						n.Via = h.Seq
+						n.Reasons = []string{fmt.Sprintf(ReasonNeighbour, h.Seq)}
+						cur = n
+					} else if _, isHit := own[seq]; isHit && h.Score*w > cur.Score-own[seq] && cur.Via == 0 {
+						cur.Reasons = append(cur.Reasons, fmt.Sprintf(ReasonNeighbour, h.Seq))
+						cur.Via = h.Seq
+					}
+					cur.Score += h.Score * w
+					byseq[seq] = cur
+				}
+			}
+		}
+	} else if cfg.Neighbours > 0 {
+		for _, h := range direct {
+			if h.Score < cfg.MinScore*best {
+				continue
+			}
+			w := 1.0
+			for d := 1; d <= cfg.Neighbours; d++ {
+				w *= cfg.NeighbourDecay
+				for _, seq := range []int64{h.Seq - int64(d), h.Seq + int64(d)} {
+					n, ok := pool[seq]
+					if !ok {
+						continue
+					}
+					v := h.Score * w
+					cur, seen := byseq[seq]
+					if seen && cur.Score >= v {
+						continue
+					}
+					if seen { // a weak direct hit lifted by a strong neighbour
+						cur.Score = v
+						cur.Via = h.Seq
+						cur.Reasons = append(cur.Reasons, fmt.Sprintf(ReasonNeighbour, h.Seq))
+						byseq[seq] = cur
+						continue
+					}
+					n.Score, n.Via = v, h.Seq
+					n.Reasons = []string{fmt.Sprintf(ReasonNeighbour, h.Seq)}
+					byseq[seq] = n
+				}
+			}
+		}
+	}
+	out := make([]Candidate, 0, len(byseq))
+	for _, c := range byseq {
+		if c.Score >= cfg.MinScore*best && c.Score > 0 {
+			out = append(out, c)
+		}
+	}
+	prio := func(c Candidate) float64 {
+		return c.Score / math.Pow(float64(max(c.Cost, 1)), cfg.CostExponent)
+	}
+	slices.SortFunc(out, func(a, b Candidate) int { return cmpPrio(prio(a), prio(b), a.Seq, b.Seq) })
+	// Near-duplicates: keep the first (best) of each key.
+	seen := make(map[uint64]bool, len(out))
+	kept := out[:0]
+	for _, c := range out {
+		if c.Key != 0 {
+			if seen[c.Key] {
+				continue
+			}
+			seen[c.Key] = true
+		}
+		kept = append(kept, c)
+	}
+	return kept
+}
+
+// cmpPrio orders by priority descending, then seq ascending.
+func cmpPrio(pa, pb float64, sa, sb int64) int {
+	switch {
+	case pa > pb:
+		return -1
+	case pa < pb:
+		return 1
+	}
+	return cmpInt64(sa, sb)
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -259,8 +259,8 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	// up to the newest recalled turn.
 	if left := free - sys.cost(overhead) - recentCost; left > 0 && len(recentIn) < len(recent) {
 		floor := int64(0)
-		if len(recalled) > 0 {
-			floor = recalled[len(recalled)-1].Seq
+		for _, d := range recalled {
+			floor = max(floor, d.Seq)
 		}
 		more := a.fitRecent(recent, recentCost+left, overhead)
 		for len(more) > 0 && more[0].Seq <= floor {
@@ -438,7 +438,30 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 		days[day] = true
 		in = append(in, c)
 	}
-	slices.SortFunc(in, func(x, y Candidate) int { return cmpInt64(x.Seq, y.Seq) })
+	// Chronological means by time, then seq: turns of one day share one
+	// header even when dates are not monotonic in seq (imported or merged
+	// histories). The packing charged one header per day, which the
+	// rendering matches; the loop is a safety net that sheds the least
+	// valuable turns should the rendering ever cost more.
+	chronological := func(x, y Candidate) int {
+		if c := bySeq[x.Seq].CreatedAt.Compare(bySeq[y.Seq].CreatedAt); c != 0 {
+			return c
+		}
+		return cmpInt64(x.Seq, y.Seq)
+	}
+	for len(in) > 0 {
+		chrono := slices.Clone(in)
+		slices.SortFunc(chrono, chronological)
+		docs := make([]Doc, len(chrono))
+		for i, c := range chrono {
+			docs[i] = bySeq[c.Seq]
+		}
+		if a.recalledCost(docs)-a.count(recalledHeading) <= budget {
+			in = chrono
+			break
+		}
+		in = in[:len(in)-1]
+	}
 	out := make([]Doc, len(in))
 	rep := make([]TurnReport, len(in))
 	for i, c := range in {
@@ -502,20 +525,31 @@ func (a *Assembler) lineCost(d Doc) int {
 	return c
 }
 
+// recalledCost is renderRecalled's cost without building the text.
+func (a *Assembler) recalledCost(docs []Doc) int {
+	cost := a.count(recalledHeading)
+	day := ""
+	for _, d := range docs {
+		if k := dayKey(d.CreatedAt); k != day {
+			day = k
+			cost += a.count(dayHeader(d.CreatedAt)) + 1
+		}
+		cost += a.lineCost(d)
+	}
+	return cost
+}
+
 // renderRecalled renders docs (chronological) and returns the text and its
 // cost as accounted (an upper bound of the exact count).
 func (a *Assembler) renderRecalled(docs []Doc) (string, int) {
 	var b strings.Builder
-	cost := a.count(recalledHeading)
 	b.WriteString(recalledHeading)
 	day := ""
 	for _, d := range docs {
 		if k := dayKey(d.CreatedAt); k != day {
 			day = k
-			h := dayHeader(d.CreatedAt)
 			b.WriteString("\n")
-			b.WriteString(h)
-			cost += a.count(h) + 1
+			b.WriteString(dayHeader(d.CreatedAt))
 		}
 		b.WriteString("\n")
 		b.WriteString(speaker(d))
@@ -526,9 +560,8 @@ func (a *Assembler) renderRecalled(docs []Doc) (string, int) {
 			b.WriteString(d.Caption)
 			b.WriteString("]")
 		}
-		cost += a.lineCost(d)
 	}
-	return b.String(), cost
+	return b.String(), a.recalledCost(docs)
 }
 
 // systemMessage collects the sections that share the leading system message.

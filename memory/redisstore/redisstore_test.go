@@ -1,0 +1,410 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/longmem/longmem/memory"
+	"github.com/longmem/longmem/memory/redisstore"
+	"github.com/longmem/longmem/memory/redisstore/redistest"
+	"github.com/longmem/longmem/memory/storetest"
+)
+
+// backend builds stores on one Redis deployment; each store gets a fresh key
+// prefix, so tests sharing the server never see each other's keys.
+type backend struct {
+	addrs   []string
+	cluster bool
+	raw     redis.UniversalClient // for inspecting keys
+	n       atomic.Int64
+}
+
+func newBackend(t *testing.T, addrs []string, cluster bool) *backend {
+	raw := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: cluster})
+	t.Cleanup(func() { _ = raw.Close() })
+	return &backend{addrs: addrs, cluster: cluster, raw: raw}
+}
+
+// open returns a store with a fresh prefix; cfg's Addrs, Cluster and
+// KeyPrefix are set here.
+func (b *backend) open(t *testing.T, cfg redisstore.Config) (*redisstore.Store, string) {
+	t.Helper()
+	cfg.Addrs = b.addrs
+	cfg.Cluster = b.cluster
+	cfg.KeyPrefix = fmt.Sprintf("t%d", b.n.Add(1))
+	s, err := redisstore.New(t.Context(), cfg)
+	require.NoError(t, err)
+	return s, cfg.KeyPrefix
+}
+
+func TestSingle(t *testing.T) {
+	addr := redistest.StartServer(t)
+	runAll(t, newBackend(t, []string{addr}, false))
+}
+
+func TestCluster(t *testing.T) {
+	addrs := redistest.StartCluster(t)
+	// One seed address with Cluster set: the client discovers the others.
+	runAll(t, newBackend(t, addrs[:1], true))
+}
+
+func runAll(t *testing.T, b *backend) {
+	t.Run("Contract", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) memory.Store {
+			s, _ := b.open(t, redisstore.Config{})
+			return s
+		})
+	})
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, *backend)
+	}{
+		{"ConcurrentAppendsGapless", testConcurrentAppends},
+		{"IdempotencyTTL", testIdempotencyTTL},
+		{"IdempotencyExpiry", testIdempotencyExpiry},
+		{"IdempotencyReplayAfterForget", testReplayAfterForget},
+		{"DeleteRemovesAllKeys", testDeleteRemovesAllKeys},
+		{"AwkwardIDs", testAwkwardIDs},
+		{"ListSkipsDanglingIndexEntries", testListSkipsDangling},
+		{"ListFilterScansPages", testListFilterScansPages},
+		{"ClosedStoreErrors", testClosedStore},
+		{"MaxBatch", testMaxBatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
+	}
+}
+
+const tenant = "acme"
+
+func create(t *testing.T, s memory.Store, tenant, id string) {
+	t.Helper()
+	_, err := s.CreateConversation(t.Context(), memory.Conversation{Tenant: tenant, ID: id})
+	require.NoError(t, err)
+}
+
+func userTurns(contents ...string) []memory.Turn {
+	out := make([]memory.Turn, len(contents))
+	for i, c := range contents {
+		out[i] = memory.Turn{Role: memory.RoleUser, Content: c, Tokens: 1}
+	}
+	return out
+}
+
+func testConcurrentAppends(t *testing.T, b *backend) {
+	s, _ := b.open(t, redisstore.Config{})
+	defer s.Close()
+	ctx := t.Context()
+	create(t, s, tenant, "c")
+
+	const writers, each = 16, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	var total atomic.Int64
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				size := 1 + (w+i)%3
+				batch := make([]memory.Turn, size)
+				for j := range batch {
+					batch[j] = memory.Turn{Role: memory.RoleAssistant, Content: fmt.Sprintf("w%d-%d-%d", w, i, j)}
+				}
+				var opts memory.AppendOptions
+				if i%2 == 0 {
+					opts = memory.AppendOptions{IdempotencyKey: fmt.Sprintf("w%d-%d", w, i), RequestHash: "h"}
+				}
+				got, err := s.AppendTurns(ctx, tenant, "c", batch, opts)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				for j := 1; j < len(got); j++ {
+					if got[j].Seq != got[0].Seq+int64(j) {
+						errs <- fmt.Errorf("batch seqs not consecutive: %d then %d", got[0].Seq, got[j].Seq)
+					}
+				}
+				total.Add(int64(size))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	all, err := s.Turns(ctx, tenant, "c", 0, 0)
+	require.NoError(t, err)
+	require.Len(t, all, int(total.Load()))
+	seen := map[string]bool{}
+	for i, tr := range all {
+		require.EqualValues(t, i+1, tr.Seq, "gapless")
+		require.False(t, seen[tr.Content], "each turn once")
+		seen[tr.Content] = true
+	}
+	conv, err := s.GetConversation(ctx, tenant, "c")
+	require.NoError(t, err)
+	require.Equal(t, total.Load(), conv.LastSeq)
+}
+
+func testIdempotencyTTL(t *testing.T, b *backend) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		ttl      time.Duration
+		min, max time.Duration
+	}{
+		{0, memory.DefaultIdempotencyTTL - time.Minute, memory.DefaultIdempotencyTTL},
+		{90 * time.Second, 80 * time.Second, 90 * time.Second},
+	} {
+		s, prefix := b.open(t, redisstore.Config{IdempotencyTTL: tc.ttl})
+		create(t, s, tenant, "c")
+		_, err := s.AppendTurns(ctx, tenant, "c", userTurns("x"), memory.AppendOptions{IdempotencyKey: "k1", RequestHash: "h"})
+		require.NoError(t, err)
+		key := prefix + ":{acme/c}:idem:k1"
+		ttl, err := b.raw.PTTL(ctx, key).Result()
+		require.NoError(t, err)
+		require.Greater(t, ttl, tc.min, "ttl of %s", key)
+		require.LessOrEqual(t, ttl, tc.max)
+		// The record is indexed for DeleteConversation, scored by expiry.
+		_, err = b.raw.ZScore(ctx, prefix+":{acme/c}:idems", key).Result()
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+	}
+}
+
+func testIdempotencyExpiry(t *testing.T, b *backend) {
+	ctx := t.Context()
+	s, prefix := b.open(t, redisstore.Config{IdempotencyTTL: 50 * time.Millisecond})
+	defer s.Close()
+	create(t, s, tenant, "c")
+	_, err := s.AppendTurns(ctx, tenant, "c", userTurns("a"), memory.AppendOptions{IdempotencyKey: "k1", RequestHash: "h1"})
+	require.NoError(t, err)
+	key := prefix + ":{acme/c}:idem:k1"
+	waitGone(t, b.raw, key)
+
+	// Expired: the key is free again, for any request.
+	got, err := s.AppendTurns(ctx, tenant, "c", userTurns("b"), memory.AppendOptions{IdempotencyKey: "k1", RequestHash: "h2"})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, got[0].Seq)
+	waitGone(t, b.raw, key)
+
+	// The next keyed append drops expired records from the index.
+	_, err = s.AppendTurns(ctx, tenant, "c", userTurns("c"), memory.AppendOptions{IdempotencyKey: "k2", RequestHash: "h"})
+	require.NoError(t, err)
+	members, err := b.raw.ZRange(ctx, prefix+":{acme/c}:idems", 0, -1).Result()
+	require.NoError(t, err)
+	require.Equal(t, []string{prefix + ":{acme/c}:idem:k2"}, members)
+}
+
+// waitGone polls until Redis has expired key. Not a timing assertion: it
+// only bounds a hang.
+func waitGone(t *testing.T, raw redis.UniversalClient, key string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := raw.Exists(t.Context(), key).Result()
+		require.NoError(t, err)
+		if n == 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%s never expired", key)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func testReplayAfterForget(t *testing.T, b *backend) {
+	ctx := t.Context()
+	s, _ := b.open(t, redisstore.Config{})
+	defer s.Close()
+	create(t, s, tenant, "c")
+	opts := memory.AppendOptions{IdempotencyKey: "k", RequestHash: "h"}
+	first, err := s.AppendTurns(ctx, tenant, "c", userTurns("a", "secret", "c"), opts)
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteTurn(ctx, tenant, "c", first[1].Seq))
+	again, err := s.AppendTurns(ctx, tenant, "c", userTurns("a", "secret", "c"), opts)
+	require.NoError(t, err)
+	require.Len(t, again, 2, "a forgotten turn is not replayed")
+	require.Equal(t, first[0], again[0])
+	require.Equal(t, first[2], again[1])
+}
+
+func testDeleteRemovesAllKeys(t *testing.T, b *backend) {
+	ctx := t.Context()
+	s, prefix := b.open(t, redisstore.Config{})
+	defer s.Close()
+	create(t, s, tenant, "c")
+	for i := range 3 {
+		_, err := s.AppendTurns(ctx, tenant, "c", userTurns("x"), memory.AppendOptions{IdempotencyKey: fmt.Sprint("k", i), RequestHash: "h"})
+		require.NoError(t, err)
+	}
+	base := prefix + ":{acme/c}:"
+	keys := []string{base + "conv", base + "turns", base + "idems", base + "idem:k0", base + "idem:k1", base + "idem:k2"}
+	for _, k := range keys {
+		n, err := b.raw.Exists(ctx, k).Result()
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n, "%s exists before the delete", k)
+	}
+	if b.cluster {
+		for _, k := range keys {
+			slot, err := b.raw.ClusterKeySlot(ctx, k).Result()
+			require.NoError(t, err)
+			want, err := b.raw.ClusterKeySlot(ctx, keys[0]).Result()
+			require.NoError(t, err)
+			require.Equal(t, want, slot, "%s is in the conversation's slot", k)
+		}
+	}
+	index := prefix + ":tenant:{acme}:convs"
+	ids, err := b.raw.ZRange(ctx, index, 0, -1).Result()
+	require.NoError(t, err)
+	require.Equal(t, []string{"c"}, ids)
+
+	require.NoError(t, s.DeleteConversation(ctx, tenant, "c"))
+	for _, k := range keys {
+		n, err := b.raw.Exists(ctx, k).Result()
+		require.NoError(t, err)
+		require.Zero(t, n, "%s is gone", k)
+	}
+	ids, err = b.raw.ZRange(ctx, index, 0, -1).Result()
+	require.NoError(t, err)
+	require.Empty(t, ids)
+}
+
+func testAwkwardIDs(t *testing.T, b *backend) {
+	ctx := t.Context()
+	s, _ := b.open(t, redisstore.Config{})
+	defer s.Close()
+	pairs := []struct{ tenant, id string }{
+		{"a/b", "c"}, {"a", "b/c"}, // must not share keys
+		{"t{1}", "{x}"}, {"t{1}", "}{"}, {"t{1}", "{"}, {"t{1}", "%7B"},
+		{"t{1}", "with space"}, {"t{1}", "a:b"}, {"t{1}", "日本語"}, {"", "empty-tenant"},
+	}
+	for i, p := range pairs {
+		_, err := s.CreateConversation(ctx, memory.Conversation{Tenant: p.tenant, ID: p.id, UserID: fmt.Sprint(i)})
+		require.NoError(t, err, "%q/%q", p.tenant, p.id)
+		_, err = s.AppendTurns(ctx, p.tenant, p.id, userTurns(fmt.Sprint("turn ", i)), memory.AppendOptions{IdempotencyKey: "{k}", RequestHash: "h"})
+		require.NoError(t, err)
+	}
+	var want []string
+	for i, p := range pairs {
+		c, err := s.GetConversation(ctx, p.tenant, p.id)
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint(i), c.UserID)
+		turns, err := s.Turns(ctx, p.tenant, p.id, 0, 0)
+		require.NoError(t, err)
+		require.Len(t, turns, 1)
+		require.Equal(t, fmt.Sprint("turn ", i), turns[0].Content)
+		if p.tenant == "t{1}" {
+			want = append(want, p.id)
+		}
+	}
+	sort.Strings(want)
+	list, err := s.ListConversations(ctx, memory.ListOptions{Tenant: "t{1}"})
+	require.NoError(t, err)
+	var got []string
+	for _, c := range list {
+		got = append(got, c.ID)
+	}
+	require.Equal(t, want, got, "ascending byte order of ids")
+	for _, p := range pairs {
+		require.NoError(t, s.DeleteConversation(ctx, p.tenant, p.id))
+	}
+}
+
+func testListSkipsDangling(t *testing.T, b *backend) {
+	ctx := t.Context()
+	s, prefix := b.open(t, redisstore.Config{})
+	defer s.Close()
+	for _, id := range []string{"a", "c", "e"} {
+		create(t, s, tenant, id)
+	}
+	// As left by a delete interrupted between its two steps.
+	index := prefix + ":tenant:{acme}:convs"
+	require.NoError(t, b.raw.ZAdd(ctx, index, redis.Z{Member: "b"}, redis.Z{Member: "d"}).Err())
+
+	list, err := s.ListConversations(ctx, memory.ListOptions{Tenant: tenant, Limit: 2})
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, "a", list[0].ID)
+	require.Equal(t, "c", list[1].ID, "the page is refilled past the dangling id")
+	list, err = s.ListConversations(ctx, memory.ListOptions{Tenant: tenant, After: "c", Limit: 2})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, "e", list[0].ID)
+}
+
+func testListFilterScansPages(t *testing.T, b *backend) {
+	ctx := t.Context()
+	s, _ := b.open(t, redisstore.Config{})
+	defer s.Close()
+	const n = 450 // more than two scan pages
+	for i := range n {
+		user := "other"
+		if i%150 == 0 {
+			user = "rare"
+		}
+		_, err := s.CreateConversation(ctx, memory.Conversation{Tenant: tenant, ID: fmt.Sprintf("c%03d", i), UserID: user})
+		require.NoError(t, err)
+	}
+	list, err := s.ListConversations(ctx, memory.ListOptions{Tenant: tenant, UserID: "rare", Limit: 2})
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	require.Equal(t, "c000", list[0].ID)
+	require.Equal(t, "c150", list[1].ID)
+	list, err = s.ListConversations(ctx, memory.ListOptions{Tenant: tenant, UserID: "rare", After: "c150"})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, "c300", list[0].ID)
+}
+
+func testClosedStore(t *testing.T, b *backend) {
+	s, _ := b.open(t, redisstore.Config{})
+	create(t, s, tenant, "c")
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+	ctx := t.Context()
+	_, err := s.GetConversation(ctx, tenant, "c")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, memory.ErrNotFound, "a connection error is not a domain error")
+	_, err = s.AppendTurns(ctx, tenant, "c", userTurns("x"), memory.AppendOptions{})
+	require.Error(t, err)
+	require.NotErrorIs(t, err, memory.ErrNotFound)
+	require.NotErrorIs(t, err, memory.ErrConflict)
+	require.Error(t, s.Ping(ctx))
+}
+
+func testMaxBatch(t *testing.T, b *backend) {
+	ctx := t.Context()
+	s, _ := b.open(t, redisstore.Config{})
+	defer s.Close()
+	create(t, s, tenant, "c")
+	batch := make([]memory.Turn, memory.MaxAppendTurns)
+	for i := range batch {
+		batch[i] = memory.Turn{Role: memory.RoleUser, Content: fmt.Sprint(i)}
+	}
+	got, err := s.AppendTurns(ctx, tenant, "c", batch, memory.AppendOptions{IdempotencyKey: "k", RequestHash: "h"})
+	require.NoError(t, err)
+	require.Len(t, got, memory.MaxAppendTurns)
+	again, err := s.AppendTurns(ctx, tenant, "c", batch, memory.AppendOptions{IdempotencyKey: "k", RequestHash: "h"})
+	require.NoError(t, err)
+	require.Equal(t, got, again)
+	last, err := s.LastTurns(ctx, tenant, "c", 1)
+	require.NoError(t, err)
+	require.EqualValues(t, memory.MaxAppendTurns, last[0].Seq)
+	require.Equal(t, fmt.Sprint(memory.MaxAppendTurns-1), last[0].Content)
+}
+
+func TestNewFailsWithoutServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	// Port 1 on loopback: nothing listens there.
+	_, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{"127.0.0.1:1"}})
+	require.Error(t, err)
+}

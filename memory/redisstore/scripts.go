@@ -1,0 +1,142 @@
+package redisstore
+
+// Lua scripts. Each runs atomically on the node that owns the conversation's
+// hash slot; every key it touches carries the conversation's hash tag. The
+// "#!lua" shebang (Redis 7+) makes Redis refuse a writing script up front
+// when it is out of memory, so a script that passed its checks writes all of
+// its commands or none.
+//
+// Domain failures are error replies starting with replyNotFound or
+// replyConflict; nothing else is matched on error text.
+
+const (
+	replyNotFound = "LMNOTFOUND"
+	replyConflict = "LMCONFLICT"
+)
+
+// srcCreate stores a new conversation.
+// KEYS: conv. ARGV: conversation JSON.
+const srcCreate = `#!lua
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.error_reply('LMCONFLICT conversation exists')
+end
+redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'seq', '0')
+return 1
+`
+
+// srcAppend assigns seqs and stores turns, honouring an idempotency key.
+//
+// KEYS: conv, turns, idems[, idem record].
+// ARGV: idempotency TTL in ms, request hash, then one turn JSON per turn,
+// each an object without "seq" (the script prepends it).
+//
+// Reply: {1, first seq} for a fresh append; {0, first seq, members} for a
+// replay, members being the turns of the original append still stored.
+const srcAppend = `#!lua
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND conversation')
+end
+local idem = KEYS[4]
+if idem then
+  local rec = redis.call('HMGET', idem, 'hash', 'first', 'n')
+  if rec[1] then
+    if rec[1] ~= ARGV[2] then
+      return redis.error_reply('LMCONFLICT idempotency key was used with a different request')
+    end
+    local first = tonumber(rec[2])
+    local last = first + tonumber(rec[3]) - 1
+    local got = redis.call('ZRANGE', KEYS[2], rec[2], string.format('%d', last), 'BYSCORE')
+    return {0, first, got}
+  end
+end
+local n = #ARGV - 2
+local last = redis.call('HINCRBY', KEYS[1], 'seq', n)
+local first = last - n + 1
+local args = {}
+for i = 1, n do
+  local seq = string.format('%d', first + i - 1)
+  args[2 * i - 1] = seq
+  args[2 * i] = '{"seq":' .. seq .. ',' .. string.sub(ARGV[i + 2], 2)
+end
+redis.call('ZADD', KEYS[2], unpack(args))
+if idem then
+  local ttl = tonumber(ARGV[1])
+  redis.call('HSET', idem, 'hash', ARGV[2], 'first', string.format('%d', first), 'n', string.format('%d', n))
+  redis.call('PEXPIRE', idem, ARGV[1])
+  -- The idems index scores each record key by its expiry (server clock, ms)
+  -- so that records Redis has already expired leave the index here.
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. string.format('%d', now))
+  redis.call('ZADD', KEYS[3], string.format('%d', now + ttl), idem)
+end
+return {1, first}
+`
+
+// srcDeleteConv removes a conversation, its turns and its idempotency
+// records (named in the idems index, all under the same hash tag).
+// KEYS: conv, turns, idems.
+const srcDeleteConv = `#!lua
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND conversation')
+end
+local ks = redis.call('ZRANGE', KEYS[3], 0, -1)
+for i = 1, #ks, 500 do
+  redis.call('DEL', unpack(ks, i, math.min(i + 499, #ks)))
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return 1
+`
+
+// srcDeleteTurn forgets one turn. LastSeq is untouched, so its seq is
+// never reused.
+// KEYS: conv, turns. ARGV: seq.
+const srcDeleteTurn = `#!lua
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND conversation')
+end
+if redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[1], ARGV[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND turn')
+end
+return 1
+`
+
+// srcTurns reads turns with seq > ARGV[1], at most ARGV[2] of them (0:
+// all), ascending.
+// KEYS: conv, turns.
+const srcTurns = `#!lua flags=no-writes
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND conversation')
+end
+local limit = tonumber(ARGV[2])
+if limit > 0 then
+  return redis.call('ZRANGE', KEYS[2], '(' .. ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, limit)
+end
+return redis.call('ZRANGE', KEYS[2], '(' .. ARGV[1], '+inf', 'BYSCORE')
+`
+
+// srcLastTurns reads the ARGV[1] turns with the highest seqs, descending.
+// KEYS: conv, turns.
+const srcLastTurns = `#!lua flags=no-writes
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND conversation')
+end
+local n = tonumber(ARGV[1])
+if n <= 0 then
+  return {}
+end
+return redis.call('ZRANGE', KEYS[2], 0, n - 1, 'REV')
+`
+
+// srcGetTurn reads the turn with seq ARGV[1].
+// KEYS: conv, turns.
+const srcGetTurn = `#!lua flags=no-writes
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND conversation')
+end
+local got = redis.call('ZRANGE', KEYS[2], ARGV[1], ARGV[1], 'BYSCORE')
+if #got == 0 then
+  return redis.error_reply('LMNOTFOUND turn')
+end
+return got[1]
+`

@@ -146,8 +146,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Deps are what the HTTP interface serves from. Store and Tokenizer are
-// required; the others have defaults.
+// Deps are what the HTTP interface serves from. Store, Tokenizer, Indexer
+// and Assembler are required; the others have defaults.
 type Deps struct {
 	Store memory.Store
 	// Tokenizer counts each appended turn's content tokens once, before the
@@ -163,8 +163,11 @@ type Deps struct {
 	// is also a Gatherer (a *prometheus.Registry is both).
 	Gatherer prometheus.Gatherer
 
-	// Recall (the /v1/conversations/{id}/context route) adds its
-	// dependencies here: the retrieval index, embedder and assembler.
+	// Indexer keeps the recall index in step: notified after appends,
+	// told of forgotten turns and deleted conversations.
+	Indexer *retrieval.Indexer
+	// Assembler builds contexts (POST /v1/conversations/{id}/context).
+	Assembler *retrieval.Assembler
 }
 
 // Server is the HTTP interface. It is an http.Handler, safe for concurrent
@@ -191,6 +194,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Tokenizer == nil {
 		return nil, errors.New("api: Deps.Tokenizer is nil")
+	}
+	if deps.Indexer == nil || deps.Assembler == nil {
+		return nil, errors.New("api: Deps.Indexer and Deps.Assembler are required")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

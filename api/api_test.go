@@ -16,6 +16,7 @@ import (
 
 	"github.com/longmem/longmem/memory/embedded"
 	"github.com/longmem/longmem/retrieval"
+	"github.com/longmem/longmem/retrieval/embeddedindex"
 )
 
 // tok is shared: loading an encoding takes tens of milliseconds.
@@ -44,9 +45,19 @@ func newEnv(t testing.TB, cfg Config) *env {
 	store, err := embedded.Open(embedded.Config{Dir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, store.Close()) })
-	srv, err := New(cfg, Deps{Store: store, Tokenizer: tok, Registerer: prometheus.NewRegistry()})
+	srv, err := New(cfg, recallDeps(t, Deps{Store: store, Tokenizer: tok, Registerer: prometheus.NewRegistry()}))
 	require.NoError(t, err)
 	return &env{t: t, srv: srv, store: store}
+}
+
+// recallDeps adds a real in-process index, indexer and assembler to d.
+func recallDeps(t testing.TB, d Deps) Deps {
+	t.Helper()
+	idx, err := embeddedindex.New(embeddedindex.Config{})
+	require.NoError(t, err)
+	d.Indexer = retrieval.NewIndexer(d.Store, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), nil)
+	d.Assembler = retrieval.NewAssembler(retrieval.AssemblerConfig{}, d.Store, d.Indexer, tok)
+	return d
 }
 
 // as returns a copy of e that sends key.
@@ -220,6 +231,8 @@ func TestNewNeedsStoreAndTokenizer(t *testing.T) {
 	e := newEnv(t, Config{})
 	_, err = New(Config{}, Deps{Store: e.store})
 	require.Error(t, err)
-	_, err = New(Config{MaxBodyBytes: -1}, Deps{Store: e.store, Tokenizer: tok})
+	_, err = New(Config{}, Deps{Store: e.store, Tokenizer: tok})
+	require.ErrorContains(t, err, "Assembler")
+	_, err = New(Config{MaxBodyBytes: -1}, recallDeps(t, Deps{Store: e.store, Tokenizer: tok}))
 	require.Error(t, err)
 }

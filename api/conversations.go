@@ -149,5 +149,8 @@ func (s *Server) deleteConversation(c echo.Context) error {
 	if err := s.store.DeleteConversation(c.Request().Context(), tenant(c), id); err != nil {
 		return conversationErr(err, id)
 	}
+	if err := s.deps.Indexer.Drop(c.Request().Context(), tenant(c), id); err != nil {
+		s.deps.Logger.Warn("conversation deleted but its index entries were not", "conversation", id, "err", err)
+	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -473,7 +473,7 @@ func (panicTokenizer) Name() string     { return "panic" }
 func TestPanicRecovery(t *testing.T) {
 	e := newEnv(t, Config{})
 	e.createConversation("c")
-	srv, err := New(Config{}, Deps{Store: e.store, Tokenizer: panicTokenizer{}})
+	srv, err := New(Config{}, recallDeps(t, Deps{Store: e.store, Tokenizer: panicTokenizer{}}))
 	require.NoError(t, err)
 	p := &env{t: t, srv: srv, store: e.store}
 	r := p.must(http.StatusInternalServerError, "POST", "/v1/conversations/c/turns", `{"turns":[{"role":"user","content":"x"}]}`)

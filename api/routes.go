@@ -25,5 +25,5 @@ func (s *Server) routes() {
 	e.GET("/v1/conversations/:id/turns/:seq", s.getTurn, auth)
 	e.DELETE("/v1/conversations/:id/turns/:seq", s.deleteTurn, auth)
 
-	// Recall adds here: e.POST("/v1/conversations/:id/context", s.context, auth)
+	e.POST("/v1/conversations/:id/context", s.assembleContext, auth)
 }

@@ -159,6 +159,9 @@ func (s *Server) appendTurns(c echo.Context) error {
 	if err != nil {
 		return appendErr(err, id, key)
 	}
+	if len(stored) > 0 {
+		s.deps.Indexer.Notify(tenant(c), id, stored[len(stored)-1].Seq)
+	}
 	return c.JSON(http.StatusCreated, appendTurnsResponse{Turns: newTurnResponses(stored)})
 }
 
@@ -213,6 +216,12 @@ func (s *Server) deleteTurn(c echo.Context) error {
 	}
 	seq, err := seqParam(c)
 	if err != nil {
+		return err
+	}
+	// Forget in the index first: should the store fail after, the turn
+	// stays stored but is never recalled, rather than recalled once
+	// forgotten.
+	if err := s.deps.Indexer.Forget(c.Request().Context(), tenant(c), id, seq); err != nil {
 		return err
 	}
 	if err := s.store.DeleteTurn(c.Request().Context(), tenant(c), id, seq); err != nil {

@@ -2,7 +2,9 @@ package retrieval
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -30,11 +32,47 @@ type Indexer struct {
 	// PageSize is how many turns one Sync step reads, embeds and upserts.
 	pageSize int
 	locks    [64]sync.Mutex
+	pending  chan syncJob
+	logger   *slog.Logger
+}
+
+type syncJob struct {
+	tenant, conv string
+	lastSeq      int64
 }
 
 // NewIndexer wires an Indexer. embedder may be nil.
 func NewIndexer(store memory.Store, index Index, analyzer *Analyzer, embedder Embedder) *Indexer {
-	return &Indexer{store: store, index: index, analyzer: analyzer, embedder: embedder, pageSize: 512}
+	return &Indexer{store: store, index: index, analyzer: analyzer, embedder: embedder, pageSize: 512,
+		pending: make(chan syncJob, 1024), logger: slog.New(slog.DiscardHandler)}
+}
+
+// SetLogger sets where Run reports failed background syncs.
+func (ix *Indexer) SetLogger(l *slog.Logger) { ix.logger = l }
+
+// Notify asks Run to index a conversation up to lastSeq soon. It never
+// blocks: when the queue is full the request is dropped, which is safe
+// because the assembler syncs before every query.
+func (ix *Indexer) Notify(tenant, conv string, lastSeq int64) {
+	select {
+	case ix.pending <- syncJob{tenant, conv, lastSeq}:
+	default:
+	}
+}
+
+// Run indexes notified conversations in the background until ctx ends.
+// Failures are logged and left to the next query's catch-up.
+func (ix *Indexer) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case j := <-ix.pending:
+			if _, err := ix.Sync(ctx, j.tenant, j.conv, j.lastSeq); err != nil && ctx.Err() == nil && !errors.Is(err, memory.ErrNotFound) {
+				ix.logger.Warn("background indexing failed; the next query catches up", "conversation", j.conv, "err", err)
+			}
+		}
+	}
 }
 
 func (ix *Indexer) lock(scoped string) *sync.Mutex {

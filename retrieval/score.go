@@ -44,7 +44,7 @@ func (c RankConfig) withDefaults() RankConfig {
 		}
 	}
 	def(&c.LexicalWeight, 1)
-	def(&c.DenseWeight, 0.7)
+	def(&c.DenseWeight, 0.3)
 	def(&c.RecencyWeight, 0.1)
 	def(&c.RecencyHalfLife, 500)
 	def(&c.NeighbourDecay, 0.7)

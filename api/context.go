@@ -1,0 +1,63 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/longmem/longmem/memory"
+	"github.com/longmem/longmem/retrieval"
+)
+
+// contextRequest is the body of POST /v1/conversations/{id}/context.
+type contextRequest struct {
+	Message       messageRequest `json:"message"`
+	BudgetTokens  *int           `json:"budget_tokens"`
+	ExcludeRecent bool           `json:"exclude_recent,omitempty"`
+}
+
+// messageRequest is the new message a context is assembled for. It is not
+// stored by the context call.
+type messageRequest struct {
+	Role    string `json:"role"`
+	Name    string `json:"name,omitempty"`
+	Content string `json:"content"`
+}
+
+func (r *contextRequest) validate(maxTurnBytes int) error {
+	switch {
+	case r.BudgetTokens == nil:
+		return memory.Invalid("budget_tokens", "is required: the most tokens the messages may take")
+	case r.Message.Content == "":
+		return memory.Invalid("message.content", "is required and must not be empty")
+	case len(r.Message.Content) > maxTurnBytes:
+		return tooLarge("message.content is %d bytes; the limit is %d", len(r.Message.Content), maxTurnBytes)
+	case r.Message.Role != "" && !memory.Role(r.Message.Role).Valid():
+		return memory.Invalid("message.role", "unknown role %q (want user, assistant, system or tool)", r.Message.Role)
+	}
+	return nil
+}
+
+// assembleContext builds the prompt for a reply to the given message within
+// the budget, with the report of what went in and why.
+func (s *Server) assembleContext(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	var req contextRequest
+	if err := decodeJSON(c, &req, false); err != nil {
+		return err
+	}
+	if err := req.validate(s.cfg.MaxTurnBytes); err != nil {
+		return err
+	}
+	out, err := s.deps.Assembler.Assemble(c.Request().Context(), retrieval.Request{
+		Tenant: tenant(c), ConversationID: id, BudgetTokens: *req.BudgetTokens, ExcludeRecent: req.ExcludeRecent,
+		Message: retrieval.Message{Role: req.Message.Role, Name: req.Message.Name, Content: req.Message.Content},
+	})
+	if err != nil {
+		return conversationErr(err, id)
+	}
+	return c.JSON(http.StatusOK, out)
+}

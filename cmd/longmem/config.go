@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/longmem/longmem/api"
+	"github.com/longmem/longmem/memory/redisstore"
 	"github.com/longmem/longmem/retrieval"
 )
 
@@ -47,12 +48,26 @@ type StorageConfig struct {
 	Redis RedisConfig `yaml:"redis"`
 }
 
-// RedisConfig is the redis backend's connection.
+// RedisConfig is the redis backend's connection (see redisstore.Config).
 type RedisConfig struct {
-	// Addrs are host:port of one Redis, or seed nodes of a Redis Cluster.
+	// Addrs are host:port of one Redis, or seed nodes of a Redis Cluster
+	// (several addresses mean a cluster).
 	Addrs    []string `yaml:"addrs"`
-	Password string   `yaml:"password"`
 	Cluster  bool     `yaml:"cluster"`
+	Username string   `yaml:"username"`
+	Password string   `yaml:"password"`
+	// DB is the database of a single server (0 in cluster mode).
+	DB int `yaml:"db"`
+	// KeyPrefix starts every key (default "lm").
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
+// store is the redisstore configuration of c.
+func (c RedisConfig) store() redisstore.Config {
+	return redisstore.Config{
+		Addrs: c.Addrs, Cluster: c.Cluster, Username: c.Username, Password: c.Password,
+		DB: c.DB, KeyPrefix: c.KeyPrefix,
+	}
 }
 
 // Storage backends.
@@ -87,6 +102,7 @@ func (c StorageConfig) Validate() error {
 				return fmt.Errorf("storage: redis address %q: %w", a, err)
 			}
 		}
+		return c.Redis.store().Validate()
 	default:
 		return fmt.Errorf("storage: unknown backend %q (want embedded or redis)", c.Backend)
 	}
@@ -177,7 +193,13 @@ var envVars = []envVar{
 	{"LONGMEM_DATA", "embedded data directory", func(c *Config, v string) error { c.Storage.Data = v; return nil }},
 	{"LONGMEM_STORAGE_BACKEND", "embedded or redis", func(c *Config, v string) error { c.Storage.Backend = v; return nil }},
 	{"LONGMEM_REDIS_ADDRS", "comma-separated host:port list", func(c *Config, v string) error { c.Storage.Redis.Addrs = splitList(v); return nil }},
+	{"LONGMEM_REDIS_USERNAME", "Redis ACL user name", func(c *Config, v string) error { c.Storage.Redis.Username = v; return nil }},
 	{"LONGMEM_REDIS_PASSWORD", "Redis password (secret)", func(c *Config, v string) error { c.Storage.Redis.Password = v; return nil }},
+	{"LONGMEM_REDIS_DB", "Redis database number (single server)", func(c *Config, v string) (err error) {
+		c.Storage.Redis.DB, err = parseInt[int]("LONGMEM_REDIS_DB", v)
+		return err
+	}},
+	{"LONGMEM_REDIS_KEY_PREFIX", "prefix of every Redis key (default lm)", func(c *Config, v string) error { c.Storage.Redis.KeyPrefix = v; return nil }},
 	{"LONGMEM_REDIS_CLUSTER", "true for Redis Cluster", func(c *Config, v string) (err error) {
 		c.Storage.Redis.Cluster, err = parseBool("LONGMEM_REDIS_CLUSTER", v)
 		return err

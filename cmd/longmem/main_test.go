@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/longmem/longmem/api"
+	"github.com/longmem/longmem/memory/redisstore/redistest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -190,6 +191,11 @@ func TestConfigValidate(t *testing.T) {
 		{"empty data", func(c *Config) { c.Storage.Data = "" }, "data"},
 		{"redis without addrs", func(c *Config) { c.Storage.Backend = "redis" }, "redis"},
 		{"bad redis addr", func(c *Config) { c.Storage.Backend = "redis"; c.Storage.Redis.Addrs = []string{"nohostport"} }, "nohostport"},
+		{"redis db in cluster", func(c *Config) {
+			c.Storage.Backend = "redis"
+			c.Storage.Redis.Addrs = []string{"a:1", "b:2"}
+			c.Storage.Redis.DB = 3
+		}, "db"},
 		{"bad encoding", func(c *Config) { c.Tokenizer.Encoding = "p50k" }, "p50k"},
 		{"bad api", func(c *Config) { c.API.MaxBodyBytes = -5 }, "max_body_bytes"},
 		{"public without keys", func(c *Config) { c.Addr = "0.0.0.0:8080" }, "no API keys"},
@@ -226,6 +232,19 @@ func TestUnknownEnvIsReported(t *testing.T) {
 func TestServeInProcess(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.Storage.Data = t.TempDir()
+	serveInProcess(t, cfg)
+}
+
+// TestServeInProcessRedis does the same on a real redis-server started for
+// the test (skipped when redis-server is absent, unless CI=true).
+func TestServeInProcessRedis(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Storage.Backend = "redis"
+	cfg.Storage.Redis.Addrs = []string{redistest.StartServer(t)}
+	serveInProcess(t, cfg)
+}
+
+func serveInProcess(t *testing.T, cfg Config) {
 	cfg.API.Keys = []api.Key{{Key: "k1", Tenant: "acme"}}
 	var logs bytes.Buffer
 	logger, err := newLogger(cfg, &logs)
@@ -251,6 +270,24 @@ func TestServeInProcess(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	require.Equal(t, "acme", conv["tenant"])
+
+	// Appends are indexed and recalled through the context route.
+	for _, path := range []string{"/v1/conversations/x/turns", "/v1/conversations/x/context"} {
+		body := `{"turns":[{"role":"user","content":"My cat Miso loves tuna."}]}`
+		if strings.HasSuffix(path, "context") {
+			body = `{"message":{"role":"user","content":"What does Miso love?"},"budget_tokens":2000}`
+		}
+		req, err := http.NewRequest("POST", base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer k1")
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		var out bytes.Buffer
+		_, _ = out.ReadFrom(resp.Body)
+		resp.Body.Close()
+		require.Less(t, resp.StatusCode, 300, "%s: %s", path, out.String())
+		require.Contains(t, out.String(), "tuna")
+	}
 
 	resp, err = client.Get(base + "/metrics")
 	require.NoError(t, err)

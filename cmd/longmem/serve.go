@@ -19,12 +19,17 @@ import (
 	"github.com/longmem/longmem/api"
 	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/memory/embedded"
+	"github.com/longmem/longmem/memory/redisstore"
 	"github.com/longmem/longmem/retrieval"
+	"github.com/longmem/longmem/retrieval/embeddedindex"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
 // after SIGTERM/SIGINT.
 const shutdownTimeout = 15 * time.Second
+
+// redisConnectTimeout bounds the first PING of the redis backend.
+const redisConnectTimeout = 15 * time.Second
 
 // app is a wired longmem process: storage, tokenizer, metrics registry and
 // HTTP interface. Subcommands and tests build one with newApp and must
@@ -35,6 +40,7 @@ type app struct {
 	store     memory.Store
 	tokenizer retrieval.Tokenizer
 	registry  *prometheus.Registry
+	indexer   *retrieval.Indexer
 	api       *api.Server
 }
 
@@ -53,7 +59,9 @@ func openStore(ctx context.Context, cfg StorageConfig, logger *slog.Logger) (mem
 	case backendEmbedded:
 		return embedded.Open(embedded.Config{Dir: cfg.Data, Logger: logger.With("component", "embedded")})
 	case backendRedis:
-		return nil, errors.New("storage: the redis backend is not wired into this build yet")
+		cctx, cancel := context.WithTimeout(ctx, redisConnectTimeout)
+		defer cancel()
+		return redisstore.New(cctx, cfg.Redis.store())
 	}
 	return nil, fmt.Errorf("storage: unknown backend %q (want embedded or redis)", cfg.Backend)
 }
@@ -80,24 +88,47 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 		store.Close()
 		return nil, err
 	}
+	// Recall: an in-process index rebuilt from the store on demand,
+	// lexical only (no embedder), default assembly.
+	idx, err := embeddedindex.New(embeddedindex.Config{})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	ix := retrieval.NewIndexer(store, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), nil)
+	ix.SetLogger(logger.With("component", "indexer"))
 	srv, err := api.New(cfg.API, api.Deps{
 		Store: store, Tokenizer: tok, Logger: logger.With("component", "api"),
 		Registerer: reg, Gatherer: reg,
+		Indexer:   ix,
+		Assembler: retrieval.NewAssembler(retrieval.AssemblerConfig{}, store, ix, tok),
 	})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, logger: logger, store: store, tokenizer: tok, registry: reg, api: srv}, nil
+	return &app{cfg: cfg, logger: logger, store: store, tokenizer: tok, registry: reg, indexer: ix, api: srv}, nil
 }
 
 // Close closes the store, flushing what it buffers.
 func (a *app) Close() error { return a.store.Close() }
 
-// serveHTTP serves the API on ln until ctx ends, then stops accepting and
-// lets in-flight requests finish (up to shutdownTimeout) before returning.
-// It does not close the store.
+// serveHTTP serves the API on ln, and runs the background indexer, until
+// ctx ends; then it stops accepting, lets in-flight requests finish (up to
+// shutdownTimeout), stops the indexer and returns. It does not close the
+// store.
 func (a *app) serveHTTP(ctx context.Context, ln net.Listener) error {
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		_ = a.indexer.Run(bgCtx)
+	}()
+	defer func() {
+		stopBackground()
+		<-bgDone
+	}()
+
 	hs := &http.Server{
 		Handler:           a.api,
 		ReadHeaderTimeout: 10 * time.Second,

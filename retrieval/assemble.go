@@ -92,7 +92,10 @@ type AssemblerConfig struct {
 	// QueryContextWeight, so a terse message ("and then?") still recalls
 	// what it continues (default 0: off; weight default 0.3). On LoCoMo,
 	// where questions do not continue the last turn, it costs recall.
-	QueryContextTurns  int     `yaml:"query_context_turns" json:"query_context_turns,omitempty"`
+	QueryContextTurns int `yaml:"query_context_turns" json:"query_context_turns,omitempty"`
+	// PhraseWeight is the query weight of adjacent-term pairs (default 0.5;
+	// negative disables).
+	PhraseWeight       float64 `yaml:"phrase_weight" json:"phrase_weight,omitempty"`
 	QueryContextWeight float64 `yaml:"query_context_weight" json:"query_context_weight,omitempty"`
 }
 
@@ -114,6 +117,9 @@ func (c AssemblerConfig) withDefaults() AssemblerConfig {
 	c.Budget = c.Budget.withDefaults()
 	if c.CandidateLimit == 0 {
 		c.CandidateLimit = 200
+	}
+	if c.PhraseWeight == 0 {
+		c.PhraseWeight = 0.5
 	}
 	if c.QueryContextWeight == 0 {
 		c.QueryContextWeight = 0.3
@@ -346,7 +352,7 @@ func (a *Assembler) fitRecent(turns []memory.Turn, budget, overhead int) []memor
 // tokens; it returns them in chronological order with their report entries.
 func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int64, budget int, recent []memory.Turn) ([]Doc, []TurnReport, []TurnReport, error) {
 	cfg := a.cfg
-	q := Query{Terms: a.analyzer.QueryTerms(req.Message.Content), Limit: cfg.CandidateLimit, MaxSeq: maxSeq}
+	q := Query{Terms: a.analyzer.queryTerms(req.Message.Content, float32(cfg.PhraseWeight)), Limit: cfg.CandidateLimit, MaxSeq: maxSeq}
 	if cfg.QueryContextTurns > 0 && len(recent) > 0 {
 		q.Terms = addQueryContext(q.Terms, a.analyzer, recent[max(0, len(recent)-cfg.QueryContextTurns):], cfg.QueryContextWeight)
 	}
@@ -400,9 +406,15 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 	}
 	bySeq := make(map[int64]Doc, len(docs))
 	pool := make(map[int64]Candidate, len(docs))
+	qterms := make(map[uint32]bool, len(q.Terms))
+	for _, t := range q.Terms {
+		if t.Weight >= 1 {
+			qterms[t.ID] = true
+		}
+	}
 	for _, d := range docs {
 		bySeq[d.Seq] = d
-		pool[d.Seq] = Candidate{Seq: d.Seq, Cost: a.lineCost(d), Key: dupKey(d)}
+		pool[d.Seq] = Candidate{Seq: d.Seq, Cost: a.lineCost(d), Key: dupKey(d), Speaker: a.namedIn(d.Name, qterms)}
 	}
 	hits := make([]Candidate, 0, len(order))
 	for _, seq := range order {
@@ -411,7 +423,7 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 		if !ok {
 			continue // forgotten between search and get
 		}
-		c.Cost, c.Key = p.Cost, p.Key
+		c.Cost, c.Key, c.Speaker = p.Cost, p.Key, p.Speaker
 		hits = append(hits, c)
 	}
 	ranked := Rank(cfg.Rank, hits, pool, lastSeq)
@@ -469,6 +481,21 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 		rep[i] = TurnReport{Seq: c.Seq, Section: SectionRecalled, Score: round4(c.Score), Tokens: c.Cost, Reasons: c.Reasons}
 	}
 	return out, rep, dropped, nil
+}
+
+// namedIn reports whether every lexical term of a speaker's name is among
+// the query's terms.
+func (a *Assembler) namedIn(name string, qterms map[uint32]bool) bool {
+	if name == "" || len(qterms) == 0 {
+		return false
+	}
+	terms, _ := a.analyzer.TermFreqs(name)
+	for _, t := range terms {
+		if !qterms[t.ID] {
+			return false
+		}
+	}
+	return len(terms) > 0
 }
 
 func round4(f float64) float64 { return float64(int64(f*10000+0.5)) / 10000 }

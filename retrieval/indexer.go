@@ -135,7 +135,7 @@ func (ix *Indexer) Docs(ctx context.Context, turns []memory.Turn) ([]Doc, error)
 		if d.Name != "" {
 			lex = d.Name + "\n" + lex
 		}
-		d.Terms, d.Length = ix.analyzer.TermFreqs(lex)
+		d.Terms, d.Length = ix.analyzer.docTermFreqs(lex)
 		docs[i] = d
 	}
 	if ix.embedder != nil {

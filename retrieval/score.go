@@ -28,6 +28,10 @@ type RankConfig struct {
 	// scores of the hits around it, so clusters of matches — the passage
 	// where a topic was discussed — rise together). Default "sum".
 	Smoothing string `yaml:"smoothing" json:"smoothing,omitempty"`
+	// SpeakerWeight multiplies the score of a hit whose speaker the query
+	// names by 1+SpeakerWeight: questions about a person mostly concern
+	// what that person said (default 0.5; negative disables).
+	SpeakerWeight float64 `yaml:"speaker_weight" json:"speaker_weight,omitempty"`
 	// CostExponent shapes packing: candidates are taken in order of
 	// score / cost^CostExponent (default 0: best first; 1 is value per
 	// token, which on long conversations favours short, empty turns).
@@ -49,6 +53,7 @@ func (c RankConfig) withDefaults() RankConfig {
 	def(&c.RecencyHalfLife, 500)
 	def(&c.NeighbourDecay, 0.7)
 	def(&c.MinScore, 0.02)
+	def(&c.SpeakerWeight, 0.5)
 	if c.Neighbours == 0 {
 		c.Neighbours = 2
 	}
@@ -94,6 +99,8 @@ type Candidate struct {
 	Lexical  float64 // raw BM25 score (0 = no lexical hit)
 	Dense    float64 // cosine similarity (only meaningful when HasDense)
 	HasDense bool
+	// Speaker: the query names the turn's speaker.
+	Speaker bool
 
 	Score   float64  // fused value, set by Rank
 	Via     int64    // for a neighbour: the seq of the hit it is near
@@ -137,6 +144,9 @@ func Rank(cfg RankConfig, hits []Candidate, pool map[int64]Candidate, lastSeq in
 		} else if h.HasDense && maxDense > 0 {
 			s += cfg.DenseWeight
 			h.Reasons = append(h.Reasons, ReasonDense)
+		}
+		if h.Speaker && cfg.SpeakerWeight > 0 {
+			s *= 1 + cfg.SpeakerWeight
 		}
 		if lastSeq > 0 && cfg.RecencyWeight > 0 {
 			age := float64(lastSeq - h.Seq)

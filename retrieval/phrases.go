@@ -1,0 +1,67 @@
+package retrieval
+
+import "slices"
+
+// Phrase terms: besides single terms, documents and queries carry the pairs
+// of adjacent terms (after stop-word removal and stemming), "support group"
+// or "charity race". A document that holds a query's words side by side
+// outranks one that holds them apart — term proximity, the idea of the
+// sequential dependence model, at the cost of one extra posting per word.
+
+// phraseSep joins the two terms of a pair before hashing.
+const phraseSep = "\x1f"
+
+// docTermFreqs returns the unique term and pair ids of text ascending with
+// their counts, and the number of single terms (BM25's document length).
+func (a *Analyzer) docTermFreqs(text string) ([]TermFreq, int) {
+	var ids []uint32
+	prev, n := "", 0
+	a.analyze(text, func(t string) {
+		ids = append(ids, TermID(t))
+		if prev != "" {
+			ids = append(ids, TermID(prev+phraseSep+t))
+		}
+		prev = t
+		n++
+	})
+	return countIDs(ids), n
+}
+
+// queryTerms returns text's terms at weight 1 and its adjacent pairs at
+// pairWeight (0 leaves pairs out), ascending by id, ids unique.
+func (a *Analyzer) queryTerms(text string, pairWeight float32) []QueryTerm {
+	w := map[uint32]float32{}
+	prev := ""
+	a.analyze(text, func(t string) {
+		w[TermID(t)] = 1
+		if prev != "" && pairWeight > 0 {
+			id := TermID(prev + phraseSep + t)
+			if w[id] < pairWeight {
+				w[id] = pairWeight
+			}
+		}
+		prev = t
+	})
+	out := make([]QueryTerm, 0, len(w))
+	for id, wt := range w {
+		out = append(out, QueryTerm{ID: id, Weight: wt})
+	}
+	slices.SortFunc(out, func(x, y QueryTerm) int { return cmpInt64(int64(x.ID), int64(y.ID)) })
+	return out
+}
+
+func countIDs(ids []uint32) []TermFreq {
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	out := make([]TermFreq, 0, len(ids))
+	for i, id := range ids {
+		if i > 0 && id == ids[i-1] {
+			out[len(out)-1].Count++
+			continue
+		}
+		out = append(out, TermFreq{ID: id, Count: 1})
+	}
+	return out
+}

@@ -1,0 +1,53 @@
+package memory
+
+import (
+	"context"
+	"time"
+)
+
+// Summary condenses a contiguous range of a conversation. Level 0 covers
+// turns FromSeq..ToSeq (inclusive); level k+1 covers consecutive level-k
+// summaries, and its FromSeq..ToSeq is the turn range they cover together.
+// At each level, summaries form one gapless chain from the conversation's
+// first turn: the next summary of a level starts right after the last one's
+// ToSeq (deleted turns inside a range are simply absent from it).
+type Summary struct {
+	ConversationID string `json:"conversation_id"`
+	Level          int    `json:"level"`
+	FromSeq        int64  `json:"from_seq"`
+	ToSeq          int64  `json:"to_seq"`
+	// FromTime and ToTime are the created_at of the first and last turn
+	// covered: the date range the summary speaks of.
+	FromTime time.Time `json:"from_time"`
+	ToTime   time.Time `json:"to_time"`
+	Content  string    `json:"content"`
+	Tokens   int       `json:"tokens"` // content tokens, counted by the caller
+	// CreatedAt is set by the store when the summary is written.
+	CreatedAt time.Time `json:"created_at"`
+	// Producer names what wrote it, e.g. "extractive" or "llm:qwen3-30b-a3b".
+	Producer string `json:"producer"`
+	// Stale is set by the store when a turn in the range is forgotten
+	// (DeleteTurn); the summary must be rebuilt without it.
+	Stale bool `json:"stale,omitempty"`
+}
+
+// SummaryStore is the optional ability of a Store to keep summaries. Both
+// built-in backends have it; check with a type assertion. Summaries go with
+// their conversation on DeleteConversation, and DeleteTurn marks every
+// summary whose range holds the turn Stale in the same atomic step.
+type SummaryStore interface {
+	// AddSummary appends s to the chain of its level. It is atomic and
+	// idempotent-safe: s.FromSeq must be 1 for the first summary of a level
+	// and the previous summary's ToSeq+1 otherwise, else ErrConflict (a
+	// rerun of a job that already wrote its summary gets ErrConflict and
+	// changes nothing). ToSeq >= FromSeq, Level >= 0 and non-empty Content,
+	// else ErrInvalid. Returns the summary as stored (CreatedAt set).
+	AddSummary(ctx context.Context, tenant, id string, s Summary) (Summary, error)
+	// ReplaceSummary rewrites the summary of the same Level and FromSeq
+	// (ToSeq must match too, else ErrConflict; missing is ErrNotFound),
+	// clearing Stale.
+	ReplaceSummary(ctx context.Context, tenant, id string, s Summary) (Summary, error)
+	// Summaries returns every summary of the conversation ordered by Level,
+	// then FromSeq.
+	Summaries(ctx context.Context, tenant, id string) ([]Summary, error)
+}

@@ -133,11 +133,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
 		if h == "" {
-			return &unauthorizedError{msg: `missing Authorization header; want "Authorization: Bearer <API key>"`}
+			return &unauthorizedError{msg: `missing Authorization header; want "Authorization: Bearer KEY"`}
 		}
 		scheme, key, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-			return &unauthorizedError{msg: `malformed Authorization header; want "Authorization: Bearer <API key>"`}
+			return &unauthorizedError{msg: `malformed Authorization header; want "Authorization: Bearer KEY"`}
 		}
 		t, ok := s.keys[sha256.Sum256([]byte(strings.TrimSpace(key)))]
 		if !ok {

@@ -42,6 +42,8 @@ type Request struct {
 	// Policy overrides the assembler's budget policy for this request when
 	// non-nil.
 	Policy *BudgetPolicy
+	// NoSummaries leaves the long-term memory section out.
+	NoSummaries bool
 }
 
 // Context is an assembled prompt and the account of what is in it.
@@ -59,6 +61,9 @@ type Report struct {
 	// Dropped lists the best candidates left out for lack of room (at most
 	// 20), in the order they would have been taken.
 	Dropped []TurnReport `json:"dropped"`
+	// Summaries lists the summaries in the long-term memory section and the
+	// turns each covers.
+	Summaries []SummaryReport `json:"summaries"`
 	// IndexedThrough is the index watermark the recall used.
 	IndexedThrough int64 `json:"indexed_through"`
 }
@@ -85,6 +90,8 @@ type TurnReport struct {
 type AssemblerConfig struct {
 	Budget BudgetPolicy `yaml:"budget" json:"budget"`
 	Rank   RankConfig   `yaml:"rank" json:"rank"`
+	// NoSummaries leaves summaries out of every context.
+	NoSummaries bool `yaml:"no_summaries" json:"no_summaries,omitempty"`
 	// CandidateLimit is how many hits each recall list (lexical, dense)
 	// returns before fusion (default 200).
 	CandidateLimit int `yaml:"candidate_limit" json:"candidate_limit,omitempty"`
@@ -210,7 +217,8 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 		}
 		sys.add(SectionPersona, p, cost, 1)
 	}
-	free -= sys.cost(overhead)
+	personaCost := sys.cost(overhead)
+	free -= personaCost
 
 	// Recent window demand: the last turns, newest first, as many as the
 	// policy allows.
@@ -224,7 +232,25 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	for _, t := range recent {
 		recentDemand += a.turnMessageCost(t, overhead)
 	}
-	alloc := policy.Allocate(free, recentDemand, 0)
+	var summaries []memory.Summary
+	if ss, ok := a.store.(memory.SummaryStore); ok && !req.NoSummaries && !a.cfg.NoSummaries {
+		if summaries, err = ss.Summaries(ctx, req.Tenant, req.ConversationID); err != nil {
+			return Context{}, err
+		}
+	}
+	summaryDemand := 0
+	for _, sm := range summaries {
+		if sm.Level == 0 && !sm.Stale {
+			summaryDemand += a.summaryCost(sm)
+		}
+	}
+	if summaryDemand > 0 {
+		summaryDemand += a.count(summariesHeading) + sectionJoinCost
+		if sys.empty() {
+			summaryDemand += overhead
+		}
+	}
+	alloc := policy.Allocate(free, recentDemand, summaryDemand)
 	recentIn := a.fitRecent(recent, alloc.Recent, overhead)
 	recentCost := 0
 	for _, t := range recentIn {
@@ -236,7 +262,22 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	if len(recentIn) > 0 {
 		maxSeq = recentIn[0].Seq - 1
 	}
-	recallBudget := free - recentCost
+
+	// Long-term memory: summaries of the history before the window.
+	if alloc.Summary > 0 {
+		room := alloc.Summary - a.count(summariesHeading) - sectionJoinCost
+		if sys.empty() {
+			room -= overhead - sectionJoinCost
+		}
+		if chosen := SelectSummaries(summaries, maxSeq, room, a.summaryCost); len(chosen) > 0 {
+			text, cost := a.renderSummaries(chosen)
+			sys.add(SectionSummary, text, cost, len(chosen))
+			for _, sm := range chosen {
+				rep.Summaries = append(rep.Summaries, SummaryReport{Level: sm.Level, FromSeq: sm.FromSeq, ToSeq: sm.ToSeq, Tokens: a.summaryCost(sm)})
+			}
+		}
+	}
+	recallBudget := free - recentCost - (sys.cost(overhead) - personaCost)
 	if sys.empty() {
 		recallBudget -= overhead // the system message recall would open
 	} else {
@@ -263,7 +304,7 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 
 	// Spill-over: what recall left unused extends the recent window back,
 	// up to the newest recalled turn.
-	if left := free - sys.cost(overhead) - recentCost; left > 0 && len(recentIn) < len(recent) {
+	if left := free - (sys.cost(overhead) - personaCost) - recentCost; left > 0 && len(recentIn) < len(recent) {
 		floor := int64(0)
 		for _, d := range recalled {
 			floor = max(floor, d.Seq)
@@ -316,6 +357,9 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	}
 	if rep.Dropped == nil {
 		rep.Dropped = []TurnReport{}
+	}
+	if rep.Summaries == nil {
+		rep.Summaries = []SummaryReport{}
 	}
 	if rep.UsedTokens > req.BudgetTokens {
 		// The accounting is an upper bound of the exact count; exceeding the

@@ -1,0 +1,149 @@
+package retrieval
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/longmem/longmem/memory"
+)
+
+// SummaryReport says which summary went into a context and what it covers.
+type SummaryReport struct {
+	Level   int   `json:"level"`
+	FromSeq int64 `json:"from_seq"`
+	ToSeq   int64 `json:"to_seq"`
+	Tokens  int   `json:"tokens"`
+}
+
+// SelectSummaries chooses the long-term memory of a context: summaries that
+// cover the history up to maxSeq without overlapping, coarse (high levels)
+// for the distant past and fine (level 0) for the nearer past, within
+// budget tokens as cost prices them. It starts from the coarsest cover —
+// the top level's chain, then each lower level's chain past where the
+// higher one ends — drops the oldest items while the cover is over budget,
+// then refines the newest items into their children while the budget
+// allows. Stale summaries (a turn in them was forgotten) are never used.
+// The result is chronological. Pure and deterministic.
+func SelectSummaries(all []memory.Summary, maxSeq int64, budget int, cost func(memory.Summary) int) []memory.Summary {
+	byLevel := map[int][]memory.Summary{}
+	top := -1
+	for _, s := range all {
+		if s.Stale || s.ToSeq > maxSeq {
+			continue
+		}
+		byLevel[s.Level] = append(byLevel[s.Level], s)
+		top = max(top, s.Level)
+	}
+	if top < 0 || budget <= 0 {
+		return nil
+	}
+	for _, l := range byLevel {
+		slices.SortFunc(l, func(a, b memory.Summary) int { return cmpInt64(a.FromSeq, b.FromSeq) })
+	}
+	// Coarsest cover: each level continues where the one above ends. A
+	// level's chain stops at its first gap (a stale summary left out).
+	var cover []memory.Summary
+	var coveredTo int64
+	for l := top; l >= 0; l-- {
+		for _, s := range byLevel[l] {
+			if s.FromSeq <= coveredTo {
+				continue
+			}
+			if s.FromSeq != coveredTo+1 {
+				break
+			}
+			cover = append(cover, s)
+			coveredTo = s.ToSeq
+		}
+	}
+	total := 0
+	for _, s := range cover {
+		total += cost(s)
+	}
+	for len(cover) > 0 && total > budget {
+		total -= cost(cover[0])
+		cover = cover[1:]
+	}
+	// Refine from the newest: replace a summary by its children when they
+	// cover exactly its range and the budget allows.
+	for changed := true; changed; {
+		changed = false
+		for i := len(cover) - 1; i >= 0; i-- {
+			s := cover[i]
+			if s.Level == 0 {
+				continue
+			}
+			kids := children(byLevel[s.Level-1], s)
+			if kids == nil {
+				continue
+			}
+			extra := -cost(s)
+			for _, k := range kids {
+				extra += cost(k)
+			}
+			if total+extra > budget {
+				continue
+			}
+			total += extra
+			cover = slices.Concat(cover[:i], kids, cover[i+1:])
+			changed = true
+			break
+		}
+	}
+	return cover
+}
+
+// children returns the summaries of level that exactly tile parent's range,
+// or nil.
+func children(level []memory.Summary, parent memory.Summary) []memory.Summary {
+	var out []memory.Summary
+	next := parent.FromSeq
+	for _, s := range level {
+		if s.ToSeq < parent.FromSeq || s.FromSeq > parent.ToSeq {
+			continue
+		}
+		if s.FromSeq != next || s.ToSeq > parent.ToSeq {
+			return nil
+		}
+		out = append(out, s)
+		next = s.ToSeq + 1
+	}
+	if next != parent.ToSeq+1 {
+		return nil
+	}
+	return out
+}
+
+// summariesHeading opens the long-term memory section.
+const summariesHeading = "Long-term memory (summaries of the earlier conversation, oldest first):"
+
+func rangeHeader(from, to time.Time) string {
+	f, t := from.UTC().Format("2 January 2006"), to.UTC().Format("2 January 2006")
+	if f == t {
+		return "[" + f + "]"
+	}
+	return "[" + f + " – " + t + "]"
+}
+
+// summaryCost is a summary's accounted tokens: header, newline, content,
+// newline.
+func (a *Assembler) summaryCost(s memory.Summary) int {
+	return a.count(rangeHeader(s.FromTime, s.ToTime)) + 1 + s.Tokens + 1
+}
+
+// renderSummaries renders the chosen summaries and returns the text and its
+// accounted cost.
+func (a *Assembler) renderSummaries(ss []memory.Summary) (string, int) {
+	var b strings.Builder
+	cost := a.count(summariesHeading)
+	b.WriteString(summariesHeading)
+	for _, s := range ss {
+		b.WriteString("\n")
+		b.WriteString(rangeHeader(s.FromTime, s.ToTime))
+		b.WriteString("\n")
+		b.WriteString(s.Content)
+		cost += a.summaryCost(s)
+	}
+	return b.String(), cost
+}

@@ -37,6 +37,7 @@ type Config struct {
 	Storage   StorageConfig             `yaml:"storage"`
 	Tokenizer retrieval.TokenizerConfig `yaml:"tokenizer"`
 	API       api.Config                `yaml:"api"`
+	Recall    RecallConfig              `yaml:"recall"`
 }
 
 // StorageConfig selects and configures the memory.Store backend.
@@ -83,6 +84,7 @@ func defaultConfig() Config {
 		Storage:   StorageConfig{Backend: backendEmbedded, Data: defaultData},
 		Tokenizer: retrieval.TokenizerConfig{Encoding: "cl100k_base"},
 		API:       api.Config{MaxTurnBytes: api.DefaultMaxTurnBytes, MaxBodyBytes: api.DefaultMaxBodyBytes},
+		Recall:    RecallConfig{Index: indexEmbedded, Embedder: EmbedderConfig{Kind: "none"}},
 	}
 }
 
@@ -127,6 +129,9 @@ func (c Config) Validate() error {
 	if err := c.API.Validate(); err != nil {
 		return err
 	}
+	if err := c.Recall.Validate(); err != nil {
+		return err
+	}
 	return c.API.CheckListenAddr(c.Addr)
 }
 
@@ -137,6 +142,12 @@ func (c Config) Redacted() Config {
 		c.Storage.Redis.Password = api.Redacted
 	}
 	c.Storage.Redis.Addrs = append([]string(nil), c.Storage.Redis.Addrs...)
+	if c.Recall.Embedder.Key != "" {
+		c.Recall.Embedder.Key = api.Redacted
+	}
+	if c.Recall.Qdrant.APIKey != "" {
+		c.Recall.Qdrant.APIKey = api.Redacted
+	}
 	return c
 }
 
@@ -215,6 +226,17 @@ var envVars = []envVar{
 		c.API.MaxTurnBytes, err = parseInt[int]("LONGMEM_API_MAX_TURN_BYTES", v)
 		return err
 	}},
+	{"LONGMEM_RECALL_INDEX", "recall index: embedded or qdrant", func(c *Config, v string) error { c.Recall.Index = v; return nil }},
+	{"LONGMEM_QDRANT_ADDR", "Qdrant gRPC host:port", func(c *Config, v string) error { c.Recall.Qdrant.Addr = v; return nil }},
+	{"LONGMEM_QDRANT_API_KEY", "Qdrant API key (secret)", func(c *Config, v string) error { c.Recall.Qdrant.APIKey = v; return nil }},
+	{"LONGMEM_QDRANT_COLLECTION", "Qdrant collection (default longmem_turns)", func(c *Config, v string) error { c.Recall.Qdrant.Collection = v; return nil }},
+	{"LONGMEM_EMBEDDER", "none, static:PATH or openai:URL", func(c *Config, v string) error { return parseEmbedderSpec(v, &c.Recall.Embedder) }},
+	{"LONGMEM_EMBEDDER_MODEL", "model of the openai embedder", func(c *Config, v string) error { c.Recall.Embedder.Model = v; return nil }},
+	{"LONGMEM_EMBEDDER_KEY", "API key of the openai embedder (secret)", func(c *Config, v string) error { c.Recall.Embedder.Key = v; return nil }},
+	{"LONGMEM_EMBEDDER_DIMENSION", "expected embedding dimension (0: any)", func(c *Config, v string) (err error) {
+		c.Recall.Embedder.Dimension, err = parseInt[int]("LONGMEM_EMBEDDER_DIMENSION", v)
+		return err
+	}},
 	{"LONGMEM_API_MAX_BODY_BYTES", "largest request body, bytes", func(c *Config, v string) (err error) {
 		c.API.MaxBodyBytes, err = parseInt[int64]("LONGMEM_API_MAX_BODY_BYTES", v)
 		return err
@@ -265,6 +287,9 @@ type serveFlags struct {
 	encoding    string
 	maxTurn     int
 	maxBody     int64
+	index       string
+	embedder    string
+	err         error // from apply
 }
 
 func newServeFlags(out io.Writer) *serveFlags {
@@ -281,6 +306,8 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.StringVar(&f.encoding, "tokenizer", "cl100k_base", "token encoding: cl100k_base or o200k_base (env LONGMEM_TOKENIZER_ENCODING)")
 	fs.IntVar(&f.maxTurn, "max-turn-bytes", api.DefaultMaxTurnBytes, "largest turn content in bytes (env LONGMEM_API_MAX_TURN_BYTES)")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest request body in bytes (env LONGMEM_API_MAX_BODY_BYTES)")
+	fs.StringVar(&f.index, "index", indexEmbedded, "recall index: embedded or qdrant (env LONGMEM_RECALL_INDEX)")
+	fs.StringVar(&f.embedder, "embedder", "none", "embedder: none, static:PATH or openai:URL (env LONGMEM_EMBEDDER)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: longmem serve [flags]\n\nServe the REST API. API keys (LONGMEM_API_KEYS=key:tenant,…) and the Redis\npassword (LONGMEM_REDIS_PASSWORD) come from the environment or the config file.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -312,6 +339,10 @@ func (f *serveFlags) apply(cfg *Config) {
 			cfg.API.MaxTurnBytes = f.maxTurn
 		case "max-body-bytes":
 			cfg.API.MaxBodyBytes = f.maxBody
+		case "index":
+			cfg.Recall.Index = f.index
+		case "embedder":
+			f.err = errors.Join(f.err, parseEmbedderSpec(f.embedder, &cfg.Recall.Embedder))
 		}
 	})
 }
@@ -334,7 +365,7 @@ func loadConfig(f *serveFlags, env map[string]string) (Config, error) {
 		return cfg, err
 	}
 	f.apply(&cfg)
-	return cfg, nil
+	return cfg, f.err
 }
 
 func splitList(s string) []string {

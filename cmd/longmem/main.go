@@ -22,6 +22,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "serve the REST API (embedded storage in ./longmem-data by default)", runServe},
+		{"replay", "replay a dataset (LoCoMo, MemDaily) and measure what the contexts recall", runReplay},
 	}
 }
 

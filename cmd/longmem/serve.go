@@ -21,7 +21,6 @@ import (
 	"github.com/longmem/longmem/memory/embedded"
 	"github.com/longmem/longmem/memory/redisstore"
 	"github.com/longmem/longmem/retrieval"
-	"github.com/longmem/longmem/retrieval/embeddedindex"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -40,7 +39,7 @@ type app struct {
 	store     memory.Store
 	tokenizer retrieval.Tokenizer
 	registry  *prometheus.Registry
-	indexer   *retrieval.Indexer
+	recall    *recall
 	api       *api.Server
 }
 
@@ -88,30 +87,27 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 		store.Close()
 		return nil, err
 	}
-	// Recall: an in-process index rebuilt from the store on demand,
-	// lexical only (no embedder), default assembly.
-	idx, err := embeddedindex.New(embeddedindex.Config{})
+	rc, err := openRecall(ctx, cfg.Recall, store, tok, logger)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	ix := retrieval.NewIndexer(store, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), nil)
-	ix.SetLogger(logger.With("component", "indexer"))
 	srv, err := api.New(cfg.API, api.Deps{
 		Store: store, Tokenizer: tok, Logger: logger.With("component", "api"),
 		Registerer: reg, Gatherer: reg,
-		Indexer:   ix,
-		Assembler: retrieval.NewAssembler(retrieval.AssemblerConfig{}, store, ix, tok),
+		Indexer:   rc.indexer,
+		Assembler: rc.assembler,
 	})
 	if err != nil {
+		rc.index.Close()
 		store.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, logger: logger, store: store, tokenizer: tok, registry: reg, indexer: ix, api: srv}, nil
+	return &app{cfg: cfg, logger: logger, store: store, tokenizer: tok, registry: reg, recall: rc, api: srv}, nil
 }
 
-// Close closes the store, flushing what it buffers.
-func (a *app) Close() error { return a.store.Close() }
+// Close closes the index and the store, flushing what they buffer.
+func (a *app) Close() error { return errors.Join(a.recall.index.Close(), a.store.Close()) }
 
 // serveHTTP serves the API on ln, and runs the background indexer, until
 // ctx ends; then it stops accepting, lets in-flight requests finish (up to
@@ -122,7 +118,7 @@ func (a *app) serveHTTP(ctx context.Context, ln net.Listener) error {
 	bgDone := make(chan struct{})
 	go func() {
 		defer close(bgDone)
-		_ = a.indexer.Run(bgCtx)
+		_ = a.recall.indexer.Run(bgCtx)
 	}()
 	defer func() {
 		stopBackground()

@@ -268,8 +268,9 @@ func Haystack(convs []Conversation, n int) []Conversation {
 			extra = append(extra, s)
 			total += len(s)
 		}
-		// Spread the extra sessions evenly between the target's sessions.
-		slots := len(tSessions)
+		// Spread the extra sessions evenly between the target's sessions
+		// (after its only session when it has one).
+		slots := max(len(tSessions)-1, 1)
 		buckets := make([][][]Turn, slots)
 		for k, s := range extra {
 			b := k * slots / max(len(extra), 1)
@@ -278,6 +279,9 @@ func Haystack(convs []Conversation, n int) []Conversation {
 		var turns []Turn
 		for si, s := range tSessions {
 			turns = append(turns, s...)
+			if si >= slots {
+				continue
+			}
 			start := s[len(s)-1].CreatedAt
 			end := start.Add(24 * time.Hour)
 			if si+1 < len(tSessions) {

@@ -1,0 +1,122 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/longmem/longmem/memory"
+	"github.com/longmem/longmem/memory/embedded"
+	"github.com/longmem/longmem/retrieval"
+	"github.com/longmem/longmem/retrieval/embeddedindex"
+)
+
+func TestLoadLoCoMo(t *testing.T) {
+	convs, err := LoadLoCoMo("testdata/locomo-mini.json")
+	require.NoError(t, err)
+	require.Len(t, convs, 2)
+	c := convs[0]
+	require.Equal(t, "mini-1", c.ID)
+	require.Len(t, c.Turns, 8)
+	require.Equal(t, "D1:4", c.Turns[3].Ref)
+	require.Equal(t, "Look what I found at the market. [image: a photo of a blue ceramic teapot]", c.Turns[3].Content)
+	require.Equal(t, "user", c.Turns[0].Role, "speaker_a is the user")
+	require.Equal(t, "assistant", c.Turns[1].Role)
+	require.True(t, c.Turns[4].CreatedAt.Equal(time.Date(2024, 3, 20, 18, 40, 0, 0, time.UTC)))
+	require.Equal(t, []string{"D2:3", "D2:4"}, c.Questions[1].Evidence, "ids split on ';'")
+	require.Equal(t, []string{"D1:4"}, c.Questions[2].Evidence, "D:1:04 normalised")
+	require.Equal(t, []string{"D2:2"}, c.Questions[3].Evidence, "leading zero stripped")
+	require.Equal(t, "two bowls", c.Questions[3].Answer, "adversarial answer used when there is no answer")
+	require.Equal(t, "5", c.Questions[3].Category)
+}
+
+func TestLoadMemDaily(t *testing.T) {
+	convs, err := LoadMemDaily("testdata/memdaily-mini.json")
+	require.NoError(t, err)
+	require.Len(t, convs, 1, "trajectories are concatenated into one conversation")
+	c := convs[0]
+	require.Len(t, c.Turns, 3)
+	require.Equal(t, "1:0", c.Turns[2].Ref)
+	require.True(t, c.Turns[1].CreatedAt.Equal(time.Date(2024, 4, 2, 19, 35, 0, 0, time.UTC)))
+	require.Len(t, c.Questions, 2)
+	require.Equal(t, []string{"0:1"}, c.Questions[0].Evidence)
+}
+
+func TestHaystack(t *testing.T) {
+	convs, err := LoadLoCoMo("testdata/locomo-mini.json")
+	require.NoError(t, err)
+	hay := Haystack(convs, 30)
+	for i, c := range hay {
+		require.GreaterOrEqual(t, len(c.Turns), 30)
+		names := map[string]bool{}
+		refs := map[string]bool{}
+		for k, tr := range c.Turns {
+			names[tr.Name] = true
+			refs[tr.Ref] = true
+			if k > 0 {
+				require.False(t, tr.CreatedAt.Before(c.Turns[k-1].CreatedAt), "dates stay monotonic")
+			}
+		}
+		require.Len(t, names, 2, "foreign speakers renamed to the target's")
+		for _, q := range c.Questions {
+			for _, e := range q.Evidence {
+				if e != "D9:9" {
+					require.True(t, refs[e], "evidence %s still present in conversation %d", e, i)
+				}
+			}
+		}
+	}
+	require.Equal(t, "D2:2", hay[1].Turns[len(hay[1].Turns)-1].Ref, "the target's last session stays last")
+	foreign := 0
+	for _, tr := range hay[0].Turns {
+		if strings.HasPrefix(tr.Ref, "hay-") {
+			foreign++
+			require.NotContains(t, tr.Content, "Cleo", "names in foreign content renamed too")
+		}
+	}
+	require.Greater(t, foreign, 0)
+}
+
+func TestRun(t *testing.T) {
+	ctx := context.Background()
+	store, err := embedded.Open(embedded.Config{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer store.Close()
+	idx, err := embeddedindex.New(embeddedindex.Config{})
+	require.NoError(t, err)
+	tok, err := retrieval.NewTokenizer(retrieval.TokenizerConfig{})
+	require.NoError(t, err)
+	an := retrieval.NewAnalyzer(retrieval.AnalyzerConfig{})
+	ix := retrieval.NewIndexer(store, idx, an, nil)
+	asm := retrieval.NewAssembler(retrieval.AssemblerConfig{}, store, ix, tok)
+	convs, err := LoadLoCoMo("testdata/locomo-mini.json")
+	require.NoError(t, err)
+	var qs, progress bytes.Buffer
+	rep, err := Run(ctx, Config{Budgets: []int{60, 1000}, Store: store, Indexer: ix, Index: idx, Assembler: asm,
+		Tokenizer: tok, Analyzer: an, Questions: &qs, Progress: &progress}, "locomo", convs)
+	require.NoError(t, err)
+	require.Equal(t, 6, rep.Questions)
+	require.Len(t, rep.Budgets, 2)
+	big := rep.Budgets[1].Strategies
+	require.Equal(t, 1.0, big[StrategyLongmem].EvidenceRecall, "everything fits in 1,000 tokens")
+	require.Equal(t, 5, big[StrategyLongmem].Questions, "the question whose evidence points nowhere is skipped")
+	small := rep.Budgets[0].Strategies
+	require.Less(t, small[StrategyRecency].EvidenceRecall, 1.0, "60 tokens cannot hold everything")
+	require.Contains(t, progress.String(), "6/6 questions", "progress counts every question")
+	lines := strings.Split(strings.TrimSpace(qs.String()), "\n")
+	require.Len(t, lines, 10, "one line per answerable question and budget")
+	var rec QuestionRecord
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &rec))
+	require.Equal(t, "Where is Ava's pottery course?", rec.Question)
+	require.Contains(t, Summary(rep), "longmem")
+
+	// Every conversation is removed after its questions.
+	all, err := store.ListConversations(ctx, memory.ListOptions{Tenant: "replay"})
+	require.NoError(t, err)
+	require.Empty(t, all)
+}

@@ -444,7 +444,7 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 	}
 	slices.Sort(want)
 	want = slices.Compact(want)
-	docs, err := a.index.Get(ctx, ScopedID(req.Tenant, req.ConversationID), want)
+	docs, err := a.index.Get(ctx, ScopedID(req.Tenant, req.ConversationID), want, false)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("retrieval: get docs: %w", err)
 	}
@@ -486,7 +486,7 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 		}
 		if used+cost > budget {
 			if len(dropped) < 20 {
-				dropped = append(dropped, TurnReport{Seq: c.Seq, Section: SectionRecalled, Score: round4(c.Score), Tokens: cost, Reasons: c.Reasons})
+				dropped = append(dropped, TurnReport{Seq: c.Seq, Section: SectionRecalled, Score: round4(c.Score), Tokens: cost, Reasons: c.Reasons()})
 			}
 			continue
 		}
@@ -522,7 +522,7 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 	rep := make([]TurnReport, len(in))
 	for i, c := range in {
 		out[i] = bySeq[c.Seq]
-		rep[i] = TurnReport{Seq: c.Seq, Section: SectionRecalled, Score: round4(c.Score), Tokens: c.Cost, Reasons: c.Reasons}
+		rep[i] = TurnReport{Seq: c.Seq, Section: SectionRecalled, Score: round4(c.Score), Tokens: c.Cost, Reasons: c.Reasons()}
 	}
 	return out, rep, dropped, nil
 }

@@ -68,8 +68,12 @@ type Index interface {
 	DeleteConversation(ctx context.Context, conv string) error
 	// Search returns the best lexical and dense hits of q within conv.
 	Search(ctx context.Context, conv string, q Query) (Result, error)
-	// Get returns the docs with the given seqs that exist, ascending by Seq.
-	Get(ctx context.Context, conv string, seqs []int64) ([]Doc, error)
+	// Get returns the docs with the given seqs that exist, ascending by Seq,
+	// with their Dense vectors only when vectors is true (recall rendering
+	// needs none; leaving them out saves a copy per doc, or the transfer).
+	// The docs' slices may be shared with the index: callers must not
+	// modify them.
+	Get(ctx context.Context, conv string, seqs []int64, vectors bool) ([]Doc, error)
 	// Watermark is the highest Seq upserted into conv since it was last
 	// emptied (0 when the index holds nothing for it, e.g. after an
 	// in-memory index evicted or restarted). Docs are upserted in seq order,

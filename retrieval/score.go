@@ -102,9 +102,25 @@ type Candidate struct {
 	// Speaker: the query names the turn's speaker.
 	Speaker bool
 
-	Score   float64  // fused value, set by Rank
-	Via     int64    // for a neighbour: the seq of the hit it is near
-	Reasons []string // why it is a candidate
+	Score float64 // fused value, set by Rank
+	// Via is the seq of the hit whose neighbourhood lifted this candidate
+	// (0: none), set by Rank.
+	Via int64
+}
+
+// Reasons says why c is a candidate, derived from its scores.
+func (c Candidate) Reasons() []string {
+	r := make([]string, 0, 3)
+	if c.Lexical > 0 {
+		r = append(r, ReasonLexical)
+	}
+	if c.HasDense {
+		r = append(r, ReasonDense)
+	}
+	if c.Via != 0 {
+		r = append(r, fmt.Sprintf(ReasonNeighbour, c.Via))
+	}
+	return r
 }
 
 // Rank scores the direct hits (lexical and/or dense), adds their neighbours
@@ -133,17 +149,14 @@ func Rank(cfg RankConfig, hits []Candidate, pool map[int64]Candidate, lastSeq in
 	byseq := make(map[int64]Candidate, len(hits)*3)
 	for _, h := range hits {
 		var s float64
-		h.Reasons = h.Reasons[:0:0]
+		h.Via = 0
 		if h.Lexical > 0 && maxLex > 0 {
 			s += cfg.LexicalWeight * h.Lexical / maxLex
-			h.Reasons = append(h.Reasons, ReasonLexical)
 		}
 		if h.HasDense && maxDense > minDense {
 			s += cfg.DenseWeight * (h.Dense - minDense) / (maxDense - minDense)
-			h.Reasons = append(h.Reasons, ReasonDense)
 		} else if h.HasDense && maxDense > 0 {
 			s += cfg.DenseWeight
-			h.Reasons = append(h.Reasons, ReasonDense)
 		}
 		if h.Speaker && cfg.SpeakerWeight > 0 {
 			s *= 1 + cfg.SpeakerWeight
@@ -182,10 +195,8 @@ func Rank(cfg RankConfig, hits []Candidate, pool map[int64]Candidate, lastSeq in
 					cur, seen := byseq[seq]
 					if !seen {
 						n.Via = h.Seq
-						n.Reasons = []string{fmt.Sprintf(ReasonNeighbour, h.Seq)}
 						cur = n
 					} else if _, isHit := own[seq]; isHit && h.Score*w > cur.Score-own[seq] && cur.Via == 0 {
-						cur.Reasons = append(cur.Reasons, fmt.Sprintf(ReasonNeighbour, h.Seq))
 						cur.Via = h.Seq
 					}
 					cur.Score += h.Score * w
@@ -214,38 +225,47 @@ func Rank(cfg RankConfig, hits []Candidate, pool map[int64]Candidate, lastSeq in
 					if seen { // a weak direct hit lifted by a strong neighbour
 						cur.Score = v
 						cur.Via = h.Seq
-						cur.Reasons = append(cur.Reasons, fmt.Sprintf(ReasonNeighbour, h.Seq))
 						byseq[seq] = cur
 						continue
 					}
 					n.Score, n.Via = v, h.Seq
-					n.Reasons = []string{fmt.Sprintf(ReasonNeighbour, h.Seq)}
 					byseq[seq] = n
 				}
 			}
 		}
 	}
-	out := make([]Candidate, 0, len(byseq))
+	// Sort light (priority, seq, slot) entries, not the candidates.
+	type entry struct {
+		prio float64
+		seq  int64
+		c    *Candidate
+	}
+	all := make([]Candidate, 0, len(byseq))
 	for _, c := range byseq {
 		if c.Score >= cfg.MinScore*best && c.Score > 0 {
-			out = append(out, c)
+			all = append(all, c)
 		}
 	}
-	prio := func(c Candidate) float64 {
-		return c.Score / math.Pow(float64(max(c.Cost, 1)), cfg.CostExponent)
+	order := make([]entry, len(all))
+	for i := range all {
+		p := all[i].Score
+		if cfg.CostExponent != 0 {
+			p /= math.Pow(float64(max(all[i].Cost, 1)), cfg.CostExponent)
+		}
+		order[i] = entry{p, all[i].Seq, &all[i]}
 	}
-	slices.SortFunc(out, func(a, b Candidate) int { return cmpPrio(prio(a), prio(b), a.Seq, b.Seq) })
+	slices.SortFunc(order, func(a, b entry) int { return cmpPrio(a.prio, b.prio, a.seq, b.seq) })
 	// Near-duplicates: keep the first (best) of each key.
-	seen := make(map[uint64]bool, len(out))
-	kept := out[:0]
-	for _, c := range out {
-		if c.Key != 0 {
-			if seen[c.Key] {
+	seen := make(map[uint64]bool, len(order))
+	kept := make([]Candidate, 0, len(order))
+	for _, e := range order {
+		if k := e.c.Key; k != 0 {
+			if seen[k] {
 				continue
 			}
-			seen[c.Key] = true
+			seen[k] = true
 		}
-		kept = append(kept, c)
+		kept = append(kept, *e.c)
 	}
 	return kept
 }

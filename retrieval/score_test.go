@@ -76,7 +76,7 @@ func TestRankReasons(t *testing.T) {
 	got := Rank(RankConfig{Neighbours: 1}, []Candidate{{Seq: 5, Lexical: 3, Dense: 0.9, HasDense: true, Cost: 4}, {Seq: 8, Dense: 0.1, HasDense: true, Cost: 4}}, poolOf(4, 5, 6, 8), 10)
 	by := map[int64][]string{}
 	for _, c := range got {
-		by[c.Seq] = c.Reasons
+		by[c.Seq] = c.Reasons()
 	}
 	require.Equal(t, []string{ReasonLexical, ReasonDense}, by[5])
 	require.Equal(t, []string{fmt.Sprintf(ReasonNeighbour, 5)}, by[4])

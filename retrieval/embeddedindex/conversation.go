@@ -224,10 +224,9 @@ func (c *conversation) maybeCompact() {
 }
 
 // doc returns a copy of the doc in slot s.
-func (c *conversation) doc(s int32) retrieval.Doc {
-	d := c.docs[s]
-	d.Terms = slices.Clone(d.Terms)
-	if c.hasVec[s] {
+func (c *conversation) doc(s int32, vectors bool) retrieval.Doc {
+	d := c.docs[s] // Terms is shared: stored docs' term slices are never modified
+	if vectors && c.hasVec[s] {
 		d.Dense = slices.Clone(c.vecs[int(s)*c.dim : (int(s)+1)*c.dim])
 	}
 	return d

@@ -314,7 +314,7 @@ func (i *Index) Watermark(ctx context.Context, conv string) (int64, error) {
 
 // Get returns copies of the docs with the given seqs that exist, ascending
 // by Seq; duplicate seqs yield one doc.
-func (i *Index) Get(ctx context.Context, conv string, seqs []int64) ([]retrieval.Doc, error) {
+func (i *Index) Get(ctx context.Context, conv string, seqs []int64, vectors bool) ([]retrieval.Doc, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -325,7 +325,7 @@ func (i *Index) Get(ctx context.Context, conv string, seqs []int64) ([]retrieval
 		sorted = slices.Compact(sorted)
 		for _, seq := range sorted {
 			if s, ok := c.bySeq[seq]; ok {
-				out = append(out, c.doc(s))
+				out = append(out, c.doc(s, vectors))
 			}
 		}
 		return nil

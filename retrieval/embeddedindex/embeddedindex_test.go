@@ -81,7 +81,7 @@ func TestLRUEvictsLeastRecentlyUsedConversation(t *testing.T) {
 	wm, err := idx.Watermark(ctx, "b")
 	require.NoError(t, err)
 	require.Zero(t, wm, "an evicted conversation is forgotten")
-	docs, err := idx.Get(ctx, "b", []int64{1})
+	docs, err := idx.Get(ctx, "b", []int64{1}, true)
 	require.NoError(t, err)
 	require.Empty(t, docs)
 
@@ -201,7 +201,7 @@ func TestZeroVectors(t *testing.T) {
 	require.Len(t, res.Dense, 1, "a zero doc vector is never a dense hit")
 	require.Equal(t, int64(2), res.Dense[0].Seq)
 	require.InDelta(t, 1, res.Dense[0].Score, 1e-6)
-	docs, err := idx.Get(ctx, "c", []int64{1})
+	docs, err := idx.Get(ctx, "c", []int64{1}, true)
 	require.NoError(t, err)
 	require.Equal(t, []float32{0, 0}, docs[0].Dense, "but it is kept")
 
@@ -221,7 +221,7 @@ func TestInvalidInput(t *testing.T) {
 	bad.Dense = []float32{1, 0}
 	err := idx.Upsert(ctx, "c", []retrieval.Doc{doc(2, tf(1, 1)), bad})
 	require.ErrorContains(t, err, "dense dimension 2")
-	docs, err := idx.Get(ctx, "c", []int64{2, 3})
+	docs, err := idx.Get(ctx, "c", []int64{2, 3}, true)
 	require.NoError(t, err)
 	require.Empty(t, docs, "an invalid batch changes nothing")
 
@@ -241,7 +241,7 @@ func TestInvalidInput(t *testing.T) {
 	res, err := idx.Search(ctx, "c", retrieval.Query{Dense: []float32{0, 2}, Limit: 5})
 	require.NoError(t, err)
 	require.Equal(t, []retrieval.Hit{{Seq: 5, Score: 1}}, res.Dense)
-	got, err := idx.Get(ctx, "c", []int64{5})
+	got, err := idx.Get(ctx, "c", []int64{5}, true)
 	require.NoError(t, err)
 	require.Equal(t, []float32{0, 1}, got[0].Dense)
 
@@ -306,9 +306,9 @@ func TestCompactionPreservesResults(t *testing.T) {
 	require.Less(t, c.dead, c.live+compactMinDead, "tombstones were compacted")
 	require.Equal(t, len(final), c.live)
 
-	gotDocs, err := churned.Get(ctx, "c", all)
+	gotDocs, err := churned.Get(ctx, "c", all, true)
 	require.NoError(t, err)
-	wantDocs, err := fresh.Get(ctx, "c", all)
+	wantDocs, err := fresh.Get(ctx, "c", all, true)
 	require.NoError(t, err)
 	require.Equal(t, wantDocs, gotDocs)
 

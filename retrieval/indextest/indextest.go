@@ -254,8 +254,16 @@ func upsert(t *testing.T, idx retrieval.Index, conv string, docs ...retrieval.Do
 
 func get(t *testing.T, idx retrieval.Index, conv string, seqs ...int64) []retrieval.Doc {
 	t.Helper()
-	docs, err := idx.Get(t.Context(), conv, seqs)
+	docs, err := idx.Get(t.Context(), conv, seqs, true)
 	require.NoError(t, err)
+	bare, err := idx.Get(t.Context(), conv, seqs, false)
+	require.NoError(t, err)
+	require.Len(t, bare, len(docs))
+	for i := range bare {
+		require.Nil(t, bare[i].Dense, "Get without vectors leaves Dense out")
+		bare[i].Dense = docs[i].Dense
+		requireDocEqual(t, docs[i], bare[i])
+	}
 	return docs
 }
 
@@ -370,8 +378,9 @@ func testGetRoundTrip(t *testing.T, idx retrieval.Index) {
 	require.InDelta(t, 0.5, docs[0].Dense[0], denseTol)
 	require.Equal(t, uint32(1), docs[0].Terms[0].Count)
 
-	// Nor may the caller alias the index's.
-	docs[0].Dense[1], docs[0].Terms[1].Count = 99, 99
+	// Returned vectors are the caller's (terms may be shared and are
+	// read-only by contract).
+	docs[0].Dense[1] = 99
 	again := get(t, idx, conv, 7)
 	require.InDelta(t, -0.5, again[0].Dense[1], denseTol)
 	require.Equal(t, uint32(4), again[0].Terms[1].Count)
@@ -783,7 +792,7 @@ func testConcurrent(t *testing.T, idx retrieval.Index) {
 					err = rankedErr(res.Dense)
 				}
 				if err == nil {
-					_, err = idx.Get(ctx, shared, []int64{1, 1001, 2002})
+					_, err = idx.Get(ctx, shared, []int64{1, 1001, 2002}, true)
 				}
 				if err == nil {
 					_, err = idx.Watermark(ctx, fmt.Sprintf("own-%d", r))

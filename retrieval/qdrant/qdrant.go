@@ -270,7 +270,7 @@ func (i *Index) DeleteConversation(ctx context.Context, conv string) error {
 }
 
 // Get returns the docs with the given seqs that exist, ascending by Seq.
-func (i *Index) Get(ctx context.Context, conv string, seqs []int64) ([]retrieval.Doc, error) {
+func (i *Index) Get(ctx context.Context, conv string, seqs []int64, vectors bool) ([]retrieval.Doc, error) {
 	out := []retrieval.Doc{}
 	if len(seqs) == 0 {
 		return out, nil
@@ -278,7 +278,7 @@ func (i *Index) Get(ctx context.Context, conv string, seqs []int64) ([]retrieval
 	seqs = slices.Clone(seqs)
 	slices.Sort(seqs)
 	seqs = slices.Compact(seqs)
-	points, err := i.client.Get(ctx, getRequest(i.cfg.Collection, conv, seqs))
+	points, err := i.client.Get(ctx, getRequest(i.cfg.Collection, conv, seqs, vectors))
 	if err != nil {
 		return nil, fmt.Errorf("qdrant: get %q: %w", conv, err)
 	}

@@ -325,10 +325,12 @@ func TestRequests(t *testing.T) {
 	require.Equal(t, "c", conv)
 	require.Nil(t, maxSeq)
 
-	g := getRequest("coll", "c", []int64{1, 5})
+	g := getRequest("coll", "c", []int64{1, 5}, true)
 	require.Equal(t, []string{pointID("c", 1), pointID("c", 5)}, []string{g.GetIds()[0].GetUuid(), g.GetIds()[1].GetUuid()})
 	require.True(t, g.GetWithPayload().GetEnable())
 	require.Equal(t, []string{denseVector}, g.GetWithVectors().GetInclude().GetNames())
+	g = getRequest("coll", "c", []int64{1}, false)
+	require.False(t, g.GetWithVectors().GetEnable(), "no vectors unless asked")
 
 	del := deleteSeqsRequest("coll", "c", []int64{2})
 	require.True(t, del.GetWait())

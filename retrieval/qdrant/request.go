@@ -420,13 +420,17 @@ func watermarkRequest(collection, conv string) *qc.ScrollPoints {
 }
 
 // getRequest fetches the points of conv's seqs with payload and dense vector.
-func getRequest(collection, conv string, seqs []int64) *qc.GetPoints {
-	return &qc.GetPoints{
+func getRequest(collection, conv string, seqs []int64, vectors bool) *qc.GetPoints {
+	g := &qc.GetPoints{
 		CollectionName: collection,
 		Ids:            pointIDs(conv, seqs),
 		WithPayload:    qc.NewWithPayload(true),
-		WithVectors:    qc.NewWithVectorsInclude(denseVector),
+		WithVectors:    qc.NewWithVectors(false),
 	}
+	if vectors {
+		g.WithVectors = qc.NewWithVectorsInclude(denseVector)
+	}
+	return g
 }
 
 // deleteSeqsRequest deletes conv's points of seqs.

@@ -141,11 +141,17 @@ func Run(ctx context.Context, cfg Config, dataset string, convs []Conversation) 
 		if err != nil {
 			return rep, err
 		}
+		bySeq := make(map[int64]memory.Turn, len(turns))
+		for _, t := range turns {
+			bySeq[t.Seq] = t
+		}
 		for _, q := range c.Questions {
 			var ev []int64
+			var evTurns []memory.Turn
 			for _, r := range q.Evidence {
 				if s, ok := refSeq[r]; ok {
 					ev = append(ev, s)
+					evTurns = append(evTurns, bySeq[s])
 				}
 			}
 			if len(ev) == 0 {
@@ -156,15 +162,15 @@ func Run(ctx context.Context, cfg Config, dataset string, convs []Conversation) 
 				rec := QuestionRecord{Conversation: c.ID, Question: q.Text, Answer: q.Answer, Category: q.Category,
 					BudgetTokens: budget, Evidence: ev, Recall: map[string]float64{}}
 				for _, st := range strategies {
-					seqs, used, ms, err := runStrategy(ctx, cfg, st, id, turns, q.Text, budget)
+					text, used, ms, err := runStrategy(ctx, cfg, st, id, turns, q.Text, budget)
 					if err != nil {
 						return rep, fmt.Errorf("replay: %s %q at %d: %w", st, q.Text, budget, err)
 					}
-					r := recallOf(ev, seqs)
+					r := recallOf(evTurns, text)
 					rec.Recall[st] = round(r)
 					samples[budget][st] = append(samples[budget][st], sample{recall: r, category: q.Category, ms: ms, used: used})
 					if st == StrategyLongmem {
-						rec.Missed = missed(ev, seqs, turns)
+						rec.Missed = missed(evTurns, text)
 					}
 				}
 				if cfg.Questions != nil {
@@ -232,24 +238,28 @@ func ingest(ctx context.Context, cfg Config, id string, c Conversation) (map[str
 
 // runStrategy returns the seqs of the turns a strategy's context holds, the
 // tokens it used and the milliseconds it took.
-func runStrategy(ctx context.Context, cfg Config, st, id string, turns []memory.Turn, question string, budget int) ([]int64, int, float64, error) {
+// runStrategy returns the text of the context a strategy builds (every
+// message's content; for the baselines, their turns' content), the tokens
+// it used and the milliseconds it took.
+func runStrategy(ctx context.Context, cfg Config, st, id string, turns []memory.Turn, question string, budget int) (string, int, float64, error) {
 	t0 := time.Now()
 	switch st {
 	case StrategyLongmem:
 		out, err := cfg.Assembler.Assemble(ctx, retrieval.Request{Tenant: cfg.Tenant, ConversationID: id,
 			Message: retrieval.Message{Role: "user", Content: question}, BudgetTokens: budget})
 		if err != nil {
-			return nil, 0, 0, err
+			return "", 0, 0, err
 		}
 		ms := msSince(t0)
-		seqs := make([]int64, 0, len(out.Report.Turns))
-		for _, tr := range out.Report.Turns {
-			seqs = append(seqs, tr.Seq)
+		var b strings.Builder
+		for _, m := range out.Messages[:len(out.Messages)-1] { // the question itself is not context
+			b.WriteString(m.Content)
+			b.WriteString("\n")
 		}
-		return seqs, out.Report.UsedTokens, ms, nil
+		return b.String(), out.Report.UsedTokens, ms, nil
 	case StrategyRecency:
 		free := budget - cfg.Tokenizer.Count(question) - cfg.MessageOverhead
-		var seqs []int64
+		var b strings.Builder
 		used := 0
 		for i := len(turns) - 1; i >= 0; i-- {
 			c := turns[i].Tokens + cfg.MessageOverhead
@@ -257,9 +267,10 @@ func runStrategy(ctx context.Context, cfg Config, st, id string, turns []memory.
 				break
 			}
 			used += c
-			seqs = append(seqs, turns[i].Seq)
+			b.WriteString(turns[i].Content)
+			b.WriteString("\n")
 		}
-		return seqs, used, msSince(t0), nil
+		return b.String(), used, msSince(t0), nil
 	case StrategyLexical, StrategyDense:
 		q := retrieval.Query{Limit: len(turns)}
 		if st == StrategyLexical {
@@ -267,47 +278,45 @@ func runStrategy(ctx context.Context, cfg Config, st, id string, turns []memory.
 		} else {
 			v, err := cfg.Embedder.Embed(ctx, []string{question})
 			if err != nil {
-				return nil, 0, 0, err
+				return "", 0, 0, err
 			}
 			q.Dense = v[0]
 		}
 		res, err := cfg.Index.Search(ctx, retrieval.ScopedID(cfg.Tenant, id), q)
 		if err != nil {
-			return nil, 0, 0, err
+			return "", 0, 0, err
 		}
 		hits := res.Lexical
 		if st == StrategyDense {
 			hits = res.Dense
 		}
-		tokens := make(map[int64]int, len(turns))
+		bySeq := make(map[int64]memory.Turn, len(turns))
 		for _, t := range turns {
-			tokens[t.Seq] = t.Tokens
+			bySeq[t.Seq] = t
 		}
 		free := budget - cfg.Tokenizer.Count(question) - cfg.MessageOverhead
-		var seqs []int64
+		var b strings.Builder
 		used := 0
 		for _, h := range hits {
-			c := tokens[h.Seq] + cfg.MessageOverhead
+			c := bySeq[h.Seq].Tokens + cfg.MessageOverhead
 			if used+c > free {
 				break // best first until the budget is full
 			}
 			used += c
-			seqs = append(seqs, h.Seq)
+			b.WriteString(bySeq[h.Seq].Content)
+			b.WriteString("\n")
 		}
-		return seqs, used, msSince(t0), nil
+		return b.String(), used, msSince(t0), nil
 	}
-	return nil, 0, 0, fmt.Errorf("unknown strategy %q", st)
+	return "", 0, 0, fmt.Errorf("unknown strategy %q", st)
 }
 
-func missed(evidence, in []int64, turns []memory.Turn) []MissedTurn {
+// missed lists the evidence turns whose content the context does not hold.
+func missed(evidence []memory.Turn, context string) []MissedTurn {
 	var out []MissedTurn
 	for _, e := range evidence {
-		if slices.Contains(in, e) {
-			continue
-		}
-		i, ok := slices.BinarySearchFunc(turns, e, func(t memory.Turn, seq int64) int { return int(t.Seq - seq) })
-		if ok {
-			out = append(out, MissedTurn{Seq: e, Name: turns[i].Name, Content: turns[i].Content})
+		if !strings.Contains(context, e.Content) {
+			out = append(out, MissedTurn{Seq: e.Seq, Name: e.Name, Content: e.Content})
 		}
 	}
 	return out
@@ -315,10 +324,12 @@ func missed(evidence, in []int64, turns []memory.Turn) []MissedTurn {
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
-func recallOf(evidence, in []int64) float64 {
+// recallOf is the fraction of the evidence turns whose content the context
+// holds (verbatim, as the assembler renders it).
+func recallOf(evidence []memory.Turn, context string) float64 {
 	got := 0
 	for _, e := range evidence {
-		if slices.Contains(in, e) {
+		if strings.Contains(context, e.Content) {
 			got++
 		}
 	}

@@ -55,7 +55,7 @@ func recallDeps(t testing.TB, d Deps) Deps {
 	t.Helper()
 	idx, err := embeddedindex.New(embeddedindex.Config{})
 	require.NoError(t, err)
-	d.Indexer = retrieval.NewIndexer(d.Store, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), nil)
+	d.Indexer = retrieval.NewIndexer(d.Store, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), tok, nil)
 	d.Assembler = retrieval.NewAssembler(retrieval.AssemblerConfig{}, d.Store, d.Indexer, tok)
 	return d
 }

@@ -586,9 +586,32 @@ func speaker(d Doc) string {
 	return d.Role
 }
 
-// lineCost is the upper bound of a recalled turn's line: speaker, ": ",
-// content, caption and the newline.
+// RecallLine is how a recalled turn is rendered: its speaker, then its
+// content verbatim, then its image caption, ending with a newline.
+func RecallLine(d Doc) string {
+	var b strings.Builder
+	b.Grow(len(d.Name) + len(d.Content) + len(d.Caption) + 16)
+	b.WriteString(speaker(d))
+	b.WriteString(": ")
+	b.WriteString(d.Content)
+	if d.Caption != "" {
+		b.WriteString(" [image: ")
+		b.WriteString(d.Caption)
+		b.WriteString("]")
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// lineCost is the tokens of a recalled turn's line. Lines start with a
+// speaker's name and end with a newline, and the tokenizer's pre-splitting
+// never joins a newline with the letter after it, so a section's exact
+// count is the sum of its lines' counts (the index counts each line once).
+// Docs indexed without a count get an upper bound.
 func (a *Assembler) lineCost(d Doc) int {
+	if d.LineTokens > 0 {
+		return d.LineTokens
+	}
 	c := d.Tokens + a.count(speaker(d)+":") + 2
 	if d.Caption != "" {
 		c += a.count(" [image: "+d.Caption+"]") + 1
@@ -598,12 +621,12 @@ func (a *Assembler) lineCost(d Doc) int {
 
 // recalledCost is renderRecalled's cost without building the text.
 func (a *Assembler) recalledCost(docs []Doc) int {
-	cost := a.count(recalledHeading)
+	cost := a.count(recalledHeading + "\n")
 	day := ""
 	for _, d := range docs {
 		if k := dayKey(d.CreatedAt); k != day {
 			day = k
-			cost += a.count(dayHeader(d.CreatedAt)) + 1
+			cost += a.count(dayHeader(d.CreatedAt) + "\n")
 		}
 		cost += a.lineCost(d)
 	}
@@ -614,23 +637,14 @@ func (a *Assembler) recalledCost(docs []Doc) int {
 // cost as accounted (an upper bound of the exact count).
 func (a *Assembler) renderRecalled(docs []Doc) (string, int) {
 	var b strings.Builder
-	b.WriteString(recalledHeading)
+	b.WriteString(recalledHeading + "\n")
 	day := ""
 	for _, d := range docs {
 		if k := dayKey(d.CreatedAt); k != day {
 			day = k
-			b.WriteString("\n")
-			b.WriteString(dayHeader(d.CreatedAt))
+			b.WriteString(dayHeader(d.CreatedAt) + "\n")
 		}
-		b.WriteString("\n")
-		b.WriteString(speaker(d))
-		b.WriteString(": ")
-		b.WriteString(d.Content)
-		if d.Caption != "" {
-			b.WriteString(" [image: ")
-			b.WriteString(d.Caption)
-			b.WriteString("]")
-		}
+		b.WriteString(RecallLine(d))
 	}
 	return b.String(), a.recalledCost(docs)
 }

@@ -43,7 +43,7 @@ func newRig(t testing.TB, cfg retrieval.AssemblerConfig, emb retrieval.Embedder)
 	idx, err := embeddedindex.New(embeddedindex.Config{})
 	require.NoError(t, err)
 	tok := tokenizer(t)
-	ix := retrieval.NewIndexer(st, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), emb)
+	ix := retrieval.NewIndexer(st, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), tokenizer(t), emb)
 	return &rig{store: st, index: idx, indexer: ix, asm: retrieval.NewAssembler(cfg, st, ix, tok), tok: tok}
 }
 
@@ -280,7 +280,7 @@ func TestAssembleRebuildsAfterRestart(t *testing.T) {
 	// A fresh index (a restart) knows nothing; the first query rebuilds it.
 	idx, err := embeddedindex.New(embeddedindex.Config{})
 	require.NoError(t, err)
-	ix := retrieval.NewIndexer(r.store, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), nil)
+	ix := retrieval.NewIndexer(r.store, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), r.tok, nil)
 	asm := retrieval.NewAssembler(retrieval.AssemblerConfig{}, r.store, ix, r.tok)
 	out, err := asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c",
 		Message: retrieval.Message{Content: "passport number?"}, BudgetTokens: 400})

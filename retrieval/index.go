@@ -8,16 +8,19 @@ import (
 // Doc is one turn as an Index holds it: what recall needs to score it and
 // what the assembler needs to render it without reading the store again.
 type Doc struct {
-	Seq       int64      `json:"seq"`
-	Role      string     `json:"role"`
-	Name      string     `json:"name,omitempty"`
-	Content   string     `json:"content"`           // the turn's content, verbatim
-	Caption   string     `json:"caption,omitempty"` // image caption from metadata, indexed but rendered apart
-	CreatedAt time.Time  `json:"created_at"`        // turn time (UTC)
-	Tokens    int        `json:"tokens"`            // content tokens, as stored with the turn
-	Dense     []float32  `json:"dense,omitempty"`   // nil when no embedder is configured
-	Terms     []TermFreq `json:"terms,omitempty"`   // lexical terms, ascending by ID, IDs unique
-	Length    int        `json:"length"`            // number of lexical terms (with repeats), BM25's document length
+	Seq       int64     `json:"seq"`
+	Role      string    `json:"role"`
+	Name      string    `json:"name,omitempty"`
+	Content   string    `json:"content"`           // the turn's content, verbatim
+	Caption   string    `json:"caption,omitempty"` // image caption from metadata, indexed but rendered apart
+	CreatedAt time.Time `json:"created_at"`        // turn time (UTC)
+	Tokens    int       `json:"tokens"`            // content tokens, as stored with the turn
+	// LineTokens is the exact token count of the turn's rendered recall
+	// line, "Speaker: content [image: caption]\n" (see RecallLine).
+	LineTokens int        `json:"line_tokens"`
+	Dense      []float32  `json:"dense,omitempty"` // nil when no embedder is configured
+	Terms      []TermFreq `json:"terms,omitempty"` // lexical terms, ascending by ID, IDs unique
+	Length     int        `json:"length"`          // number of lexical terms (with repeats), BM25's document length
 }
 
 // TermFreq is one lexical term of a document and how often it occurs.

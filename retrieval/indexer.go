@@ -28,6 +28,7 @@ type Indexer struct {
 	store    memory.Store
 	index    Index
 	analyzer *Analyzer
+	tok      Tokenizer
 	embedder Embedder // nil: lexical only
 	// PageSize is how many turns one Sync step reads, embeds and upserts.
 	pageSize int
@@ -41,9 +42,10 @@ type syncJob struct {
 	lastSeq      int64
 }
 
-// NewIndexer wires an Indexer. embedder may be nil.
-func NewIndexer(store memory.Store, index Index, analyzer *Analyzer, embedder Embedder) *Indexer {
-	return &Indexer{store: store, index: index, analyzer: analyzer, embedder: embedder, pageSize: 512,
+// NewIndexer wires an Indexer. tok counts the rendered recall lines once per
+// turn; embedder may be nil.
+func NewIndexer(store memory.Store, index Index, analyzer *Analyzer, tok Tokenizer, embedder Embedder) *Indexer {
+	return &Indexer{store: store, index: index, analyzer: analyzer, tok: tok, embedder: embedder, pageSize: 512,
 		pending: make(chan syncJob, 1024), logger: slog.New(slog.DiscardHandler)}
 }
 
@@ -136,6 +138,7 @@ func (ix *Indexer) Docs(ctx context.Context, turns []memory.Turn) ([]Doc, error)
 			lex = d.Name + "\n" + lex
 		}
 		d.Terms, d.Length = ix.analyzer.docTermFreqs(lex)
+		d.LineTokens = ix.tok.Count(RecallLine(d))
 		docs[i] = d
 	}
 	if ix.embedder != nil {

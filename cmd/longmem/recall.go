@@ -155,7 +155,7 @@ func openRecall(ctx context.Context, cfg RecallConfig, store memory.Store, tok r
 		idx = e
 	}
 	an := retrieval.NewAnalyzer(retrieval.AnalyzerConfig{})
-	ix := retrieval.NewIndexer(store, idx, an, emb)
+	ix := retrieval.NewIndexer(store, idx, an, tok, emb)
 	ix.SetLogger(logger.With("component", "indexer"))
 	return &recall{index: idx, embedder: emb, analyzer: an, indexer: ix,
 		assembler: retrieval.NewAssembler(cfg.Assembler, store, ix, tok)}, nil

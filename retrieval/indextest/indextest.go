@@ -285,6 +285,7 @@ func requireDocEqual(t *testing.T, want, got retrieval.Doc) {
 	require.Equal(t, want.Caption, got.Caption, "seq %d caption", want.Seq)
 	require.True(t, want.CreatedAt.Equal(got.CreatedAt), "seq %d created_at: want %v, got %v", want.Seq, want.CreatedAt, got.CreatedAt)
 	require.Equal(t, want.Tokens, got.Tokens, "seq %d tokens", want.Seq)
+	require.Equal(t, want.LineTokens, got.LineTokens, "seq %d line tokens", want.Seq)
 	require.Equal(t, want.Length, got.Length, "seq %d length", want.Seq)
 	if len(want.Terms) == 0 {
 		require.Empty(t, got.Terms, "seq %d terms", want.Seq)
@@ -342,14 +343,15 @@ func testGetRoundTrip(t *testing.T, idx retrieval.Index) {
 	const conv = "roundtrip"
 	v := []float32{0.5, -0.5, 0.5, -0.5, 0, 0, 0, 0}
 	full := retrieval.Doc{
-		Seq:       7,
-		Role:      "assistant",
-		Name:      "Mira",
-		Content:   "Ünïcode ✓ 你好\n\"quoted\" and a tab\there",
-		Caption:   "a cat asleep on a red mat",
-		CreatedAt: time.Date(2023, time.December, 31, 23, 59, 58, 123456789, time.UTC),
-		Tokens:    42,
-		Dense:     v,
+		Seq:        7,
+		Role:       "assistant",
+		Name:       "Mira",
+		Content:    "Ünïcode ✓ 你好\n\"quoted\" and a tab\there",
+		Caption:    "a cat asleep on a red mat",
+		CreatedAt:  time.Date(2023, time.December, 31, 23, 59, 58, 123456789, time.UTC),
+		Tokens:     42,
+		LineTokens: 47,
+		Dense:      v,
 		Terms: []retrieval.TermFreq{
 			{ID: 3, Count: 1},
 			{ID: 17, Count: 4},

@@ -27,6 +27,7 @@ const (
 	keyCaption    = "caption"
 	keyCreatedAt  = "created_at" // RFC 3339 with nanoseconds, UTC
 	keyTokens     = "tokens"
+	keyLineTokens = "line_tokens"
 	keyLength     = "length"
 	keyTermIDs    = "term_ids"    // ascending, parallel to term_counts
 	keyTermCounts = "term_counts" // raw counts (the sparse vector holds BM25 weights)
@@ -227,6 +228,7 @@ func docPayload(conv string, d retrieval.Doc) map[string]*qc.Value {
 		keyCaption:    qc.NewValueString(d.Caption),
 		keyCreatedAt:  qc.NewValueString(d.CreatedAt.UTC().Format(time.RFC3339Nano)),
 		keyTokens:     qc.NewValueInt(int64(d.Tokens)),
+		keyLineTokens: qc.NewValueInt(int64(d.LineTokens)),
 		keyLength:     qc.NewValueInt(int64(d.Length)),
 		keyTermIDs:    qc.NewValueFromList(ids...),
 		keyTermCounts: qc.NewValueFromList(counts...),
@@ -269,7 +271,8 @@ func docFromPayload(payload map[string]*qc.Value, dense []float32) (retrieval.Do
 	}
 	tokens, _ := intValue(payload[keyTokens])
 	length, _ := intValue(payload[keyLength])
-	d.Tokens, d.Length = int(tokens), int(length)
+	lineTokens, _ := intValue(payload[keyLineTokens])
+	d.Tokens, d.Length, d.LineTokens = int(tokens), int(length), int(lineTokens)
 	ids := payload[keyTermIDs].GetListValue().GetValues()
 	counts := payload[keyTermCounts].GetListValue().GetValues()
 	if len(ids) != len(counts) {

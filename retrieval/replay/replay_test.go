@@ -92,7 +92,7 @@ func TestRun(t *testing.T) {
 	tok, err := retrieval.NewTokenizer(retrieval.TokenizerConfig{})
 	require.NoError(t, err)
 	an := retrieval.NewAnalyzer(retrieval.AnalyzerConfig{})
-	ix := retrieval.NewIndexer(store, idx, an, nil)
+	ix := retrieval.NewIndexer(store, idx, an, tok, nil)
 	asm := retrieval.NewAssembler(retrieval.AssemblerConfig{}, store, ix, tok)
 	convs, err := LoadLoCoMo("testdata/locomo-mini.json")
 	require.NoError(t, err)

@@ -1,0 +1,246 @@
+package compaction
+
+import (
+	"context"
+
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/longmem/longmem/retrieval"
+)
+
+var testTokenizer = sync.OnceValue(func() *retrieval.BPETokenizer {
+	tok, err := retrieval.NewTokenizer(retrieval.TokenizerConfig{})
+	if err != nil {
+		panic(err)
+	}
+	return tok
+})
+
+func TestSplitSentences(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"Hi! How are you? I'm fine.", []string{"Hi!", "How are you?", "I'm fine."}},
+		{"I paid 3.5 dollars. Dr. Smith agreed.", []string{"I paid 3.5 dollars.", "Dr. Smith agreed."}},
+		{"J. R. R. Tolkien wrote it. Really?!", []string{"J. R. R. Tolkien wrote it.", "Really?!"}},
+		{`She said "go home." Then left.`, []string{`She said "go home."`, "Then left."}},
+		{"Wait... what", []string{"Wait...", "what"}},
+		{"first line\nsecond line", []string{"first line", "second line"}},
+		{"我今天去了公园。你呢？太好了！", []string{"我今天去了公园。", "你呢？", "太好了！"}},
+		{"我养了一只猫!它叫Mimi。", []string{"我养了一只猫!", "它叫Mimi。"}},
+		{"  ", nil},
+		{"no terminator", []string{"no terminator"}},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, splitSentences(tc.in), tc.in)
+	}
+}
+
+func TestScoreFillerAndFacts(t *testing.T) {
+	zero := []string{"Thanks!", "Wow, nice pic!", "Haha", "Hi Mel!"[:3], "That's so cool!", "谢谢！", "好的。", "哈哈哈", "Yes, totally."}
+	for _, s := range zero {
+		sc, _ := score(s, wordsOf(s), nil)
+		require.Zero(t, sc, s)
+	}
+	// Informative sentences score above chatter, and the kinds of fact
+	// rank as expected.
+	facts := []string{
+		"I went to a LGBTQ support group yesterday.",
+		"Caroline is moving to Sweden in June.",
+		"My daughter turned 7 on 3 March.",
+		"I promise I will call you next week.",
+		"我下周要去北京出差。",
+	}
+	chatter, _ := score("That sounds like a lot of fun to do.", wordsOf("That sounds like a lot of fun to do."), nil)
+	for _, s := range facts {
+		sc, _ := score(s, wordsOf(s), nil)
+		require.Greater(t, sc, chatter, s)
+	}
+	q, _ := score("Did Caroline move to Sweden in June?", wordsOf("Did Caroline move to Sweden in June?"), nil)
+	st, _ := score("Caroline moved to Sweden in June.", wordsOf("Caroline moved to Sweden in June."), nil)
+	require.Less(t, q, st, "a question scores below the statement")
+}
+
+func TestScoreSentenceStartEntity(t *testing.T) {
+	ents := map[string]bool{"Melanie": true}
+	a, _ := score("Melanie painted a lake sunrise.", wordsOf("Melanie painted a lake sunrise."), ents)
+	b, _ := score("Someone painted a lake sunrise.", wordsOf("Someone painted a lake sunrise."), ents)
+	require.Greater(t, a, b, "a name seen elsewhere counts at the start too")
+}
+
+func item(speaker string, day int, content string) Item {
+	at := time.Date(2023, 5, day, 13, 56, 0, 0, time.UTC)
+	return Item{Speaker: speaker, From: at, To: at, Content: content}
+}
+
+var chunk = []Item{
+	item("Caroline", 8, "Hey Mel! Good to see you! How have you been?"),
+	item("Melanie", 8, "Hey Caroline! Good to see you! I'm swamped with the kids & work. What's up with you? Anything new?"),
+	item("Caroline", 8, "I went to a LGBTQ support group yesterday and it was so powerful."),
+	item("Melanie", 8, "Wow, that's cool, Caroline! What happened that was so awesome? Did you hear any inspiring stories?"),
+	item("Caroline", 8, "The transgender stories were so inspiring! I was so happy and thankful for all the support."),
+	item("Melanie", 8, "Wow, love that painting! So cool you found such a helpful group. What's it done for you?"),
+	item("Caroline", 8, "The support group has made me feel accepted and given me courage to embrace myself."),
+	item("Melanie", 8, "That's really cool. You've got guts. What now?"),
+	item("Caroline", 8, "Gonna continue my edu and check out career options, which is pretty exciting!"),
+	item("Melanie", 8, "Wow, Caroline! What kinda jobs are you thinkin' of? Anything that stands out?"),
+	item("Caroline", 8, "I'm keen on counseling or working in mental health - I'd love to support those with similar issues."),
+	item("Melanie", 8, "You'd be a great counselor! Your empathy and understanding will really help the people you work with. By the way, take a look at this."),
+	item("Caroline", 8, "Thanks, Melanie! That's really sweet. Is this your own painting?"),
+	item("Melanie", 8, "Yeah, I painted that lake sunrise last year! It's special to me."),
+	item("Caroline", 8, "Wow, Melanie! The colors really blend nicely. Painting looks like a great outlet for expressing yourself."),
+	item("Melanie", 8, "Thanks, Caroline! Painting's a fun way to express my feelings and get creative. It's a great way to relax after a long day."),
+	item("Caroline", 8, "Totally agree, Mel. Relaxing and expressing ourselves is key. Well, I'm off to go do some research."),
+	item("Melanie", 8, "Yep, Caroline. Taking care of ourselves is vital. I'm off to go swimming with the kids. Talk to you soon!"),
+}
+
+func chunkTokens(tok Tokenizer, items []Item) int {
+	n := 0
+	for _, it := range items {
+		n += tok.Count(it.Content)
+	}
+	return n
+}
+
+func TestExtractiveLevel0(t *testing.T) {
+	tok := testTokenizer()
+	e := NewExtractive(tok)
+	out, err := e.Summarize(context.Background(), Input{Level: 0, Items: chunk, TargetTokens: 256, Language: "en"})
+	require.NoError(t, err)
+	require.Equal(t, ProducerExtractive, out.Producer)
+	total := chunkTokens(tok, chunk)
+	require.LessOrEqual(t, tok.Count(out.Content), total/3, "at most a third of the chunk")
+	t.Logf("chunk %d tokens → summary %d tokens:\n%s", total, tok.Count(out.Content), out.Content)
+
+	lines := strings.Split(out.Content, "\n")
+	require.GreaterOrEqual(t, len(lines), 3)
+	for _, l := range lines {
+		require.Regexp(t, `^\[8 May 2023\] (Caroline|Melanie): \S`, l)
+	}
+	require.Contains(t, out.Content, "[8 May 2023] Caroline: I went to a LGBTQ support group yesterday")
+	require.Contains(t, out.Content, "lake sunrise last year")
+	require.NotContains(t, out.Content, "Thanks, Melanie!")
+	require.NotContains(t, out.Content, "Hey Mel!")
+	// Chronological: the support group comes before the painting.
+	require.Less(t, strings.Index(out.Content, "support group"), strings.Index(out.Content, "lake sunrise"))
+
+	again, err := e.Summarize(context.Background(), Input{Level: 0, Items: chunk, TargetTokens: 256})
+	require.NoError(t, err)
+	require.Equal(t, out, again, "deterministic")
+}
+
+func TestExtractiveRespectsTarget(t *testing.T) {
+	tok := testTokenizer()
+	e := NewExtractive(tok)
+	for _, target := range []int{1, 5, 12, 30, 60} {
+		out, err := e.Summarize(context.Background(), Input{Level: 0, Items: chunk, TargetTokens: target})
+		require.NoError(t, err)
+		require.NotEmpty(t, out.Content)
+		require.LessOrEqual(t, tok.Count(out.Content), target, "target %d: %q", target, out.Content)
+	}
+}
+
+// TestExtractiveAtMostAThird checks the rule on random chunks of every
+// size, tiny ones included.
+func TestExtractiveAtMostAThird(t *testing.T) {
+	tok := testTokenizer()
+	e := NewExtractive(tok)
+	r := rand.New(rand.NewPCG(7, 7))
+	for n := 1; n <= 40; n++ {
+		items := make([]Item, 0, n)
+		for range n {
+			items = append(items, chunk[r.IntN(len(chunk))])
+		}
+		if n%7 == 0 {
+			items = []Item{item("A", 1, "Hi!"), item("B", 1, "Thanks!")}[:1+n%2]
+		}
+		out, err := e.Summarize(context.Background(), Input{Level: 0, Items: items, TargetTokens: 10000})
+		require.NoError(t, err)
+		require.NotEmpty(t, out.Content)
+		total := chunkTokens(tok, items)
+		require.LessOrEqual(t, tok.Count(out.Content), max(1, total/3), "chunk of %d turns, %d tokens: %q", len(items), total, out.Content)
+		if total > 30 {
+			require.NotEqual(t, items[0].Content, out.Content)
+		}
+	}
+}
+
+func TestExtractiveChinese(t *testing.T) {
+	tok := testTokenizer()
+	e := NewExtractive(tok)
+	items := []Item{
+		item("小明", 9, "你好！最近怎么样？"),
+		item("小红", 9, "挺好的。我上个月搬到了上海，现在在一家医院当护士。"),
+		item("小明", 9, "哇，太棒了！"),
+		item("小红", 9, "谢谢！我下周要去北京参加我姐姐的婚礼，我答应她会做伴娘。"),
+		item("小明", 9, "好的。祝你玩得开心！我最近在学钢琴，每天练习两个小时。"),
+		item("小红", 9, "哈哈，加油！"),
+		item("小明", 9, "嗯嗯，谢谢你！你那边天气怎么样？这几天这里一直在下雨，感觉整个人都懒洋洋的，不太想出门。"),
+		item("小红", 9, "这边也差不多，天天下雨，出门都要带伞，真的有点烦人呢。不过下雨天在家看看书也挺舒服的。"),
+	}
+	out, err := e.Summarize(context.Background(), Input{Level: 0, Items: items, TargetTokens: 256, Language: "zh"})
+	require.NoError(t, err)
+	t.Logf("%d tokens → %d:\n%s", chunkTokens(tok, items), tok.Count(out.Content), out.Content)
+	require.LessOrEqual(t, tok.Count(out.Content), chunkTokens(tok, items)/3)
+	require.Contains(t, out.Content, "[9 May 2023] 小红: 我下周要去北京参加我姐姐的婚礼")
+	require.NotContains(t, out.Content, "哈哈")
+	require.NotContains(t, out.Content, "谢谢")
+}
+
+func TestExtractiveHigherLevel(t *testing.T) {
+	tok := testTokenizer()
+	e := NewExtractive(tok)
+	d := func(day int) time.Time { return time.Date(2023, 5, day, 0, 0, 0, 0, time.UTC) }
+	kids := []Item{
+		{From: d(8), To: d(8), Content: "[8 May 2023] Caroline: I went to a LGBTQ support group yesterday.\n[8 May 2023] Melanie: I painted that lake sunrise last year! It's special to me."},
+		{From: d(20), To: d(25), Content: "[20 May 2023] Caroline: Thanks!\n[25 May 2023] Melanie: My kids and I are going camping in Yosemite on 2 June."},
+		{From: d(27), To: d(28), Content: "Caroline told Melanie she had adopted a dog named Rex. They agreed to meet on Friday."},
+	}
+	out, err := e.Summarize(context.Background(), Input{Level: 1, Items: kids, TargetTokens: 80})
+	require.NoError(t, err)
+	t.Logf("%s", out.Content)
+	require.LessOrEqual(t, tok.Count(out.Content), 80)
+	require.Contains(t, out.Content, "[25 May 2023] Melanie: My kids and I are going camping in Yosemite on 2 June.")
+	require.Contains(t, out.Content, "[27 May 2023 – 28 May 2023] Caroline told Melanie she had adopted a dog named Rex.")
+	require.NotContains(t, out.Content, "Thanks!")
+	require.Less(t, strings.Index(out.Content, "Yosemite"), strings.Index(out.Content, "Rex"))
+}
+
+func TestSplitPrefix(t *testing.T) {
+	tests := []struct{ in, prefix, text string }{
+		{"[8 May 2023] Caroline: I went.", "[8 May 2023] Caroline:", "I went."},
+		{"[8 May 2023 – 9 May 2023] They met twice.", "[8 May 2023 – 9 May 2023]", "They met twice."},
+		{"[9 May 2023] 小红: 我下周要去北京。", "[9 May 2023] 小红:", "我下周要去北京。"},
+		{"[9 May 2023] Note that it rained: a lot.", "[9 May 2023]", "Note that it rained: a lot."},
+		{"plain prose", "", "plain prose"},
+	}
+	for _, tc := range tests {
+		p, x := splitPrefix(tc.in)
+		require.Equal(t, tc.prefix, p, tc.in)
+		require.Equal(t, tc.text, x, tc.in)
+	}
+}
+
+func TestDetectLanguage(t *testing.T) {
+	require.Equal(t, "en", DetectLanguage("I went to the park."))
+	require.Equal(t, "zh", DetectLanguage("我今天去了公园。Mimi 很好。"))
+	require.Equal(t, "", DetectLanguage("12345 !!!"))
+	require.Equal(t, "", DetectLanguage("Привет, как дела?"))
+}
+
+func BenchmarkExtractiveChunk(b *testing.B) {
+	e := NewExtractive(testTokenizer())
+	in := Input{Level: 0, Items: chunk, TargetTokens: 256}
+	for b.Loop() {
+		if _, err := e.Summarize(context.Background(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -178,60 +178,57 @@ func Rank(cfg RankConfig, hits []Candidate, pool map[int64]Candidate, lastSeq in
 		direct = append(direct, h)
 	}
 	slices.SortFunc(direct, func(a, b Candidate) int { return cmpInt64(a.Seq, b.Seq) })
-	if cfg.Neighbours > 0 && cfg.Smoothing == "sum" {
+	// neighbours calls fn for each turn of pool within cfg.Neighbours of
+	// h, with its weight NeighbourDecay^distance.
+	neighbours := func(h Candidate, fn func(seq int64, n Candidate, w float64)) {
+		w := 1.0
+		for d := 1; d <= cfg.Neighbours; d++ {
+			w *= cfg.NeighbourDecay
+			for _, seq := range []int64{h.Seq - int64(d), h.Seq + int64(d)} {
+				if n, ok := pool[seq]; ok {
+					fn(seq, n, w)
+				}
+			}
+		}
+	}
+	switch {
+	case cfg.Neighbours <= 0:
+	case cfg.Smoothing == "sum":
 		own := make(map[int64]float64, len(direct))
 		for _, h := range direct {
 			own[h.Seq] = h.Score
 		}
 		for _, h := range direct {
-			w := 1.0
-			for d := 1; d <= cfg.Neighbours; d++ {
-				w *= cfg.NeighbourDecay
-				for _, seq := range []int64{h.Seq - int64(d), h.Seq + int64(d)} {
-					n, ok := pool[seq]
-					if !ok {
-						continue
-					}
-					cur, seen := byseq[seq]
-					if !seen {
-						n.Via = h.Seq
-						cur = n
-					} else if _, isHit := own[seq]; isHit && h.Score*w > cur.Score-own[seq] && cur.Via == 0 {
-						cur.Via = h.Seq
-					}
-					cur.Score += h.Score * w
-					byseq[seq] = cur
+			neighbours(h, func(seq int64, n Candidate, w float64) {
+				cur, seen := byseq[seq]
+				if !seen {
+					n.Via = h.Seq
+					cur = n
+				} else if _, isHit := own[seq]; isHit && h.Score*w > cur.Score-own[seq] && cur.Via == 0 {
+					cur.Via = h.Seq
 				}
-			}
+				cur.Score += h.Score * w
+				byseq[seq] = cur
+			})
 		}
-	} else if cfg.Neighbours > 0 {
+	default: // "max"
 		for _, h := range direct {
 			if h.Score < cfg.MinScore*best {
 				continue
 			}
-			w := 1.0
-			for d := 1; d <= cfg.Neighbours; d++ {
-				w *= cfg.NeighbourDecay
-				for _, seq := range []int64{h.Seq - int64(d), h.Seq + int64(d)} {
-					n, ok := pool[seq]
-					if !ok {
-						continue
-					}
-					v := h.Score * w
-					cur, seen := byseq[seq]
-					if seen && cur.Score >= v {
-						continue
-					}
-					if seen { // a weak direct hit lifted by a strong neighbour
-						cur.Score = v
-						cur.Via = h.Seq
-						byseq[seq] = cur
-						continue
-					}
+			neighbours(h, func(seq int64, n Candidate, w float64) {
+				v := h.Score * w
+				cur, seen := byseq[seq]
+				switch {
+				case seen && cur.Score >= v:
+				case seen: // a weak direct hit lifted by a strong neighbour
+					cur.Score, cur.Via = v, h.Seq
+					byseq[seq] = cur
+				default:
 					n.Score, n.Via = v, h.Seq
 					byseq[seq] = n
 				}
-			}
+			})
 		}
 	}
 	// Sort light (priority, seq, slot) entries, not the candidates.

@@ -128,19 +128,7 @@ func (c *conversation) upsert(d retrieval.Doc) {
 	}
 	c.hasVec = append(c.hasVec, has)
 	c.invNorm = append(c.invNorm, inv)
-	for _, tf := range d.Terms {
-		if tf.Count == 0 {
-			continue
-		}
-		p := c.postings[tf.ID]
-		if p == nil {
-			p = &postingList{}
-			c.postings[tf.ID] = p
-		}
-		p.slots = append(p.slots, s)
-		p.tfs = append(p.tfs, tf.Count)
-		p.df++
-	}
+	c.post(s, d.Terms)
 	c.bySeq[d.Seq] = s
 	c.live++
 	c.sumLen += float64(d.Length)
@@ -206,19 +194,7 @@ func (c *conversation) maybeCompact() {
 		}
 		c.bySeq[oSeqs[s]] = n
 		sumLen += float64(oLengths[s])
-		for _, tf := range oDocs[s].Terms {
-			if tf.Count == 0 {
-				continue
-			}
-			p := c.postings[tf.ID]
-			if p == nil {
-				p = &postingList{}
-				c.postings[tf.ID] = p
-			}
-			p.slots = append(p.slots, n)
-			p.tfs = append(p.tfs, tf.Count)
-			p.df++
-		}
+		c.post(n, oDocs[s].Terms)
 	}
 	c.sumLen = sumLen // recomputed, so float drift from kills does not build up
 }
@@ -230,6 +206,23 @@ func (c *conversation) doc(s int32, vectors bool) retrieval.Doc {
 		d.Dense = slices.Clone(c.vecs[int(s)*c.dim : (int(s)+1)*c.dim])
 	}
 	return d
+}
+
+// post adds slot's terms to the posting lists.
+func (c *conversation) post(slot int32, terms []retrieval.TermFreq) {
+	for _, tf := range terms {
+		if tf.Count == 0 {
+			continue
+		}
+		p := c.postings[tf.ID]
+		if p == nil {
+			p = &postingList{}
+			c.postings[tf.ID] = p
+		}
+		p.slots = append(p.slots, slot)
+		p.tfs = append(p.tfs, tf.Count)
+		p.df++
+	}
 }
 
 // scratch is the per-search accumulator of lexical scores, indexed by slot.

@@ -55,6 +55,8 @@ type QuestionRecord struct {
 	BudgetTokens int                `json:"budget_tokens"`
 	Evidence     []int64            `json:"evidence"`
 	Recall       map[string]float64 `json:"recall"`
+	// AnswerInContext per strategy (see StrategyStats).
+	AnswerInContext map[string]float64 `json:"answer_in_context"`
 	Missed       []MissedTurn       `json:"missed,omitempty"`
 }
 
@@ -89,6 +91,11 @@ type BudgetReport struct {
 type StrategyStats struct {
 	EvidenceRecall float64            `json:"evidence_recall"`
 	ByCategory     map[string]float64 `json:"by_category"`
+	// AnswerInContext is, per question, the fraction of the gold answer's
+	// content words (analysed terms) present in the context, averaged: it
+	// credits a summary that carries the fact as well as the turn itself.
+	AnswerInContext           float64            `json:"answer_in_context"`
+	AnswerInContextByCategory map[string]float64 `json:"answer_in_context_by_category"`
 	Questions      int                `json:"questions"`
 	P50Ms          float64            `json:"p50_ms"`
 	P95Ms          float64            `json:"p95_ms"`
@@ -98,6 +105,7 @@ type StrategyStats struct {
 
 type sample struct {
 	recall   float64
+	answer   float64
 	category string
 	ms       float64
 	used     int
@@ -160,15 +168,17 @@ func Run(ctx context.Context, cfg Config, dataset string, convs []Conversation) 
 			}
 			for _, budget := range cfg.Budgets {
 				rec := QuestionRecord{Conversation: c.ID, Question: q.Text, Answer: q.Answer, Category: q.Category,
-					BudgetTokens: budget, Evidence: ev, Recall: map[string]float64{}}
+					BudgetTokens: budget, Evidence: ev, Recall: map[string]float64{}, AnswerInContext: map[string]float64{}}
+				answer := cfg.Analyzer.Terms(q.Answer)
 				for _, st := range strategies {
 					text, used, ms, err := runStrategy(ctx, cfg, st, id, turns, q.Text, budget)
 					if err != nil {
 						return rep, fmt.Errorf("replay: %s %q at %d: %w", st, q.Text, budget, err)
 					}
 					r := recallOf(evTurns, text)
-					rec.Recall[st] = round(r)
-					samples[budget][st] = append(samples[budget][st], sample{recall: r, category: q.Category, ms: ms, used: used})
+					a := answerIn(answer, cfg.Analyzer, text)
+					rec.Recall[st], rec.AnswerInContext[st] = round(r), round(a)
+					samples[budget][st] = append(samples[budget][st], sample{recall: r, answer: a, category: q.Category, ms: ms, used: used})
 					if st == StrategyLongmem {
 						rec.Missed = missed(evTurns, text)
 					}
@@ -324,6 +334,25 @@ func missed(evidence []memory.Turn, context string) []MissedTurn {
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
+// answerIn is the fraction of the answer's terms among the context's terms
+// (1 when the answer has no content word).
+func answerIn(answer []string, an *retrieval.Analyzer, context string) float64 {
+	if len(answer) == 0 {
+		return 1
+	}
+	have := map[string]bool{}
+	for _, t := range an.Terms(context) {
+		have[t] = true
+	}
+	got := 0
+	for _, t := range answer {
+		if have[t] {
+			got++
+		}
+	}
+	return float64(got) / float64(len(answer))
+}
+
 // recallOf is the fraction of the evidence turns whose content the context
 // holds (verbatim, as the assembler renders it).
 func recallOf(evidence []memory.Turn, context string) float64 {
@@ -337,24 +366,28 @@ func recallOf(evidence []memory.Turn, context string) float64 {
 }
 
 func aggregate(ss []sample) StrategyStats {
-	st := StrategyStats{ByCategory: map[string]float64{}, Questions: len(ss)}
+	st := StrategyStats{ByCategory: map[string]float64{}, AnswerInContextByCategory: map[string]float64{}, Questions: len(ss)}
 	if len(ss) == 0 {
 		return st
 	}
-	sum, used := 0.0, 0.0
-	catSum, catN := map[string]float64{}, map[string]int{}
+	sum, used, ans := 0.0, 0.0, 0.0
+	catSum, catN, catAns := map[string]float64{}, map[string]int{}, map[string]float64{}
 	ms := make([]float64, len(ss))
 	for i, s := range ss {
 		sum += s.recall
+		ans += s.answer
 		used += float64(s.used)
 		catSum[s.category] += s.recall
+		catAns[s.category] += s.answer
 		catN[s.category]++
 		ms[i] = s.ms
 	}
 	st.EvidenceRecall = round(sum / float64(len(ss)))
+	st.AnswerInContext = round(ans / float64(len(ss)))
 	st.MeanUsedTokens = round(used / float64(len(ss)))
 	for c, v := range catSum {
 		st.ByCategory[c] = round(v / float64(catN[c]))
+		st.AnswerInContextByCategory[c] = round(catAns[c] / float64(catN[c]))
 	}
 	sort.Float64s(ms)
 	st.P50Ms, st.P95Ms, st.P99Ms = round(quantile(ms, 0.5)), round(quantile(ms, 0.95)), round(quantile(ms, 0.99))
@@ -386,7 +419,7 @@ func Summary(r Report) string {
 		}
 	}
 	slices.Sort(cats)
-	fmt.Fprintf(&b, "%-8s %-9s %7s", "budget", "strategy", "recall")
+	fmt.Fprintf(&b, "%-8s %-9s %7s %7s", "budget", "strategy", "recall", "answer")
 	for _, c := range cats {
 		fmt.Fprintf(&b, " %8s", "cat "+shortCat(c))
 	}
@@ -399,7 +432,7 @@ func Summary(r Report) string {
 		slices.Sort(names)
 		for _, n := range names {
 			st := br.Strategies[n]
-			fmt.Fprintf(&b, "%-8d %-9s %7.3f", br.BudgetTokens, n, st.EvidenceRecall)
+			fmt.Fprintf(&b, "%-8d %-9s %7.3f %7.3f", br.BudgetTokens, n, st.EvidenceRecall, st.AnswerInContext)
 			for _, c := range cats {
 				fmt.Fprintf(&b, " %8.3f", st.ByCategory[c])
 			}

@@ -102,10 +102,11 @@ func TestRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 6, rep.Questions)
 	require.Len(t, rep.Budgets, 2)
-	big := rep.Budgets[1].Strategies
+	big, small := rep.Budgets[1].Strategies, rep.Budgets[0].Strategies
 	require.Equal(t, 1.0, big[StrategyLongmem].EvidenceRecall, "everything fits in 1,000 tokens")
 	require.Equal(t, 5, big[StrategyLongmem].Questions, "the question whose evidence points nowhere is skipped")
-	small := rep.Budgets[0].Strategies
+	require.Equal(t, 1.0, big[StrategyLongmem].AnswerInContext, "every gold answer's words are in a context that holds everything")
+	require.Less(t, small[StrategyRecency].AnswerInContext, 1.0)
 	require.Less(t, small[StrategyRecency].EvidenceRecall, 1.0, "60 tokens cannot hold everything")
 	require.Contains(t, progress.String(), "6/6 questions", "progress counts every question")
 	lines := strings.Split(strings.TrimSpace(qs.String()), "\n")

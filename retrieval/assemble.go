@@ -197,8 +197,8 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 
 	overhead := policy.MessageOverhead
 	msgCost := a.tok.Count(req.Message.Content) + overhead
-	if req.Message.Name != "" {
-		msgCost += a.count(req.Message.Name)
+	if n := MessageName(req.Message.Name); n != "" {
+		msgCost += a.count(n)
 	}
 	if msgCost > req.BudgetTokens {
 		return Context{}, memory.Invalid("budget_tokens", "%d tokens is too small for the message itself, which needs %d", req.BudgetTokens, msgCost)
@@ -328,9 +328,11 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 		msgs = append(msgs, Message{Role: string(memory.RoleSystem), Content: sys.text()})
 	}
 	for _, t := range recentIn {
-		msgs = append(msgs, Message{Role: string(t.Role), Name: t.Name, Content: t.Content})
+		msgs = append(msgs, Message{Role: string(t.Role), Name: MessageName(t.Name), Content: t.Content})
 	}
-	msgs = append(msgs, req.Message)
+	last := req.Message
+	last.Name = MessageName(last.Name)
+	msgs = append(msgs, last)
 
 	// Report.
 	for i, s := range sys.sections {
@@ -372,10 +374,39 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 // turnMessageCost is the cost of a turn sent verbatim as its own message.
 func (a *Assembler) turnMessageCost(t memory.Turn, overhead int) int {
 	c := t.Tokens + overhead
-	if t.Name != "" {
-		c += a.count(t.Name)
+	if n := MessageName(t.Name); n != "" {
+		c += a.count(n)
 	}
 	return c
+}
+
+// MessageName turns a speaker's name into what the OpenAI wire format
+// accepts in a message's name field: 1 to 64 of [a-zA-Z0-9_-], other
+// characters as "_" ("Mary Jane" → "Mary_Jane"). A name with no such
+// character at all is dropped (the content still says who speaks in
+// recalled turns; recent turns keep their role).
+func MessageName(name string) string {
+	if name == "" {
+		return ""
+	}
+	b := make([]byte, 0, min(len(name), 64))
+	useful := false
+	for _, r := range name {
+		if len(b) == 64 {
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+			b = append(b, byte(r))
+			useful = true
+		default:
+			b = append(b, '_')
+		}
+	}
+	if !useful {
+		return ""
+	}
+	return string(b)
 }
 
 // fitRecent returns the longest suffix of turns whose messages fit in budget.

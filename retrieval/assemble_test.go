@@ -306,3 +306,28 @@ func TestAssemblePersonaFirstAndStable(t *testing.T) {
 	_, err = r.asm.Assemble(context.Background(), req)
 	require.ErrorIs(t, err, memory.ErrInvalid, "a persona over its share is a clear error")
 }
+
+func TestAssembleEmptyConversationAndOddNames(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	_, err := r.store.CreateConversation(context.Background(), memory.Conversation{ID: "empty"})
+	require.NoError(t, err)
+	out := ask(t, r, "empty", "hello?", 100)
+	require.Len(t, out.Messages, 1, "only the new message")
+	require.Equal(t, "hello?", out.Messages[0].Content)
+
+	_, err = r.store.CreateConversation(context.Background(), memory.Conversation{ID: "names"})
+	require.NoError(t, err)
+	_, err = r.store.AppendTurns(context.Background(), "", "names", []memory.Turn{
+		{Role: memory.RoleUser, Name: "Mary Jane", Content: "hi there", Tokens: 2},
+		{Role: memory.RoleAssistant, Name: "李雷", Content: "你好", Tokens: 2},
+	}, memory.AppendOptions{})
+	require.NoError(t, err)
+	out, err = r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "names",
+		Message: retrieval.Message{Name: "Mary Jane", Content: "how are you"}, BudgetTokens: 200})
+	require.NoError(t, err)
+	for _, m := range out.Messages {
+		require.Regexp(t, `^[a-zA-Z0-9_-]{0,64}$`, m.Name, "names are valid for the OpenAI wire format")
+	}
+	require.Equal(t, "Mary_Jane", out.Messages[len(out.Messages)-1].Name)
+	require.LessOrEqual(t, exactTokens(r.tok, out.Messages, 4), out.Report.UsedTokens)
+}

@@ -2,6 +2,7 @@ package retrieval
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -102,4 +103,18 @@ func TestAllocate(t *testing.T) {
 	require.Error(t, BudgetPolicy{RecentShare: 0.9, SummaryShare: 0.2}.Validate())
 	require.Error(t, BudgetPolicy{RecentShare: -1}.Validate())
 	require.NoError(t, BudgetPolicy{}.Validate())
+}
+
+func TestMessageName(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                             "",
+		"Caroline":                     "Caroline",
+		"Mary Jane":                    "Mary_Jane",
+		"o'brien-2":                    "o_brien-2",
+		"李雷":                           "",
+		"Zoë":                          "Zo_",
+		"a" + string(make([]byte, 80)): "a" + strings.Repeat("_", 63),
+	} {
+		require.Equal(t, want, MessageName(in), in)
+	}
 }

@@ -57,7 +57,7 @@ type QuestionRecord struct {
 	Recall       map[string]float64 `json:"recall"`
 	// AnswerInContext per strategy (see StrategyStats).
 	AnswerInContext map[string]float64 `json:"answer_in_context"`
-	Missed       []MissedTurn       `json:"missed,omitempty"`
+	Missed          []MissedTurn       `json:"missed,omitempty"`
 }
 
 // MissedTurn is an evidence turn longmem's context did not hold.
@@ -96,11 +96,11 @@ type StrategyStats struct {
 	// credits a summary that carries the fact as well as the turn itself.
 	AnswerInContext           float64            `json:"answer_in_context"`
 	AnswerInContextByCategory map[string]float64 `json:"answer_in_context_by_category"`
-	Questions      int                `json:"questions"`
-	P50Ms          float64            `json:"p50_ms"`
-	P95Ms          float64            `json:"p95_ms"`
-	P99Ms          float64            `json:"p99_ms"`
-	MeanUsedTokens float64            `json:"mean_used_tokens"`
+	Questions                 int                `json:"questions"`
+	P50Ms                     float64            `json:"p50_ms"`
+	P95Ms                     float64            `json:"p95_ms"`
+	P99Ms                     float64            `json:"p99_ms"`
+	MeanUsedTokens            float64            `json:"mean_used_tokens"`
 }
 
 type sample struct {

@@ -487,9 +487,11 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 			qterms[t.ID] = true
 		}
 	}
+	periods := TimeRefs(req.Message.Content)
 	for _, d := range docs {
 		bySeq[d.Seq] = d
-		pool[d.Seq] = Candidate{Seq: d.Seq, Cost: a.lineCost(d), Key: dupKey(d), Speaker: a.namedIn(d.Name, qterms)}
+		pool[d.Seq] = Candidate{Seq: d.Seq, Cost: a.lineCost(d), Key: dupKey(d), Speaker: a.namedIn(d.Name, qterms),
+			InTime: inPeriods(d.CreatedAt, periods)}
 	}
 	hits := make([]Candidate, 0, len(order))
 	for _, seq := range order {
@@ -498,7 +500,7 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 		if !ok {
 			continue // forgotten between search and get
 		}
-		c.Cost, c.Key, c.Speaker = p.Cost, p.Key, p.Speaker
+		c.Cost, c.Key, c.Speaker, c.InTime = p.Cost, p.Key, p.Speaker, p.InTime
 		hits = append(hits, c)
 	}
 	ranked := Rank(cfg.Rank, hits, pool, lastSeq)
@@ -556,6 +558,15 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 		rep[i] = TurnReport{Seq: c.Seq, Section: SectionRecalled, Score: round4(c.Score), Tokens: c.Cost, Reasons: c.Reasons()}
 	}
 	return out, rep, dropped, nil
+}
+
+func inPeriods(t time.Time, periods []TimeRef) bool {
+	for _, p := range periods {
+		if p.Contains(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // namedIn reports whether every lexical term of a speaker's name is among

@@ -32,6 +32,10 @@ type RankConfig struct {
 	// names by 1+SpeakerWeight: questions about a person mostly concern
 	// what that person said (default 0.5; negative disables).
 	SpeakerWeight float64 `yaml:"speaker_weight" json:"speaker_weight,omitempty"`
+	// TimeWeight multiplies the score of a hit dated within a period the
+	// query names ("in June", "on 8 May 2023") by 1+TimeWeight (default
+	// 1; negative disables).
+	TimeWeight float64 `yaml:"time_weight" json:"time_weight,omitempty"`
 	// CostExponent shapes packing: candidates are taken in order of
 	// score / cost^CostExponent (default 0: best first; 1 is value per
 	// token, which on long conversations favours short, empty turns).
@@ -54,6 +58,7 @@ func (c RankConfig) withDefaults() RankConfig {
 	def(&c.NeighbourDecay, 0.7)
 	def(&c.MinScore, 0.02)
 	def(&c.SpeakerWeight, 0.5)
+	def(&c.TimeWeight, 1)
 	if c.Neighbours == 0 {
 		c.Neighbours = 2
 	}
@@ -86,6 +91,7 @@ const (
 	ReasonDense     = "vector match"
 	ReasonNeighbour = "neighbour of seq %d"
 	ReasonRecent    = "recent"
+	ReasonTime      = "date match"
 )
 
 // Candidate is one turn that may be recalled.
@@ -101,6 +107,8 @@ type Candidate struct {
 	HasDense bool
 	// Speaker: the query names the turn's speaker.
 	Speaker bool
+	// InTime: the turn is dated within a period the query names.
+	InTime bool
 
 	Score float64 // fused value, set by Rank
 	// Via is the seq of the hit whose neighbourhood lifted this candidate
@@ -116,6 +124,9 @@ func (c Candidate) Reasons() []string {
 	}
 	if c.HasDense {
 		r = append(r, ReasonDense)
+	}
+	if c.InTime {
+		r = append(r, ReasonTime)
 	}
 	if c.Via != 0 {
 		r = append(r, fmt.Sprintf(ReasonNeighbour, c.Via))
@@ -160,6 +171,9 @@ func Rank(cfg RankConfig, hits []Candidate, pool map[int64]Candidate, lastSeq in
 		}
 		if h.Speaker && cfg.SpeakerWeight > 0 {
 			s *= 1 + cfg.SpeakerWeight
+		}
+		if h.InTime && cfg.TimeWeight > 0 {
+			s *= 1 + cfg.TimeWeight
 		}
 		if lastSeq > 0 && cfg.RecencyWeight > 0 {
 			age := float64(lastSeq - h.Seq)

@@ -60,6 +60,9 @@ func TestRank(t *testing.T) {
 		{"recency breaks a tie towards the newer", RankConfig{Neighbours: -1, RecencyWeight: 0.5, RecencyHalfLife: 10},
 			[]Candidate{{Seq: 5, Lexical: 1, Cost: 5}, {Seq: 95, Lexical: 1, Cost: 5}},
 			poolOf(5, 95), []int64{95, 5}},
+		{"a date match outranks an equal hit", noNeigh,
+			[]Candidate{{Seq: 1, Lexical: 1, Cost: 5}, {Seq: 2, Lexical: 1, Cost: 5, InTime: true}},
+			poolOf(1, 2), []int64{2, 1}},
 		{"dense only", noNeigh,
 			[]Candidate{{Seq: 1, Dense: 0.2, HasDense: true, Cost: 5}, {Seq: 2, Dense: 0.9, HasDense: true, Cost: 5}, {Seq: 3, Dense: 0.5, HasDense: true, Cost: 5}},
 			poolOf(1, 2, 3), []int64{2, 3}}, // the worst dense hit normalises to 0

@@ -307,8 +307,30 @@ func scoreAll(cands []candidate) {
 			}
 		}
 	}
+	// sentences counts, per entity, the sentences naming it: a name said
+	// once is a detail no other sentence will carry.
+	sentences := map[string]int{}
+	for i := range cands {
+		seen := map[string]bool{}
+		for _, w := range split[i] {
+			if entities[w] && !seen[w] {
+				seen[w] = true
+				sentences[w]++
+			}
+		}
+	}
 	for i := range cands {
 		cands[i].score, cands[i].words = score(cands[i].text, split[i], entities)
+		if cands[i].score <= 0 {
+			continue
+		}
+		rare := 0
+		for _, w := range split[i] {
+			if sentences[w] == 1 {
+				rare++
+			}
+		}
+		cands[i].score += 0.75 * float64(min(rare, 2))
 	}
 }
 

@@ -331,7 +331,9 @@ func (w *Worker) lock(k convKey) *sync.Mutex {
 	return &w.locks[h.Sum32()%uint32(len(w.locks))]
 }
 
-// maxIdlePasses bounds consecutive plans whose jobs all conflicted.
+// maxIdlePasses bounds consecutive plans whose jobs all conflicted while
+// the summaries stayed the same (a store that refuses what the plan
+// expects it to accept).
 const maxIdlePasses = 5
 
 // compact plans and runs jobs until the plan is empty.
@@ -342,10 +344,14 @@ func (w *Worker) compact(ctx context.Context, t Task, flush bool) (Result, error
 		return res, fmt.Errorf("compaction: conversation %s: %w", t.Conversation, err)
 	}
 	lang := languageHint(conv.Metadata)
+	var last fingerprint
 	for pass, idle := 0, 0; ; pass++ {
 		sums, err := w.store.Summaries(ctx, t.Tenant, t.Conversation)
 		if err != nil {
 			return res, fmt.Errorf("compaction: summaries of %s: %w", t.Conversation, err)
+		}
+		if fp := fingerprintOf(sums); fp != last {
+			idle, last = 0, fp // progress, ours or another worker's
 		}
 		turns, err := w.store.Turns(ctx, t.Tenant, t.Conversation, ReadFrom(sums), 0)
 		if err != nil {
@@ -382,12 +388,31 @@ func (w *Worker) compact(ctx context.Context, t Task, flush bool) (Result, error
 				res.Rebuilt++
 			}
 		}
-		if wrote {
-			idle = 0
-		} else if idle++; idle >= maxIdlePasses {
-			return res, fmt.Errorf("compaction: %s: %d plans in a row conflicted with the store", t.Conversation, idle)
+		if !wrote {
+			if idle++; idle >= maxIdlePasses {
+				return res, fmt.Errorf("compaction: %s: %d plans in a row conflicted with the store, which did not change", t.Conversation, idle)
+			}
 		}
 	}
+}
+
+// fingerprint tells whether a conversation's summaries changed between
+// two reads.
+type fingerprint struct {
+	n, stale int
+	ends     int64
+}
+
+func fingerprintOf(sums []memory.Summary) fingerprint {
+	var f fingerprint
+	for _, s := range sums {
+		f.n++
+		f.ends += s.ToSeq
+		if s.Stale {
+			f.stale++
+		}
+	}
+	return f
 }
 
 // languageHint reads a conversation's language from its metadata

@@ -108,4 +108,3 @@ func TestAbandonedTaskIsReclaimedByAnotherConsumer(t *testing.T) {
 	require.NoError(t, d.Ack(ctx))
 	require.Zero(t, rdb.XLen(ctx, b.Stream()).Val())
 }
-

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -20,6 +21,9 @@ const ProducerExtractive = "extractive"
 // chronological order, each line prefixed with its date and speaker:
 //
 //	[8 May 2023] Caroline: I went to a LGBTQ support group.
+//
+// At level 0, relative dates are resolved against the turn's date:
+// "yesterday" becomes "yesterday (7 May 2023)".
 //
 // It never returns the chunk whole: a level-0 summary is at most a third of
 // its chunk's tokens (only when not even one sentence fits does it shorten
@@ -131,8 +135,11 @@ func (e *Extractive) summarize(in Input, limit int) string {
 // candidates lists every sentence of the items with its line prefix.
 func (e *Extractive) candidates(in Input) []candidate {
 	var out []candidate
-	add := func(item, line int, prefix, text string) {
+	add := func(item, line int, prefix, text string, at time.Time) {
 		for s, sent := range splitSentences(text) {
+			if in.Level == 0 {
+				sent = resolveDates(sent, at)
+			}
 			c := candidate{item: item, line: line, sent: s, prefix: prefix, text: sent}
 			c.cost = e.tok.Count(prefix+" "+sent) + 1
 			c.tail = e.tok.Count(" " + sent)
@@ -141,7 +148,7 @@ func (e *Extractive) candidates(in Input) []candidate {
 	}
 	for i, it := range in.Items {
 		if in.Level == 0 {
-			add(i, 0, "["+dateOf(it.From)+"] "+it.Speaker+":", it.Content)
+			add(i, 0, "["+dateOf(it.From)+"] "+it.Speaker+":", it.Content, it.From)
 			continue
 		}
 		for l, line := range strings.Split(it.Content, "\n") {
@@ -149,7 +156,7 @@ func (e *Extractive) candidates(in Input) []candidate {
 			if prefix == "" {
 				prefix = rangeOf(it.From, it.To)
 			}
-			add(i, l, prefix, text)
+			add(i, l, prefix, text, time.Time{})
 		}
 	}
 	return out
@@ -345,7 +352,7 @@ func isEntityWord(w string) bool {
 
 // score rates one sentence and returns its content words (lowercase).
 func score(text string, words []string, entities map[string]bool) (float64, []string) {
-	var ents, dates, first, commit, feel, content int
+	var ents, dates, first, commit, feel, content, plain int
 	seenEnt := map[string]bool{}
 	var contentWords []string
 	lower := make([]string, len(words))
@@ -375,6 +382,9 @@ func score(text string, words []string, entities map[string]bool) (float64, []st
 		if !stopWords[lw] && !fillerWords[lw] && !digitWord.MatchString(w) && utf8.RuneCountInString(w) > 1 {
 			content++
 			contentWords = append(contentWords, lw)
+			if !seenEnt[lw] {
+				plain++
+			}
 		}
 	}
 	joined := " " + strings.Join(lower, " ") + " "
@@ -389,6 +399,7 @@ func score(text string, words []string, entities map[string]bool) (float64, []st
 			return 0, contentWords
 		}
 		content += han / 2
+		plain += han / 2
 		dates += len(zhDate.FindAllString(text, 2))
 		if strings.Contains(text, "我") {
 			first = 1
@@ -405,8 +416,8 @@ func score(text string, words []string, entities map[string]bool) (float64, []st
 			}
 		}
 	}
-	if content < 2 && ents == 0 && dates == 0 {
-		return 0, contentWords // greetings and filler: "Thanks!", "Wow, nice pic!"
+	if dates == 0 && (plain == 0 || (content < 2 && ents == 0)) {
+		return 0, contentWords // greetings and filler: "Thanks!", "Wow, nice pic!", "Hey Mel!"
 	}
 	s := 2.0*float64(min(ents, 3)) + 1.5*float64(min(dates, 2)) + 1.5*float64(first) +
 		1.5*float64(commit) + 0.75*float64(feel) + 0.25*float64(min(content, 12))

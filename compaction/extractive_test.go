@@ -44,7 +44,7 @@ func TestSplitSentences(t *testing.T) {
 }
 
 func TestScoreFillerAndFacts(t *testing.T) {
-	zero := []string{"Thanks!", "Wow, nice pic!", "Haha", "Hi Mel!"[:3], "That's so cool!", "谢谢！", "好的。", "哈哈哈", "Yes, totally."}
+	zero := []string{"Thanks!", "Wow, nice pic!", "Haha", "Hi Mel!", "Hey Caroline!", "Good to see you!", "That's so cool!", "谢谢！", "好的。", "哈哈哈", "Yes, totally."}
 	for _, s := range zero {
 		sc, _ := score(s, wordsOf(s), nil)
 		require.Zero(t, sc, s)

@@ -172,7 +172,21 @@ func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	}
 	// Once queued the request commits or fails; wait for it even if ctx
 	// ends, so a caller never reports failure for a durable write.
-	return <-r.done
+	select {
+	case err := <-r.done:
+		return err
+	case <-s.done:
+		// The writer has exited. With Close racing this call (or after it:
+		// the select above may pick the buffered send over s.stop), r may
+		// have been queued after the writer's last drain. Every request
+		// the writer took has its result in r.done before s.done closes.
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 func (s *Store) writer() {

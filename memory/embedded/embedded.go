@@ -7,6 +7,12 @@
 //	conv  / tenant 0x00 id            → Conversation JSON (with LastSeq)
 //	turns / tenant 0x00 id / seq(BE8) → Turn JSON
 //	idem  / tenant 0x00 id / key      → idemRecord JSON (hash, seqs, time)
+//	sums  / tenant 0x00 id / level(BE4) from_seq(BE8) → Summary JSON (with Stale)
+//
+// Key order in a sums bucket is (Level, FromSeq) order: the last key of a
+// level is the tail of its chain (AddSummary), and the summaries holding a
+// seq are found with one seek per level (DeleteTurn marks them stale in the
+// transaction that deletes the turn).
 //
 // One writer goroutine owns every write transaction. Requests queue on a
 // channel; each commit takes everything queued while the previous commit was
@@ -121,7 +127,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketConv, bucketTurns, bucketIdem} {
+		for _, b := range [][]byte{bucketConv, bucketTurns, bucketIdem, bucketSums} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -365,7 +371,7 @@ func (s *Store) DeleteConversation(ctx context.Context, tenant, id string) error
 		if tx.Bucket(bucketConv).Get(key) == nil {
 			return notFound("conversation", id)
 		}
-		for _, name := range [][]byte{bucketTurns, bucketIdem} {
+		for _, name := range [][]byte{bucketTurns, bucketIdem, bucketSums} {
 			if err := tx.Bucket(name).DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 				return err
 			}
@@ -560,7 +566,8 @@ func (s *Store) GetTurn(ctx context.Context, tenant, id string, seq int64) (memo
 	return t, err
 }
 
-// DeleteTurn implements memory.Store.
+// DeleteTurn implements memory.Store. In the same transaction it marks
+// Stale every summary, at every level, whose range holds seq.
 func (s *Store) DeleteTurn(ctx context.Context, tenant, id string, seq int64) error {
 	key := convKey(tenant, id)
 	return s.write(ctx, func(tx *bolt.Tx) error {
@@ -571,7 +578,21 @@ func (s *Store) DeleteTurn(ctx context.Context, tenant, id string, seq int64) er
 		if tb == nil || seq <= 0 || tb.Get(seqKey(seq)) == nil {
 			return notFound("turn", fmt.Sprint(seq))
 		}
-		return tb.Delete(seqKey(seq))
+		sb := tx.Bucket(bucketSums).Bucket(key)
+		keys, vals, err := staleMarks(sb, seq, id)
+		if err != nil {
+			return err
+		}
+		// Checks done; writes follow.
+		if err := tb.Delete(seqKey(seq)); err != nil {
+			return err
+		}
+		for i := range keys {
+			if err := sb.Put(keys[i], vals[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

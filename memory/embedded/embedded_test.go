@@ -40,6 +40,8 @@ func TestReopenKeepsEverything(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.AppendTurns(ctx, "", "c", []memory.Turn{{Role: memory.RoleUser, Content: "hi"}}, memory.AppendOptions{IdempotencyKey: "k", RequestHash: "h"})
 	require.NoError(t, err)
+	_, err = s.AddSummary(ctx, "", "c", memory.Summary{Level: 0, FromSeq: 1, ToSeq: 1, Content: "greeting"})
+	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close(), "Close is idempotent")
 
@@ -51,6 +53,12 @@ func TestReopenKeepsEverything(t *testing.T) {
 	next, err := s.AppendTurns(ctx, "", "c", []memory.Turn{{Role: memory.RoleUser, Content: "again"}}, memory.AppendOptions{})
 	require.NoError(t, err)
 	require.EqualValues(t, 2, next[0].Seq)
+	sums, err := s.Summaries(ctx, "", "c")
+	require.NoError(t, err)
+	require.Len(t, sums, 1)
+	require.Equal(t, "greeting", sums[0].Content)
+	_, err = s.AddSummary(ctx, "", "c", memory.Summary{Level: 0, FromSeq: 1, ToSeq: 2, Content: "rerun"})
+	require.ErrorIs(t, err, memory.ErrConflict, "the chain survives a restart")
 }
 
 func TestClosedStoreRefusesWrites(t *testing.T) {

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestKeysShareOneStableTag(t *testing.T) {
 		k := s.keys(p.tenant, p.id)
 		tag := hashTag(k.conv)
 		require.Equal(t, escape(p.tenant)+"/"+escape(p.id), tag)
-		for _, key := range []string{k.turns, k.idems, k.idem("k"), k.idem("{other}")} {
+		for _, key := range []string{k.turns, k.idems, k.idem("k"), k.idem("{other}"), k.sums, k.sumOrder, k.sumStale} {
 			require.Equal(t, tag, hashTag(key), "%q/%q: %s", p.tenant, p.id, key)
 		}
 		require.False(t, seen[tag], "tag %s shared by two conversations", tag)
@@ -56,6 +57,22 @@ func TestKeysShareOneStableTag(t *testing.T) {
 	require.Equal(t, "lm:{acme/c1}:conv", s.keys("acme", "c1").conv)
 	require.Equal(t, "lm:{acme/c1}:idem:k%2F1", s.keys("acme", "c1").idem("k/1"))
 	require.Equal(t, "lm:tenant:{t%7B1%7D}:convs", s.tenantKey("t{1}"))
+	require.Equal(t, "lm:{acme/c1}:sums:order", s.keys("acme", "c1").sumOrder)
+}
+
+func TestSummaryNamesSortByLevelThenFrom(t *testing.T) {
+	names := []string{
+		sumName(0, 1, 9), sumName(0, 10, 99), sumName(0, 100, 1000), sumName(0, 1001, math.MaxInt64),
+		sumName(2, 1, 5), sumName(10, 1, 5), sumName(math.MaxInt32, 1, 1),
+	}
+	for i := 1; i < len(names); i++ {
+		require.Less(t, names[i-1], names[i])
+	}
+	for _, n := range names {
+		require.Len(t, n, 50, "fixed width: the scripts read to_seq at byte 32")
+	}
+	require.Equal(t, sumLevelPrefix(10), sumName(10, 1, 5)[:11])
+	require.Equal(t, sumPrefix(10, 1), sumName(10, 1, 5)[:31])
 }
 
 func TestConfigValidate(t *testing.T) {

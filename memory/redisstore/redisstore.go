@@ -12,7 +12,17 @@
 //	P:{T/I}:turns      sorted set: score seq, member the turn's JSON (with seq)
 //	P:{T/I}:idem:K     hash: hash, first, n; expires after the idempotency TTL
 //	P:{T/I}:idems      sorted set: idem record keys scored by expiry (ms)
+//	P:{T/I}:sums       hash: summary name → Summary JSON (without Stale)
+//	P:{T/I}:sums:order sorted set: summary names, score 0, read in byte order
+//	P:{T/I}:sums:stale set: names of the stale summaries
 //	P:tenant:{T}:convs sorted set: conversation ids, score 0, read with ZRANGEBYLEX
+//
+// A summary's name is "LLLLLLLLLL:FFFFFFFFFFFFFFFFFFF:TTTTTTTTTTTTTTTTTTT":
+// its Level, FromSeq and ToSeq in decimal, zero-padded to 10, 19 and 19
+// digits, so that byte order is (Level, FromSeq) order. The tail of a
+// level's chain and the summary of a level holding a seq are each one
+// ZRANGE BYLEX on sums:order, and a name carries the ToSeq the chain checks
+// need, so no script decodes JSON.
 //
 // All keys of a conversation live in one slot, and every read or write of a
 // conversation is one Lua script on that slot: sequence assignment and
@@ -40,6 +50,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,15 +235,19 @@ func unreserved(c byte) bool {
 
 // convKeys are the keys of one conversation; all share one hash tag.
 type convKeys struct {
-	base  string // P:{T/I}:
-	conv  string
-	turns string
-	idems string
+	base     string // P:{T/I}:
+	conv     string
+	turns    string
+	idems    string
+	sums     string
+	sumOrder string
+	sumStale string
 }
 
 func (s *Store) keys(tenant, id string) convKeys {
 	base := s.cfg.KeyPrefix + ":{" + escape(tenant) + "/" + escape(id) + "}:"
-	return convKeys{base: base, conv: base + "conv", turns: base + "turns", idems: base + "idems"}
+	return convKeys{base: base, conv: base + "conv", turns: base + "turns", idems: base + "idems",
+		sums: base + "sums", sumOrder: base + "sums:order", sumStale: base + "sums:stale"}
 }
 
 func (k convKeys) idem(key string) string { return k.base + "idem:" + escape(key) }
@@ -264,6 +279,9 @@ var (
 	scriptTurns      = newScript(srcTurns)
 	scriptLastTurns  = newScript(srcLastTurns)
 	scriptGetTurn    = newScript(srcGetTurn)
+	scriptAddSum     = newScript(srcAddSummary)
+	scriptReplaceSum = newScript(srcReplaceSummary)
+	scriptSummaries  = newScript(srcSummaries)
 )
 
 // noRetryCmd keeps go-redis from sending a command again after a network
@@ -453,11 +471,11 @@ func (s *Store) ListConversations(ctx context.Context, opts memory.ListOptions) 
 }
 
 // DeleteConversation implements memory.Store. It removes the conversation's
-// keys in one script, then its id from the tenant index; should the id have
+// keys (turns, idempotency records, summaries) in one script, then its id from the tenant index; should the id have
 // been created again meanwhile, the id is put back.
 func (s *Store) DeleteConversation(ctx context.Context, tenant, id string) error {
 	k := s.keys(tenant, id)
-	if _, err := s.run(ctx, scriptDeleteConv, []string{k.conv, k.turns, k.idems}); err != nil {
+	if _, err := s.run(ctx, scriptDeleteConv, []string{k.conv, k.turns, k.idems, k.sums, k.sumOrder, k.sumStale}); err != nil {
 		return fail("delete", id, err)
 	}
 	index := s.tenantKey(tenant)
@@ -628,10 +646,15 @@ func (s *Store) GetTurn(ctx context.Context, tenant, id string, seq int64) (memo
 }
 
 // DeleteTurn implements memory.Store. The conversation's LastSeq stays, so
-// the seq is never reused.
+// the seq is never reused. The same script marks Stale every summary, at
+// every level, whose range holds seq.
 func (s *Store) DeleteTurn(ctx context.Context, tenant, id string, seq int64) error {
 	k := s.keys(tenant, id)
-	if _, err := s.run(ctx, scriptDeleteTurn, []string{k.conv, k.turns}, strconv.FormatInt(seq, 10)); err != nil {
+	next := ""
+	if seq >= 0 && seq < math.MaxInt64 {
+		next = fmt.Sprintf("%019d", seq+1)
+	}
+	if _, err := s.run(ctx, scriptDeleteTurn, []string{k.conv, k.turns, k.sumOrder, k.sumStale}, strconv.FormatInt(seq, 10), next); err != nil {
 		return fail(fmt.Sprintf("delete turn %d of", seq), id, err)
 	}
 	return nil

@@ -77,6 +77,7 @@ func runAll(t *testing.T, b *backend) {
 		{"ListFilterScansPages", testListFilterScansPages},
 		{"ClosedStoreErrors", testClosedStore},
 		{"MaxBatch", testMaxBatch},
+		{"SummaryLayout", testSummaryLayout},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
 	}
@@ -245,8 +246,12 @@ func testDeleteRemovesAllKeys(t *testing.T, b *backend) {
 		_, err := s.AppendTurns(ctx, tenant, "c", userTurns("x"), memory.AppendOptions{IdempotencyKey: fmt.Sprint("k", i), RequestHash: "h"})
 		require.NoError(t, err)
 	}
+	_, err := s.AddSummary(ctx, tenant, "c", memory.Summary{Level: 0, FromSeq: 1, ToSeq: 2, Content: "x"})
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteTurn(ctx, tenant, "c", 2)) // creates sums:stale
 	base := prefix + ":{acme/c}:"
-	keys := []string{base + "conv", base + "turns", base + "idems", base + "idem:k0", base + "idem:k1", base + "idem:k2"}
+	keys := []string{base + "conv", base + "turns", base + "idems", base + "idem:k0", base + "idem:k1", base + "idem:k2",
+		base + "sums", base + "sums:order", base + "sums:stale"}
 	for _, k := range keys {
 		n, err := b.raw.Exists(ctx, k).Result()
 		require.NoError(t, err)
@@ -399,6 +404,43 @@ func testMaxBatch(t *testing.T, b *backend) {
 	require.NoError(t, err)
 	require.EqualValues(t, memory.MaxAppendTurns, last[0].Seq)
 	require.Equal(t, fmt.Sprint(memory.MaxAppendTurns-1), last[0].Content)
+}
+
+// testSummaryLayout checks the documented summary keys: names in
+// sums:order, JSON without stale in sums, stale names in sums:stale.
+func testSummaryLayout(t *testing.T, b *backend) {
+	ctx := t.Context()
+	s, prefix := b.open(t, redisstore.Config{})
+	defer s.Close()
+	create(t, s, tenant, "c")
+	_, err := s.AppendTurns(ctx, tenant, "c", userTurns("1", "2", "3"), memory.AppendOptions{})
+	require.NoError(t, err)
+	for _, sm := range []memory.Summary{
+		{Level: 0, FromSeq: 1, ToSeq: 2, Content: "a"},
+		{Level: 0, FromSeq: 3, ToSeq: 3, Content: "b"},
+		{Level: 12, FromSeq: 1, ToSeq: 3, Content: "c"},
+	} {
+		_, err := s.AddSummary(ctx, tenant, "c", sm)
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.DeleteTurn(ctx, tenant, "c", 3))
+	base := prefix + ":{acme/c}:"
+	names := []string{
+		"0000000000:0000000000000000001:0000000000000000002",
+		"0000000000:0000000000000000003:0000000000000000003",
+		"0000000012:0000000000000000001:0000000000000000003",
+	}
+	got, err := b.raw.ZRange(ctx, base+"sums:order", 0, -1).Result()
+	require.NoError(t, err)
+	require.Equal(t, names, got)
+	stale, err := b.raw.SMembers(ctx, base+"sums:stale").Result()
+	require.NoError(t, err)
+	sort.Strings(stale)
+	require.Equal(t, names[1:], stale)
+	doc, err := b.raw.HGet(ctx, base+"sums", names[2]).Result()
+	require.NoError(t, err)
+	require.Contains(t, doc, `"content":"c"`)
+	require.NotContains(t, doc, "stale", "Stale lives in sums:stale only")
 }
 
 func TestNewFailsWithoutServer(t *testing.T) {

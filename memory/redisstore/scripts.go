@@ -73,9 +73,10 @@ end
 return {1, first}
 `
 
-// srcDeleteConv removes a conversation, its turns and its idempotency
-// records (named in the idems index, all under the same hash tag).
-// KEYS: conv, turns, idems.
+// srcDeleteConv removes a conversation, its turns, its idempotency
+// records (named in the idems index, all under the same hash tag) and its
+// summaries.
+// KEYS: conv, turns, idems, sums, sums:order, sums:stale.
 const srcDeleteConv = `#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('LMNOTFOUND conversation')
@@ -84,13 +85,20 @@ local ks = redis.call('ZRANGE', KEYS[3], 0, -1)
 for i = 1, #ks, 500 do
   redis.call('DEL', unpack(ks, i, math.min(i + 499, #ks)))
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 return 1
 `
 
-// srcDeleteTurn forgets one turn. LastSeq is untouched, so its seq is
-// never reused.
-// KEYS: conv, turns. ARGV: seq.
+// srcDeleteTurn forgets one turn and marks stale every summary holding it.
+// LastSeq is untouched, so its seq is never reused.
+//
+// KEYS: conv, turns, sums:order, sums:stale.
+// ARGV: seq; seq+1 zero-padded to 19 digits ("" for none).
+//
+// Summary names are "level:from:to" (see the package comment). For each
+// level present, the summary holding seq can only be the one with the
+// highest FromSeq <= seq: the last name below "level:" .. ARGV[2]. It holds
+// seq when its ToSeq >= seq (compared as Lua numbers: exact below 2^53).
 const srcDeleteTurn = `#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('LMNOTFOUND conversation')
@@ -98,7 +106,90 @@ end
 if redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[1], ARGV[1]) == 0 then
   return redis.error_reply('LMNOTFOUND turn')
 end
+if ARGV[2] == '' then
+  return 1
+end
+local seq = tonumber(ARGV[1])
+local lo = '-'
+while true do
+  local first = redis.call('ZRANGE', KEYS[3], lo, '+', 'BYLEX', 'LIMIT', 0, 1)
+  if #first == 0 then
+    break
+  end
+  local level = string.sub(first[1], 1, 11)
+  local cover = redis.call('ZRANGE', KEYS[3], '(' .. level .. ARGV[2], '[' .. level, 'BYLEX', 'REV', 'LIMIT', 0, 1)
+  if #cover == 1 and tonumber(string.sub(cover[1], 32)) >= seq then
+    redis.call('SADD', KEYS[4], cover[1])
+  end
+  lo = '(' .. level .. ';'
+end
 return 1
+`
+
+// srcAddSummary appends a summary to the chain of its level.
+//
+// KEYS: conv, sums, sums:order.
+// ARGV: level prefix "LLLLLLLLLL:", FromSeq-1 zero-padded to 19 digits,
+// the summary's name, its JSON.
+//
+// The chain's tail is the last name of the level; the new summary must
+// start right after its ToSeq (at 1 on an empty level): the name's to part
+// must equal ARGV[2], compared as text.
+const srcAddSummary = `#!lua
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND conversation')
+end
+local tail = redis.call('ZRANGE', KEYS[3], '(' .. ARGV[1] .. ';', '[' .. ARGV[1], 'BYLEX', 'REV', 'LIMIT', 0, 1)
+local prev = string.rep('0', 19)
+if #tail == 1 then
+  prev = string.sub(tail[1], 32)
+end
+if prev ~= ARGV[2] then
+  local function trim(digits) return (string.gsub(digits, '^0+(%d)', '%1')) end
+  return redis.error_reply('LMCONFLICT summary chain of level ' .. trim(string.sub(ARGV[1], 1, 10)) ..
+    ' continues after to_seq ' .. trim(prev))
+end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('ZADD', KEYS[3], 0, ARGV[3])
+return 1
+`
+
+// srcReplaceSummary rewrites a summary of the same level and FromSeq and
+// clears its Stale mark.
+//
+// KEYS: conv, sums, sums:order, sums:stale.
+// ARGV: name prefix "LLLLLLLLLL:FFFFFFFFFFFFFFFFFFF:", the summary's full
+// name, its JSON.
+const srcReplaceSummary = `#!lua
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND conversation')
+end
+local got = redis.call('ZRANGE', KEYS[3], '[' .. ARGV[1], '(' .. ARGV[1] .. ';', 'BYLEX', 'LIMIT', 0, 1)
+if #got == 0 then
+  return redis.error_reply('LMNOTFOUND summary')
+end
+if got[1] ~= ARGV[2] then
+  return redis.error_reply('LMCONFLICT summary ends at to_seq ' .. (string.gsub(string.sub(got[1], 32), '^0+(%d)', '%1')))
+end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('SREM', KEYS[4], ARGV[2])
+return 1
+`
+
+// srcSummaries reads every summary in name order (Level, then FromSeq).
+// KEYS: conv, sums, sums:order, sums:stale.
+// Reply: a flat list of JSON, stale flag (1 or 0) pairs.
+const srcSummaries = `#!lua flags=no-writes
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND conversation')
+end
+local names = redis.call('ZRANGE', KEYS[3], 0, -1)
+local out = {}
+for i, name in ipairs(names) do
+  out[2 * i - 1] = redis.call('HGET', KEYS[2], name)
+  out[2 * i] = redis.call('SISMEMBER', KEYS[4], name)
+end
+return out
 `
 
 // srcTurns reads turns with seq > ARGV[1], at most ARGV[2] of them (0:

@@ -17,7 +17,9 @@ import (
 // NewStore returns an empty store for one subtest; the suite closes it.
 type NewStore func(t *testing.T) memory.Store
 
-// Run runs the contract suite against the backend newStore builds.
+// Run runs the contract suite against the backend newStore builds. The
+// subtests of memory.SummaryStore run when the store implements it and are
+// skipped otherwise.
 func Run(t *testing.T, newStore NewStore) {
 	tests := []struct {
 		name string
@@ -42,6 +44,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"DeleteTurn", testDeleteTurn},
 		{"Ping", func(t *testing.T, s memory.Store) { require.NoError(t, s.Ping(context.Background())) }},
 	}
+	// The optional memory.SummaryStore: skipped when the store lacks it.
+	tests = append(tests, summaryTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -50,4 +51,24 @@ type SummaryStore interface {
 	// Summaries returns every summary of the conversation ordered by Level,
 	// then FromSeq.
 	Summaries(ctx context.Context, tenant, id string) ([]Summary, error)
+}
+
+// ValidateSummary checks what every backend's AddSummary and ReplaceSummary
+// require before anything is read or written: level 0..MaxInt32 (the
+// backends' key layouts hold 32 bits), FromSeq >= 1, ToSeq >= FromSeq and
+// non-empty content.
+func ValidateSummary(s Summary) error {
+	switch {
+	case s.Level < 0:
+		return Invalid("level", "must not be negative (got %d)", s.Level)
+	case s.Level > math.MaxInt32:
+		return Invalid("level", "must be at most %d (got %d)", math.MaxInt32, s.Level)
+	case s.FromSeq < 1:
+		return Invalid("from_seq", "must be at least 1 (got %d)", s.FromSeq)
+	case s.ToSeq < s.FromSeq:
+		return Invalid("to_seq", "%d is before from_seq %d", s.ToSeq, s.FromSeq)
+	case s.Content == "":
+		return Invalid("content", "must not be empty")
+	}
+	return nil
 }

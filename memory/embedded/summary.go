@@ -27,27 +27,9 @@ func sumKey(level uint32, from uint64) []byte {
 
 func keyLevel(k []byte) uint32 { return binary.BigEndian.Uint32(k[:4]) }
 
-// validateSummary checks what AddSummary and ReplaceSummary require before
-// anything is read or written. Levels are bounded by the key layout.
-func validateSummary(s memory.Summary) error {
-	switch {
-	case s.Level < 0:
-		return memory.Invalid("level", "must not be negative (got %d)", s.Level)
-	case s.Level > math.MaxInt32:
-		return memory.Invalid("level", "must be at most %d (got %d)", math.MaxInt32, s.Level)
-	case s.FromSeq < 1:
-		return memory.Invalid("from_seq", "must be at least 1 (got %d)", s.FromSeq)
-	case s.ToSeq < s.FromSeq:
-		return memory.Invalid("to_seq", "%d is before from_seq %d", s.ToSeq, s.FromSeq)
-	case s.Content == "":
-		return memory.Invalid("content", "must not be empty")
-	}
-	return nil
-}
-
 // prepareSummary validates s and sets the fields the store owns.
 func (s *Store) prepareSummary(id string, sm memory.Summary) (memory.Summary, error) {
-	if err := validateSummary(sm); err != nil {
+	if err := memory.ValidateSummary(sm); err != nil {
 		return sm, err
 	}
 	sm.ConversationID = id

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/longmem/longmem/memory"
 )
@@ -23,28 +22,10 @@ func sumName(level int, from, to int64) string {
 	return fmt.Sprintf("%010d:%019d:%019d", level, from, to)
 }
 
-// validateSummary checks what AddSummary and ReplaceSummary require before
-// anything is sent. Levels are bounded by the name layout.
-func validateSummary(s memory.Summary) error {
-	switch {
-	case s.Level < 0:
-		return memory.Invalid("level", "must not be negative (got %d)", s.Level)
-	case s.Level > math.MaxInt32:
-		return memory.Invalid("level", "must be at most %d (got %d)", math.MaxInt32, s.Level)
-	case s.FromSeq < 1:
-		return memory.Invalid("from_seq", "must be at least 1 (got %d)", s.FromSeq)
-	case s.ToSeq < s.FromSeq:
-		return memory.Invalid("to_seq", "%d is before from_seq %d", s.ToSeq, s.FromSeq)
-	case s.Content == "":
-		return memory.Invalid("content", "must not be empty")
-	}
-	return nil
-}
-
 // prepareSummary validates sm, sets the fields the store owns and encodes
 // it. Stale is kept in the sums:stale set, never in the JSON.
 func (s *Store) prepareSummary(op, id string, sm memory.Summary) (memory.Summary, []byte, error) {
-	if err := validateSummary(sm); err != nil {
+	if err := memory.ValidateSummary(sm); err != nil {
 		return sm, nil, err
 	}
 	sm.ConversationID = id

@@ -33,7 +33,7 @@ func TestValidate(t *testing.T) {
 	require.NoError(t, Validate(validBot()))
 	require.NoError(t, Validate(Bot{ID: "b", Name: "Minimal"}))
 	require.NoError(t, Validate(Bot{ID: strings.Repeat("a", 64), Name: strings.Repeat("é", 200),
-		Model: ModelConfig{ContextWindow: 512, MaxOutputTokens: 511, Temperature: ptr(2.0), TopP: ptr(0.0)},
+		Model:  ModelConfig{ContextWindow: 512, MaxOutputTokens: 511, Temperature: ptr(2.0), TopP: ptr(0.0)},
 		Memory: MemoryPolicy{RecentShare: 1}}), "limits are inclusive")
 
 	for _, tc := range []struct {

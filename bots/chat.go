@@ -19,7 +19,7 @@ import (
 
 // Defaults of ChatConfig.
 const (
-	DefaultContextWindow   = 8192
+	// DefaultContextWindow (8192) is declared with the bot limits.
 	DefaultMaxOutputTokens = 512
 	// DefaultReplyLookback is how many turns after a user turn are read to
 	// find the reply a retried request already got.
@@ -37,9 +37,9 @@ type BotSource interface {
 
 // BotLister is the optional ability of a BotSource to list a tenant's bots
 // (latest versions, ascending by id), for GET /v1/models and for naming a
-// bot by name.
+// bot by name; Store implements it.
 type BotLister interface {
-	ListAll(ctx context.Context, tenant string) ([]Bot, error)
+	List(ctx context.Context, opts ListOptions) ([]Bot, error)
 }
 
 // Assembler builds the context of a reply; *retrieval.Assembler implements
@@ -220,7 +220,7 @@ func (c *Chat) PromptFor(b *Bot, user string) Prompt {
 		if b.Model.MaxOutputTokens > 0 {
 			maxOut = b.Model.MaxOutputTokens
 		}
-		p.Persona = renderPersona(b, user)
+		p.Persona = RenderPersona(*b, user)
 		p.Policy = budgetPolicy(b.Memory)
 		p.NoSummaries = b.Memory.Summaries != nil && !*b.Memory.Summaries
 	}
@@ -556,7 +556,7 @@ func (c *Chat) Greet(ctx context.Context, conv memory.Conversation, bot *Bot) (*
 	if bot == nil || strings.TrimSpace(bot.FirstMessage) == "" {
 		return nil, nil
 	}
-	content := expandMacros(bot.FirstMessage, bot.Name, DefaultUserName)
+	content := strings.TrimSpace(Expand(bot.FirstMessage, bot.Name, DefaultUserName))
 	md := map[string]any{"first_message": true, "bot_id": bot.ID, "bot_version": bot.Version}
 	h := sha256.Sum256([]byte(bot.ID + "\x00" + content))
 	t, err := c.append(ctx, conv, memory.Turn{Role: memory.RoleAssistant, Name: bot.Name, Content: content, Metadata: md},
@@ -567,8 +567,6 @@ func (c *Chat) Greet(ctx context.Context, conv memory.Conversation, bot *Bot) (*
 	return &t, nil
 }
 
-// renderPersona is the persona of b for user.
-func renderPersona(b *Bot, user string) string { return renderPersonaText(b, user) }
 
 // endpointOf names a backend for errors.
 func endpointOf(c Completer) string {

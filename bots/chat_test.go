@@ -3,16 +3,15 @@ package bots_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/bots/embeddedbots"
 	"github.com/longmem/longmem/bots/llm"
 	"github.com/longmem/longmem/bots/llm/llmtest"
 	"github.com/longmem/longmem/memory"
@@ -21,46 +20,9 @@ import (
 	"github.com/longmem/longmem/retrieval/embeddedindex"
 )
 
-// memBots is an in-memory BotSource: every Put adds a version.
-type memBots struct {
-	mu   sync.Mutex
-	bots map[string][]bots.Bot
-}
-
-func (m *memBots) Put(b bots.Bot) bots.Bot {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.bots == nil {
-		m.bots = map[string][]bots.Bot{}
-	}
-	b.Version = len(m.bots[b.ID]) + 1
-	m.bots[b.ID] = append(m.bots[b.ID], b)
-	return b
-}
-
-func (m *memBots) Get(_ context.Context, _, id string) (bots.Bot, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	vs := m.bots[id]
-	if len(vs) == 0 {
-		return bots.Bot{}, fmt.Errorf("bot %q: %w", id, memory.ErrNotFound)
-	}
-	return vs[len(vs)-1], nil
-}
-
-func (m *memBots) GetVersion(_ context.Context, _, id string, v int) (bots.Bot, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	vs := m.bots[id]
-	if v < 1 || v > len(vs) {
-		return bots.Bot{}, fmt.Errorf("bot %q v%d: %w", id, v, memory.ErrNotFound)
-	}
-	return vs[v-1], nil
-}
-
 type rig struct {
 	store   memory.Store
-	bots    *memBots
+	bots    *embeddedbots.Store
 	chat    *bots.Chat
 	backend *llmtest.Server
 	appends int
@@ -81,7 +43,10 @@ func newRig(t *testing.T, handle llmtest.Handler, cfg llm.Config) *rig {
 	idx, err := embeddedindex.New(embeddedindex.Config{})
 	require.NoError(t, err)
 	ix := retrieval.NewIndexer(st, idx, retrieval.NewAnalyzer(retrieval.AnalyzerConfig{}), sharedTok, nil)
-	r := &rig{store: st, bots: &memBots{}}
+	bs, err := embeddedbots.Open(embeddedbots.Config{Dir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { bs.Close() })
+	r := &rig{store: st, bots: bs}
 	r.backend = llmtest.New(t, handle)
 	cfg.BaseURL = r.backend.URL
 	if cfg.MaxRetries == 0 {
@@ -100,6 +65,20 @@ func newRig(t *testing.T, handle llmtest.Handler, cfg llm.Config) *rig {
 var aria = bots.Bot{ID: "aria", Name: "Aria", Description: "{{char}} is a cheerful botanist who helps {{user}} with plants.",
 	Personality: "warm, curious", FirstMessage: "Hello {{user}}, I am {{char}}!",
 	Model: bots.ModelConfig{Model: "hunyuan-a13b", ContextWindow: 4096, MaxOutputTokens: 256}}
+
+// put stores b as a new bot or as the next version of it.
+func (r *rig) put(t *testing.T, b bots.Bot) bots.Bot {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := r.bots.Get(ctx, "", b.ID); err == nil {
+		b, err = r.bots.Update(ctx, "", b, 0, "test")
+		require.NoError(t, err)
+		return b
+	}
+	b, err := r.bots.Create(ctx, "", b, "test")
+	require.NoError(t, err)
+	return b
+}
 
 func (r *rig) conversation(t *testing.T, id, botID string, version int) {
 	t.Helper()
@@ -122,7 +101,7 @@ var usage = llmtest.Usage{PromptTokens: 120, CompletionTokens: 7, TotalTokens: 1
 
 func TestChatPlainReplyStored(t *testing.T) {
 	r := newRig(t, llmtest.Reply(usage, "Water it ", "twice a week."), llm.Config{})
-	r.bots.Put(aria)
+	r.put(t, aria)
 	r.conversation(t, "c", "aria", 0)
 
 	res, err := r.chat.Send(context.Background(), send("How often should I water my fern?", "k1"))
@@ -163,7 +142,7 @@ func TestChatPlainReplyStored(t *testing.T) {
 	require.False(t, got.Stream)
 	require.Equal(t, "system", got.Messages[0].Role)
 	require.Contains(t, got.Messages[0].Content, "Aria is a cheerful botanist who helps Alice with plants.")
-	require.Contains(t, got.Messages[0].Content, "Aria's personality: warm, curious")
+	require.Contains(t, got.Messages[0].Content, "Personality:\nwarm, curious")
 	last := got.Messages[len(got.Messages)-1]
 	require.Equal(t, "How often should I water my fern?", last.Content)
 	n := 0
@@ -214,7 +193,7 @@ func failing(fail int) llmtest.Handler {
 
 func TestChatBackendFailureKeepsUserTurnAndRetryGenerates(t *testing.T) {
 	r := newRig(t, failing(1), llm.Config{})
-	r.bots.Put(aria)
+	r.put(t, aria)
 	r.conversation(t, "c", "aria", 0)
 
 	_, err := r.chat.Send(context.Background(), send("Are you there?", "k1"))
@@ -245,7 +224,7 @@ func TestChatBackendFailureKeepsUserTurnAndRetryGenerates(t *testing.T) {
 
 func TestChatRetryAfterSuccessReplaysWithoutBackend(t *testing.T) {
 	r := newRig(t, llmtest.Reply(usage, "Ferns like shade."), llm.Config{})
-	r.bots.Put(aria)
+	r.put(t, aria)
 	r.conversation(t, "c", "aria", 0)
 	first, err := r.chat.Send(context.Background(), send("Where do ferns grow?", "k1"))
 	require.NoError(t, err)
@@ -310,7 +289,7 @@ func TestChatBrokenStreamKeepsUserTurn(t *testing.T) {
 
 func TestChatPersonaPrefixStable(t *testing.T) {
 	r := newRig(t, llmtest.Reply(usage, "Sure."), llm.Config{})
-	r.bots.Put(aria)
+	r.put(t, aria)
 	r.conversation(t, "c", "aria", 0)
 	for _, q := range []string{"What is a fern?", "And a moss?", "Which one needs more light?"} {
 		_, err := r.chat.Send(context.Background(), send(q, ""))
@@ -330,10 +309,10 @@ func TestChatPersonaPrefixStable(t *testing.T) {
 
 func TestChatPinnedVersion(t *testing.T) {
 	r := newRig(t, llmtest.Reply(usage, "ok"), llm.Config{})
-	r.bots.Put(aria)
+	r.put(t, aria)
 	v2 := aria
 	v2.Description = "{{char}} is now a grumpy astronomer."
-	r.bots.Put(v2)
+	r.put(t, v2)
 	r.conversation(t, "c", "aria", 1)
 	r.conversation(t, "latest", "aria", 0)
 
@@ -407,7 +386,7 @@ func TestChatNoBackend(t *testing.T) {
 
 func TestGreet(t *testing.T) {
 	r := newRig(t, llmtest.Reply(usage, "ok"), llm.Config{})
-	b := r.bots.Put(aria)
+	b := r.put(t, aria)
 	r.conversation(t, "c", "aria", 0)
 	conv, err := r.store.GetConversation(context.Background(), "", "c")
 	require.NoError(t, err)

@@ -567,7 +567,6 @@ func (c *Chat) Greet(ctx context.Context, conv memory.Conversation, bot *Bot) (*
 	return &t, nil
 }
 
-
 // endpointOf names a backend for errors.
 func endpointOf(c Completer) string {
 	if e, ok := c.(interface{ Endpoint() string }); ok {

@@ -400,9 +400,9 @@ func TestLiveChatWaitsForTheOpenChunk(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	gen := genConversation(7, 130)
-	now := gen[len(gen)-1].CreatedAt.Add(time.Minute) // a live chat: the last turn a minute ago
+	now := gen[len(gen)-1].CreatedAt.Add(time.Minute) // a live chat: the last turn 5 s ago
 	for i := range gen {
-		gen[i].CreatedAt = now.Add(-time.Duration(len(gen)-i) * time.Minute)
+		gen[i].CreatedAt = now.Add(-5*time.Second - time.Duration(len(gen)-1-i)*time.Minute)
 	}
 	ingest(t, st, "acme", "c", gen)
 	clock := func() time.Time { return now }
@@ -412,7 +412,7 @@ func TestLiveChatWaitsForTheOpenChunk(t *testing.T) {
 	require.Equal(t, 30, res.LagBefore)
 	require.Equal(t, res.LagBefore-coveredTurns(res.Written), res.Lag)
 	require.Positive(t, res.Lag, "an open chunk is left while the chat goes on")
-	require.Equal(t, gen[len(gen)-1].CreatedAt.Add(DefaultFlushAfter), res.OpenUntil)
+	require.Equal(t, gen[len(gen)-1].CreatedAt.Add(DefaultQuietAfter), res.OpenUntil, "the open chunk stands alone: folded at the first pause")
 	w.mu.Lock()
 	e, ok := w.dirty[convKey{"acme", "c"}]
 	w.mu.Unlock()

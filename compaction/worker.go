@@ -164,17 +164,33 @@ func (w *Worker) Run(ctx context.Context) error {
 		}()
 	}
 	defer wg.Wait()
-	tick := time.NewTicker(w.cfg.Interval)
-	defer tick.Stop()
+	timer := time.NewTimer(w.cfg.Interval)
+	defer timer.Stop()
 	for {
 		w.dispatch(ctx)
+		// Sleep until the earliest scheduled visit (an open chunk's quiet
+		// deadline, a retry), at most Interval.
+		timer.Reset(w.untilNext())
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-w.wake:
-		case <-tick.C:
+		case <-timer.C:
 		}
 	}
+}
+
+// untilNext is how long the loop may sleep: until the earliest scheduled
+// visit, at least a millisecond and at most Interval.
+func (w *Worker) untilNext() time.Duration {
+	d := w.cfg.Interval
+	now := w.now()
+	w.mu.Lock()
+	for _, e := range w.dirty {
+		d = min(d, e.due.Sub(now))
+	}
+	w.mu.Unlock()
+	return max(d, time.Millisecond)
 }
 
 // dispatch pushes the conversations that are due to the queue, earliest

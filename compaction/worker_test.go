@@ -514,3 +514,53 @@ func BenchmarkCompact600(b *testing.B) {
 		}
 	}
 }
+
+// forgettingSummarizer forgets one turn the first time it summarises a
+// chunk holding it, after the worker has read the chunk: the race between
+// a forget and a summary being written.
+type forgettingSummarizer struct {
+	st     memory.Store
+	tenant string
+	conv   string
+	seq    int64
+	done   bool
+}
+
+func (f *forgettingSummarizer) Summarize(ctx context.Context, in Input) (Output, error) {
+	if !f.done && in.Level == 0 {
+		f.done = true
+		if err := f.st.DeleteTurn(ctx, f.tenant, f.conv, f.seq); err != nil {
+			return Output{}, err
+		}
+	}
+	// Name the first word of each item: the summary then surely carries
+	// the forgotten turn's words if it was made from it.
+	var words []string
+	for _, it := range in.Items {
+		if w := strings.Fields(it.Content); len(w) > 0 {
+			words = append(words, w[0])
+		}
+	}
+	return Output{Content: strings.Join(words, " "), Producer: "firstwords"}, nil
+}
+
+func TestTurnForgottenWhileSummarisingIsLeftOut(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	gen := genConversation(11, 40)
+	gen[2].Content = "xylophone-quartz is the secret word and nobody may know it."
+	turns := ingest(t, st, "acme", "c", gen)
+	fs := &forgettingSummarizer{st: st, tenant: "acme", conv: "c", seq: turns[2].Seq}
+	w := newWorker(t, st, Config{KeepRecentTurns: 10, SummaryTokens: 400}, Deps{Summarizer: fs})
+	_, err := w.CompactNow(ctx, "acme", "c")
+	require.NoError(t, err)
+	require.True(t, fs.done)
+	sums, err := st.Summaries(ctx, "acme", "c")
+	require.NoError(t, err)
+	require.NotEmpty(t, sums)
+	for _, s := range sums {
+		require.False(t, s.Stale)
+		require.NotContains(t, s.Content, "xylophone", "the forgotten turn's words are in summary %d-%d", s.FromSeq, s.ToSeq)
+	}
+	require.Equal(t, int64(1), sums[0].FromSeq, "coverage still starts at seq 1")
+}

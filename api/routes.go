@@ -26,4 +26,6 @@ func (s *Server) routes() {
 	e.DELETE("/v1/conversations/:id/turns/:seq", s.deleteTurn, auth)
 
 	e.POST("/v1/conversations/:id/context", s.assembleContext, auth)
+	e.GET("/v1/conversations/:id/summaries", s.listSummaries, auth)
+	e.POST("/v1/conversations/:id/compact", s.compact, auth)
 }

@@ -26,6 +26,8 @@ func (s *Server) routes() {
 	e.DELETE("/v1/conversations/:id/turns/:seq", s.deleteTurn, auth)
 
 	e.POST("/v1/conversations/:id/context", s.assembleContext, auth)
+	e.GET("/v1/conversations/:id/summaries", s.listSummaries, auth)
+	e.POST("/v1/conversations/:id/compact", s.compact, auth)
 
 	// Persona bots and their versions (501 without Deps.Bots).
 	nb := s.needBots

@@ -150,7 +150,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Deps are what the HTTP interface serves from. Store, Tokenizer, Indexer
-// and Assembler are required; the others have defaults.
+// and Assembler are required; the others have defaults or are optional.
 type Deps struct {
 	Store memory.Store
 	// Tokenizer counts each appended turn's content tokens once, before the
@@ -171,6 +171,10 @@ type Deps struct {
 	Indexer *retrieval.Indexer
 	// Assembler builds contexts (POST /v1/conversations/{id}/context).
 	Assembler *retrieval.Assembler
+
+	// Bots stores persona bots (the /v1/bots routes). Optional: without
+	// it those routes answer 501.
+	Bots bots.Store
 	// Compactor folds old turns into summaries: triggered after appends and
 	// context calls, run synchronously by POST …/compact. Nil leaves
 	// summaries to whoever else compacts (…/compact then answers 501).

@@ -2,10 +2,13 @@ package bots
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/longmem/longmem/retrieval"
 )
 
 // Selective logic of a lorebook entry's secondary keys.
@@ -253,4 +256,75 @@ func isWordRune(r rune) bool {
 // words, where a key matches as a substring.
 func isCJK(r rune) bool {
 	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul, unicode.Thai)
+}
+
+// LoreSource adapts a bot's lorebook to the assembler's retrieval.Lorebook,
+// with the {{char}} and {{user}} macros expanded in keys and contents.
+type LoreSource struct {
+	Book *Lorebook
+	// Char and User replace {{char}} (or <BOT>) and {{user}} (or <USER>),
+	// case-insensitively.
+	Char, User string
+}
+
+var _ retrieval.Lorebook = LoreSource{}
+var _ retrieval.LoreBudgeter = LoreSource{}
+
+// Triggered implements retrieval.Lorebook.
+func (s LoreSource) Triggered(scan []string) []retrieval.LoreItem {
+	if s.Book == nil || len(s.Book.Entries) == 0 {
+		return nil
+	}
+	lb := *s.Book
+	lb.Entries = make([]LoreEntry, len(s.Book.Entries))
+	for i, e := range s.Book.Entries {
+		keys := make([]string, len(e.Keys))
+		for k, key := range e.Keys {
+			keys[k] = expandLoreMacros(key, s.Char, s.User)
+		}
+		sec := make([]string, len(e.SecondaryKeys))
+		for k, key := range e.SecondaryKeys {
+			sec[k] = expandLoreMacros(key, s.Char, s.User)
+		}
+		e.Keys, e.SecondaryKeys = keys, sec
+		e.Content = expandLoreMacros(e.Content, s.Char, s.User)
+		lb.Entries[i] = e
+	}
+	matches := lb.Match(scan)
+	out := make([]retrieval.LoreItem, len(matches))
+	for i, m := range matches {
+		name := m.Entry.Name
+		if name == "" {
+			name = m.Entry.Comment
+		}
+		out[i] = retrieval.LoreItem{ID: m.Entry.ID, Name: name, Content: m.Entry.Content, Constant: m.Entry.Constant,
+			Order: m.Entry.InsertionOrder, Priority: m.Entry.Priority, Reasons: m.Reasons}
+	}
+	return out
+}
+
+// LoreTokenBudget implements retrieval.LoreBudgeter: the lorebook's
+// token_budget (0: none).
+func (s LoreSource) LoreTokenBudget() int {
+	if s.Book == nil {
+		return 0
+	}
+	return s.Book.TokenBudget
+}
+
+var loreMacro = regexp.MustCompile(`(?i)\{\{char\}\}|\{\{user\}\}|<bot>|<user>`)
+
+// expandLoreMacros replaces the {{char}} and {{user}} macros (and the V1
+// <BOT> and <USER>) in s, ignoring case.
+func expandLoreMacros(s, char, user string) string {
+	if !strings.Contains(s, "{{") && !strings.Contains(s, "<") {
+		return s
+	}
+	return loreMacro.ReplaceAllStringFunc(s, func(m string) string {
+		switch strings.ToLower(m) {
+		case "{{char}}", "<bot>":
+			return char
+		}
+		return user
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/retrieval"
 )
 
 func entry(id int, keys ...string) bots.LoreEntry {
@@ -131,4 +132,22 @@ func TestLoreMatchNil(t *testing.T) {
 	require.Empty(t, lb.Match([]string{"castle"}))
 	require.Equal(t, bots.DefaultLoreScanDepth, lb.EffectiveScanDepth())
 	require.Equal(t, 2, (&bots.Lorebook{ScanDepth: 2}).EffectiveScanDepth())
+}
+
+func TestLoreSource(t *testing.T) {
+	book := &bots.Lorebook{TokenBudget: 300, Entries: []bots.LoreEntry{
+		{ID: 1, Keys: []string{"{{char}}'s sword"}, Content: "{{Char}} forged it for <USER>.", Enabled: true, InsertionOrder: 2, Priority: 7, Comment: "sword"},
+		{ID: 2, Name: "rules", Content: "{{user}} is a guest of {{char}}.", Constant: true, Enabled: true, InsertionOrder: 9},
+		{ID: 3, Keys: []string{"castle"}, Content: "x", Enabled: true},
+	}}
+	src := bots.LoreSource{Book: book, Char: "Mel", User: "Ann"}
+	got := src.Triggered([]string{"Show me Mel's sword"})
+	require.Equal(t, []retrieval.LoreItem{
+		{ID: 1, Name: "sword", Content: "Mel forged it for Ann.", Order: 2, Priority: 7, Reasons: []string{`key "Mel's sword" in message`}},
+		{ID: 2, Name: "rules", Content: "Ann is a guest of Mel.", Constant: true, Order: 9, Reasons: []string{bots.ReasonConstant}},
+	}, got)
+	require.Equal(t, "{{Char}} forged it for <USER>.", book.Entries[0].Content, "the stored lorebook is untouched")
+	require.Equal(t, 300, src.LoreTokenBudget())
+	require.Empty(t, bots.LoreSource{}.Triggered([]string{"x"}))
+	require.Zero(t, bots.LoreSource{}.LoreTokenBudget())
 }

@@ -59,5 +59,10 @@ func (s *Server) assembleContext(c echo.Context) error {
 	if err != nil {
 		return conversationErr(err, id)
 	}
+	if s.deps.Compactor != nil {
+		// A context call is a cheap moment to catch up on summaries the
+		// conversation may owe (after a restart, say); it never waits.
+		s.deps.Compactor.Trigger(tenant(c), id)
+	}
 	return c.JSON(http.StatusOK, out)
 }

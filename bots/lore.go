@@ -2,21 +2,12 @@ package bots
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/longmem/longmem/retrieval"
-)
-
-// Selective logic of a lorebook entry's secondary keys.
-const (
-	LogicAndAny = "and_any" // a primary key and at least one secondary key
-	LogicAndAll = "and_all" // a primary key and every secondary key
-	LogicNotAny = "not_any" // a primary key and no secondary key
-	LogicNotAll = "not_all" // a primary key and not every secondary key
 )
 
 // DefaultLoreScanDepth is how many recent turns are scanned for keys when a
@@ -262,8 +253,7 @@ func isCJK(r rune) bool {
 // with the {{char}} and {{user}} macros expanded in keys and contents.
 type LoreSource struct {
 	Book *Lorebook
-	// Char and User replace {{char}} (or <BOT>) and {{user}} (or <USER>),
-	// case-insensitively.
+	// Char and User replace the macros, as Expand does.
 	Char, User string
 }
 
@@ -280,14 +270,14 @@ func (s LoreSource) Triggered(scan []string) []retrieval.LoreItem {
 	for i, e := range s.Book.Entries {
 		keys := make([]string, len(e.Keys))
 		for k, key := range e.Keys {
-			keys[k] = expandLoreMacros(key, s.Char, s.User)
+			keys[k] = Expand(key, s.Char, s.User)
 		}
 		sec := make([]string, len(e.SecondaryKeys))
 		for k, key := range e.SecondaryKeys {
-			sec[k] = expandLoreMacros(key, s.Char, s.User)
+			sec[k] = Expand(key, s.Char, s.User)
 		}
 		e.Keys, e.SecondaryKeys = keys, sec
-		e.Content = expandLoreMacros(e.Content, s.Char, s.User)
+		e.Content = Expand(e.Content, s.Char, s.User)
 		lb.Entries[i] = e
 	}
 	matches := lb.Match(scan)
@@ -310,21 +300,4 @@ func (s LoreSource) LoreTokenBudget() int {
 		return 0
 	}
 	return s.Book.TokenBudget
-}
-
-var loreMacro = regexp.MustCompile(`(?i)\{\{char\}\}|\{\{user\}\}|<bot>|<user>`)
-
-// expandLoreMacros replaces the {{char}} and {{user}} macros (and the V1
-// <BOT> and <USER>) in s, ignoring case.
-func expandLoreMacros(s, char, user string) string {
-	if !strings.Contains(s, "{{") && !strings.Contains(s, "<") {
-		return s
-	}
-	return loreMacro.ReplaceAllStringFunc(s, func(m string) string {
-		switch strings.ToLower(m) {
-		case "{{char}}", "<bot>":
-			return char
-		}
-		return user
-	})
 }

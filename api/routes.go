@@ -46,4 +46,7 @@ func (s *Server) routes() {
 	e.GET("/v1/bots/:id/versions", s.listBotVersions, auth, nb)
 	e.GET("/v1/bots/:id/versions/:v", s.getBotVersion, auth, nb)
 	e.POST("/v1/bots/:id/versions/:v/restore", s.restoreBotVersion, auth, nb)
+	e.POST("/v1/bots/import", s.importBot, auth, nb)
+	e.GET("/v1/bots/:id/card", s.exportCard, auth, nb)
+	e.POST("/v1/bots/:id/lore/test", s.loreTest, auth, nb)
 }

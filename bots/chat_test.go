@@ -407,3 +407,36 @@ func TestGreet(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, turn)
 }
+
+func TestChatLoreAndPostHistory(t *testing.T) {
+	r := newRig(t, llmtest.Reply(usage, "ok"), llm.Config{})
+	b := aria
+	b.PostHistoryInstructions = "Answer {{user}} in one sentence."
+	b.Lorebook = &bots.Lorebook{Entries: []bots.LoreEntry{
+		{ID: 1, Constant: true, Enabled: true, Content: "The greenhouse is on Kestrel Island."},
+		{ID: 2, Keys: []string{"orchid"}, Enabled: true, Content: "{{char}} grows a rare ghost orchid."},
+	}}
+	r.put(t, b)
+	r.conversation(t, "c", "aria", 0)
+	for _, q := range []string{"Good morning!", "How is the orchid?"} {
+		res, err := r.chat.Send(context.Background(), send(q, ""))
+		require.NoError(t, err)
+		require.NotNil(t, res.Report)
+	}
+	reqs := r.backend.Requests()
+	first, second := reqs[0].Messages, reqs[1].Messages
+	require.Contains(t, first[0].Content, "Kestrel Island", "constant lore is in every prompt")
+	require.NotContains(t, first[0].Content, "ghost orchid")
+	require.Contains(t, second[0].Content, "Aria grows a rare ghost orchid.", "a key in the message triggers its entry")
+	for _, msgs := range [][]llmtest.Message{first, second} {
+		post := msgs[len(msgs)-2]
+		require.Equal(t, "system", post.Role)
+		require.Equal(t, "Answer Alice in one sentence.", post.Content)
+	}
+	// Persona and constant lore form the stable prefix.
+	prefix := first[0].Content
+	if i := strings.Index(prefix, "Kestrel Island."); i >= 0 {
+		prefix = prefix[:i+len("Kestrel Island.")]
+	}
+	require.True(t, strings.HasPrefix(second[0].Content, prefix))
+}

@@ -344,6 +344,18 @@ func (c *Chat) Send(ctx context.Context, req ChatRequest) (ChatResult, error) {
 		budget = prompt.BudgetTokens
 	}
 
+	// The context as of now, assembled before anything is written, so that
+	// a request it refuses (a budget too small) changes nothing.
+	areq := retrieval.Request{
+		Tenant: conv.Tenant, ConversationID: conv.ID, Message: msg, BudgetTokens: budget,
+		Persona: prompt.Persona, Policy: prompt.Policy, NoSummaries: prompt.NoSummaries, BeforeSeq: conv.LastSeq + 1,
+		Lore: prompt.Lore, LoreScanDepth: prompt.LoreScanDepth, PostHistory: prompt.PostHistory,
+	}
+	asm, err := c.deps.Assembler.Assemble(ctx, areq)
+	if err != nil {
+		return ChatResult{}, err
+	}
+
 	// The user turn, stored once per idempotency key.
 	userHash := requestHash(conv.ID, msg)
 	user, err := c.append(ctx, conv, memory.Turn{Role: memory.RoleUser, Name: msg.Name, Content: msg.Content},
@@ -361,14 +373,13 @@ func (c *Chat) Send(ctx context.Context, req ChatRequest) (ChatResult, error) {
 			return c.replay(res, stored, req)
 		}
 	}
-
-	asm, err := c.deps.Assembler.Assemble(ctx, retrieval.Request{
-		Tenant: conv.Tenant, ConversationID: conv.ID, Message: msg, BudgetTokens: budget,
-		Persona: prompt.Persona, Policy: prompt.Policy, NoSummaries: prompt.NoSummaries, BeforeSeq: user.Seq,
-		Lore: prompt.Lore, LoreScanDepth: prompt.LoreScanDepth, PostHistory: prompt.PostHistory,
-	})
-	if err != nil {
-		return res, err
+	if user.Seq != areq.BeforeSeq {
+		// A retry (its user turn stored earlier) or a concurrent append:
+		// the context is the one before this user turn.
+		areq.BeforeSeq = user.Seq
+		if asm, err = c.deps.Assembler.Assemble(ctx, areq); err != nil {
+			return res, err
+		}
 	}
 	res.Report = &asm.Report
 	if req.OnStart != nil {

@@ -215,6 +215,11 @@ func TestChatBackendFailureKeepsUserTurnAndRetryGenerates(t *testing.T) {
 	require.Equal(t, memory.RoleUser, turns[0].Role)
 	require.Equal(t, memory.RoleAssistant, turns[1].Role)
 	require.Equal(t, 2, r.backend.Calls())
+	n := 0
+	for _, m := range r.backend.Requests()[1].Messages {
+		n += strings.Count(m.Content, "Are you there?")
+	}
+	require.Equal(t, 1, n, "the retry's context has the stored message once")
 
 	// The same key with another message is a conflict and stores nothing.
 	_, err = r.chat.Send(context.Background(), send("something else", "k1"))
@@ -347,6 +352,7 @@ func TestChatRejects(t *testing.T) {
 		{"empty", bots.ChatRequest{ConversationID: "plain", Message: retrieval.Message{Content: " "}}, memory.ErrInvalid, "message.content"},
 		{"role", bots.ChatRequest{ConversationID: "plain", Message: retrieval.Message{Role: "assistant", Content: "x"}}, memory.ErrInvalid, "message.role"},
 		{"budget", bots.ChatRequest{ConversationID: "plain", Message: retrieval.Message{Content: "x"}, BudgetTokens: -1}, memory.ErrInvalid, "budget_tokens"},
+		{"budget too small", bots.ChatRequest{ConversationID: "plain", Message: retrieval.Message{Content: "a message longer than its budget"}, BudgetTokens: 5}, memory.ErrInvalid, "budget_tokens"},
 		{"no conversation", bots.ChatRequest{ConversationID: "none", Message: retrieval.Message{Content: "x"}}, memory.ErrNotFound, `conversation "none" not found`},
 		{"no bot", bots.ChatRequest{ConversationID: "c", Message: retrieval.Message{Content: "x"}}, memory.ErrNotFound, `bot "nobody" not found`},
 	} {

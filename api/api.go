@@ -179,6 +179,10 @@ type Deps struct {
 	// context calls, run synchronously by POST …/compact. Nil leaves
 	// summaries to whoever else compacts (…/compact then answers 501).
 	Compactor Compactor
+	// Chat is the chat loop (POST …/chat, /v1/chat/completions, /v1/models)
+	// and the bots' greetings and personas for conversations and contexts.
+	// Nil: those routes answer 501 and bot_id is a plain label.
+	Chat *bots.Chat
 }
 
 // Compactor is what the API needs of compaction.Worker.

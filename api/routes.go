@@ -28,6 +28,12 @@ func (s *Server) routes() {
 	e.POST("/v1/conversations/:id/context", s.assembleContext, auth)
 	e.GET("/v1/conversations/:id/summaries", s.listSummaries, auth)
 	e.POST("/v1/conversations/:id/compact", s.compact, auth)
+	e.POST("/v1/conversations/:id/chat", s.chat, auth)
+
+	// OpenAI-compatible: errors in OpenAI's shape.
+	oa := s.openAIRoute
+	e.POST("/v1/chat/completions", s.chatCompletions, oa, auth)
+	e.GET("/v1/models", s.listModels, oa, auth)
 
 	// Persona bots and their versions (501 without Deps.Bots).
 	nb := s.needBots

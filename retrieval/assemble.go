@@ -61,6 +61,11 @@ type Request struct {
 	// PostHistory is the bot's post-history instructions, sent as a system
 	// message right before the new message (empty: none).
 	PostHistory string
+	// BeforeSeq, when > 0, builds the context as it stood before turn
+	// BeforeSeq: turns with seq >= BeforeSeq are neither recent nor
+	// recalled. The chat loop stores the new message first (as turn
+	// BeforeSeq) and must not see it twice.
+	BeforeSeq int64
 }
 
 // Context is an assembled prompt and the account of what is in it.
@@ -153,6 +158,10 @@ func (c AssemblerConfig) withDefaults() AssemblerConfig {
 	}
 	return c
 }
+
+// maxLaterTurns bounds how many turns after Request.BeforeSeq are read
+// (and dropped) to find the recent window before it.
+const maxLaterTurns = 1000
 
 // Assembler builds token-budgeted contexts. Safe for concurrent use.
 type Assembler struct {
@@ -252,8 +261,12 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	personaCost := sys.cost(overhead)
 	free -= personaCost + postCost
 
-	// The last turns: the recent window (as many as the policy allows) and
-	// what the lorebook scans.
+	// The last turns before lastSeq: the recent window (as many as the
+	// policy allows) and what the lorebook scans.
+	lastSeq := conv.LastSeq
+	if req.BeforeSeq > 0 {
+		lastSeq = min(lastSeq, req.BeforeSeq-1)
+	}
 	want := 0
 	if !req.ExcludeRecent {
 		want = policy.RecentMaxTurns
@@ -262,9 +275,18 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 		want = max(want, req.LoreScanDepth)
 	}
 	var last []memory.Turn
-	if want > 0 && conv.LastSeq > 0 {
-		if last, err = a.store.LastTurns(ctx, req.Tenant, req.ConversationID, want); err != nil {
+	if want > 0 && lastSeq > 0 {
+		// Turns after lastSeq (at most conv.LastSeq-lastSeq of them) come
+		// too and are cut off.
+		later := int(min(conv.LastSeq-lastSeq, maxLaterTurns))
+		if last, err = a.store.LastTurns(ctx, req.Tenant, req.ConversationID, want+later); err != nil {
 			return Context{}, err
+		}
+		for len(last) > 0 && last[len(last)-1].Seq > lastSeq {
+			last = last[:len(last)-1]
+		}
+		if len(last) > want {
+			last = last[len(last)-want:]
 		}
 	}
 	var recent []memory.Turn
@@ -319,7 +341,7 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	}
 
 	// Recall over everything older than the recent window.
-	maxSeq := conv.LastSeq
+	maxSeq := lastSeq
 	if len(recentIn) > 0 {
 		maxSeq = recentIn[0].Seq - 1
 	}
@@ -357,7 +379,7 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	var recalled []Doc
 	var recallReport []TurnReport
 	if maxSeq > 0 && recallBudget > 0 {
-		recalled, recallReport, rep.Dropped, err = a.recall(ctx, req, maxSeq, conv.LastSeq, recallBudget, recentIn)
+		recalled, recallReport, rep.Dropped, err = a.recall(ctx, req, maxSeq, lastSeq, recallBudget, recentIn)
 		if err != nil {
 			return Context{}, err
 		}

@@ -82,7 +82,7 @@ func (a *Assembler) loreItems(items []LoreItem) []loreItem {
 		if it.Content == "" {
 			continue
 		}
-		out = append(out, loreItem{LoreItem: it, cost: 1 + a.count(it.Content)})
+		out = append(out, loreItem{LoreItem: it, cost: 1 + a.countText(it.Content)})
 	}
 	slices.SortStableFunc(out, func(x, y loreItem) int {
 		return cmp.Or(cmp.Compare(x.Order, y.Order), cmp.Compare(x.ID, y.ID))

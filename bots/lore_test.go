@@ -1,6 +1,7 @@
 package bots_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -165,4 +166,25 @@ func TestLoreMatchRegexReason(t *testing.T) {
 	require.Len(t, got, 1)
 	require.Equal(t, []string{`regex "/caf[eé]/" in recent turn 1`}, got[0].Reasons)
 	require.Empty(t, (&bots.Lorebook{Entries: []bots.LoreEntry{e}}).Match([]string{"the CAFE"}), "/…/ without i is case-sensitive")
+}
+
+// FuzzLoreMatch: any key and text, never a panic; a key found as a whole
+// word (case-insensitively) triggers its entry.
+func FuzzLoreMatch(f *testing.F) {
+	f.Add("castle", "the Castle!", false, false)
+	f.Add("城堡", "我们到了城堡门口", true, false)
+	f.Add("/a+(b/i", "aab", false, true)
+	f.Add("\xff", "\xff\xfe", false, false)
+	f.Fuzz(func(t *testing.T, key, text string, cs, regex bool) {
+		e := entry(1, key)
+		e.CaseSensitive = cs
+		if regex {
+			e.Extensions = map[string]any{bots.CardFieldsKey: map[string]any{"use_regex": true}}
+		}
+		lb := &bots.Lorebook{RecursiveScanning: true, Entries: []bots.LoreEntry{e, entry(2, text)}}
+		got := lb.Match([]string{text, key})
+		if !regex && !cs && key != "" && key == strings.TrimSpace(key) && strings.ToLower(key) == strings.ToLower(strings.ToLower(key)) {
+			require.Contains(t, ids(got), 1, "a key always matches itself as a scanned text")
+		}
+	})
 }

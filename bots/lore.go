@@ -2,6 +2,7 @@ package bots
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -130,6 +131,14 @@ func matchEntry(e LoreEntry, texts []scanText) ([]string, bool) {
 	if v, ok := e.Extensions["match_whole_words"].(bool); ok {
 		whole = v // SillyTavern's per-entry override
 	}
+	if useRegex(e) {
+		for _, k := range e.Keys {
+			if where, ok := findRegex(k, texts, e.CaseSensitive); ok {
+				return []string{fmt.Sprintf("regex %q in %s", k, where)}, true
+			}
+		}
+		return nil, false // V3: secondary keys are ignored with use_regex
+	}
 	var reasons []string
 	for _, k := range e.Keys {
 		if where, ok := findKey(k, texts, e.CaseSensitive, whole); ok {
@@ -174,6 +183,49 @@ func matchEntry(e LoreEntry, texts []scanText) ([]string, bool) {
 		}
 		return append(reasons, found[0]), true
 	}
+}
+
+// CardFieldsKey is the key, in a lorebook entry's Extensions, of the
+// Character Card fields longmem keeps verbatim (see bots/card); the matcher
+// reads V3's use_regex from it.
+const CardFieldsKey = "longmem/card_fields"
+
+func useRegex(e LoreEntry) bool {
+	f, _ := e.Extensions[CardFieldsKey].(map[string]any)
+	v, _ := f["use_regex"].(bool)
+	return v
+}
+
+// findRegex returns where the regular expression key (RE2 syntax, either
+// bare — case-insensitive unless caseSensitive — or as /pattern/flags with
+// the flags i, m and s) first matches in texts. An invalid pattern never
+// matches.
+func findRegex(key string, texts []scanText, caseSensitive bool) (string, bool) {
+	pat, flags := key, ""
+	if !caseSensitive {
+		flags = "i"
+	}
+	if j := strings.LastIndexByte(key, '/'); len(key) > 2 && key[0] == '/' && j > 0 {
+		pat, flags = key[1:j], ""
+		for _, f := range key[j+1:] {
+			if strings.ContainsRune("ims", f) && !strings.ContainsRune(flags, f) {
+				flags += string(f)
+			}
+		}
+	}
+	if flags != "" {
+		pat = "(?" + flags + ")" + pat
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil || key == "" {
+		return "", false
+	}
+	for _, t := range texts {
+		if re.MatchString(t.text) {
+			return t.where, true
+		}
+	}
+	return "", false
 }
 
 func nonEmpty(keys []string) []string {

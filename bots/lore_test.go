@@ -1,6 +1,7 @@
 package bots_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -33,6 +34,11 @@ func TestLoreMatch(t *testing.T) {
 		e.Extensions = map[string]any{"match_whole_words": false}
 		return e
 	}
+	re := func(e bots.LoreEntry) bots.LoreEntry {
+		e.Extensions = map[string]any{bots.CardFieldsKey: map[string]any{"use_regex": true}}
+		e.Selective, e.SecondaryKeys = true, []string{"never present"}
+		return e
+	}
 	for _, tc := range []struct {
 		name    string
 		entries []bots.LoreEntry
@@ -60,6 +66,7 @@ func TestLoreMatch(t *testing.T) {
 		{"not_all", []bots.LoreEntry{sel(entry(1, "king"), bots.LogicNotAll, "his", "throne"), sel(entry(2, "king"), bots.LogicNotAll, "crown", "throne")}, []string{"the king on his throne"}, []int{2}},
 		{"secondary without selective ignored", []bots.LoreEntry{{ID: 1, Keys: []string{"king"}, SecondaryKeys: []string{"crown"}, Enabled: true}}, []string{"the king"}, []int{1}},
 		{"secondary alone does not trigger", []bots.LoreEntry{sel(entry(1, "king"), bots.LogicAndAny, "throne")}, []string{"an empty throne"}, []int{}},
+		{"regex keys (V3 use_regex)", []bots.LoreEntry{re(entry(1, "/lat+e|espresso/i")), re(entry(2, `^\d{4}$`)), re(entry(3, "cast(le")), re(entry(4, "ORDER")), re(cs(entry(5, "ORDER")))}, []string{"One LATTE please", "to order"}, []int{1, 4}},
 		{"no scan texts", []bots.LoreEntry{entry(1, "castle"), constant(entry(2))}, nil, []int{2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,4 +157,34 @@ func TestLoreSource(t *testing.T) {
 	require.Equal(t, 300, src.LoreTokenBudget())
 	require.Empty(t, bots.LoreSource{}.Triggered([]string{"x"}))
 	require.Zero(t, bots.LoreSource{}.LoreTokenBudget())
+}
+
+func TestLoreMatchRegexReason(t *testing.T) {
+	e := entry(4, "/caf[eé]/")
+	e.Extensions = map[string]any{bots.CardFieldsKey: map[string]any{"use_regex": true}}
+	got := (&bots.Lorebook{Entries: []bots.LoreEntry{e}}).Match([]string{"hi", "the café"})
+	require.Len(t, got, 1)
+	require.Equal(t, []string{`regex "/caf[eé]/" in recent turn 1`}, got[0].Reasons)
+	require.Empty(t, (&bots.Lorebook{Entries: []bots.LoreEntry{e}}).Match([]string{"the CAFE"}), "/…/ without i is case-sensitive")
+}
+
+// FuzzLoreMatch: any key and text, never a panic; a key found as a whole
+// word (case-insensitively) triggers its entry.
+func FuzzLoreMatch(f *testing.F) {
+	f.Add("castle", "the Castle!", false, false)
+	f.Add("城堡", "我们到了城堡门口", true, false)
+	f.Add("/a+(b/i", "aab", false, true)
+	f.Add("\xff", "\xff\xfe", false, false)
+	f.Fuzz(func(t *testing.T, key, text string, cs, regex bool) {
+		e := entry(1, key)
+		e.CaseSensitive = cs
+		if regex {
+			e.Extensions = map[string]any{bots.CardFieldsKey: map[string]any{"use_regex": true}}
+		}
+		lb := &bots.Lorebook{RecursiveScanning: true, Entries: []bots.LoreEntry{e, entry(2, text)}}
+		got := lb.Match([]string{text, key})
+		if !regex && !cs && key != "" && key == strings.TrimSpace(key) && strings.ToLower(key) == strings.ToLower(strings.ToLower(key)) {
+			require.Contains(t, ids(got), 1, "a key always matches itself as a scanned text")
+		}
+	})
 }

@@ -201,6 +201,19 @@ func (a *Assembler) count(s string) int {
 	return n
 }
 
+// maxCachedText is the longest text whose count is cached (bytes): names,
+// headers and the usual lore entries, never long texts that would make the
+// cache hold megabytes.
+const maxCachedText = 2048
+
+// countText returns the tokens of s, cached when s is short.
+func (a *Assembler) countText(s string) int {
+	if len(s) > maxCachedText {
+		return a.tok.Count(s)
+	}
+	return a.count(s)
+}
+
 // Assemble builds the context for req.
 func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) {
 	policy := a.cfg.Budget
@@ -243,7 +256,7 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	persona, post := strings.TrimSpace(req.Persona), strings.TrimSpace(req.PostHistory)
 	postCost := 0
 	if post != "" {
-		postCost = a.count(post) + overhead
+		postCost = a.countText(post) + overhead
 	}
 	if persona != "" || post != "" {
 		cost := 0

@@ -82,7 +82,7 @@ func (a *Assembler) loreItems(items []LoreItem) []loreItem {
 		if it.Content == "" {
 			continue
 		}
-		out = append(out, loreItem{LoreItem: it, cost: 1 + a.count(it.Content)})
+		out = append(out, loreItem{LoreItem: it, cost: 1 + a.countText(it.Content)})
 	}
 	slices.SortStableFunc(out, func(x, y loreItem) int {
 		return cmp.Or(cmp.Compare(x.Order, y.Order), cmp.Compare(x.ID, y.ID))
@@ -96,17 +96,30 @@ func (a *Assembler) loreItems(items []LoreItem) []loreItem {
 // triggered section is priced as opening the message (an upper bound: the
 // summaries may precede it).
 func (a *Assembler) loreCost(items []loreItem, persona bool, overhead int) int {
-	var constant, triggered int
-	var nc, nt int
+	var t loreTotals
 	for _, it := range items {
-		if it.Constant {
-			constant += it.cost
-			nc++
-		} else {
-			triggered += it.cost
-			nt++
-		}
+		t.add(it, 1)
 	}
+	return a.loreTotalCost(t, persona, overhead)
+}
+
+// loreTotals sums the items of the two lore sections.
+type loreTotals struct {
+	constant, triggered int // tokens
+	nc, nt              int // items
+}
+
+func (t *loreTotals) add(it loreItem, sign int) {
+	if it.Constant {
+		t.constant += sign * it.cost
+		t.nc += sign
+	} else {
+		t.triggered += sign * it.cost
+		t.nt += sign
+	}
+}
+
+func (a *Assembler) loreTotalCost(t loreTotals, persona bool, overhead int) int {
 	open := func(before bool) int {
 		if before {
 			return sectionJoinCost
@@ -114,11 +127,11 @@ func (a *Assembler) loreCost(items []loreItem, persona bool, overhead int) int {
 		return overhead
 	}
 	cost := 0
-	if nc > 0 {
-		cost += open(persona) + a.count(loreConstantHeading) + constant
+	if t.nc > 0 {
+		cost += open(persona) + a.count(loreConstantHeading) + t.constant
 	}
-	if nt > 0 {
-		cost += open(persona || nc > 0) + a.count(loreTriggeredHeading) + triggered
+	if t.nt > 0 {
+		cost += open(persona || t.nc > 0) + a.count(loreTriggeredHeading) + t.triggered
 	}
 	return cost
 }
@@ -128,15 +141,36 @@ func (a *Assembler) loreCost(items []loreItem, persona bool, overhead int) int {
 // constant one (which keeps the prompt's prefix stable), then the last in
 // insertion order. The kept entries stay in prompt order.
 func (a *Assembler) fitLore(items []loreItem, budget int, persona bool, overhead int) []loreItem {
-	kept := slices.Clone(items)
-	for len(kept) > 0 && a.loreCost(kept, persona, overhead) > budget {
-		drop := 0
-		for i, it := range kept {
-			if dropFirst(it, kept[drop]) {
-				drop = i
-			}
+	var t loreTotals
+	for _, it := range items {
+		t.add(it, 1)
+	}
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int {
+		switch {
+		case dropFirst(items[x], items[y]):
+			return -1
+		case dropFirst(items[y], items[x]):
+			return 1
 		}
-		kept = slices.Delete(kept, drop, drop+1)
+		return 0
+	})
+	dropped := make([]bool, len(items))
+	for _, i := range order {
+		if a.loreTotalCost(t, persona, overhead) <= budget {
+			break
+		}
+		dropped[i] = true
+		t.add(items[i], -1)
+	}
+	kept := make([]loreItem, 0, len(items))
+	for i, it := range items {
+		if !dropped[i] {
+			kept = append(kept, it)
+		}
 	}
 	return kept
 }

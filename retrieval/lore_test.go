@@ -196,3 +196,15 @@ func TestAssembleLoreWithinBudget(t *testing.T) {
 		}
 	}
 }
+
+// With BeforeSeq (the chat loop stores the message first) the lorebook
+// scans the turns before the message, not the stored message again.
+func TestAssembleLoreScanBeforeSeq(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	r.fill(t, "c", []string{"one", "two", "three", "the new message"})
+	lore := &keyLore{}
+	_, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", Lore: lore, LoreScanDepth: 2, BeforeSeq: 4,
+		Message: retrieval.Message{Content: "the new message"}, BudgetTokens: 500})
+	require.NoError(t, err)
+	require.Equal(t, [][]string{{"the new message", "three", "two"}}, lore.scans)
+}

@@ -33,7 +33,7 @@ const RootKey = "$root"
 // FieldsKey is the key, in a lorebook's or an entry's Extensions, that
 // holds its fields longmem has no place for (V3 use_regex, an id that is
 // not a number …), verbatim; an export puts them back in place.
-const FieldsKey = "longmem/card_fields"
+const FieldsKey = bots.CardFieldsKey
 
 // LongmemKey is the key of a card's data.extensions where an export keeps
 // what only longmem knows (model, memory policy, metadata); an import

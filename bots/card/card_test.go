@@ -282,3 +282,22 @@ func mustPlaceholder(t *testing.T) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// A ccv3 chunk that does not parse falls back to the chara chunk.
+func TestPNGFallsBackToChara(t *testing.T) {
+	v1, err := card.ParseJSON(read(t, "v1.json"))
+	require.NoError(t, err)
+	out, err := card.ExportPNG(v1, nil)
+	require.NoError(t, err)
+	i := bytes.Index(out, []byte("tEXtccv3\x00")) + len("tEXtccv3\x00")
+	copy(out[i:], "!!!!") // same length: the chunk stays well-formed, its base64 does not
+	got, err := card.ParsePNG(out)
+	require.NoError(t, err)
+	require.Equal(t, v1, got)
+
+	j := bytes.Index(out, []byte("tEXtchara\x00")) + len("tEXtchara\x00")
+	copy(out[j:], "!!!!")
+	_, err = card.ParsePNG(out)
+	require.ErrorIs(t, err, memory.ErrInvalid)
+	require.ErrorContains(t, err, "ccv3 chunk is not base64", "the preferred chunk's error")
+}

@@ -3,8 +3,10 @@ package bots_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +27,7 @@ type rig struct {
 	bots    *embeddedbots.Store
 	chat    *bots.Chat
 	backend *llmtest.Server
-	appends int
+	appends atomic.Int32
 }
 
 var sharedTok retrieval.Tokenizer
@@ -56,7 +58,7 @@ func newRig(t *testing.T, handle llmtest.Handler, cfg llm.Config) *rig {
 	require.NoError(t, err)
 	r.chat, err = bots.NewChat(bots.ChatConfig{}, bots.ChatDeps{
 		Store: st, Bots: r.bots, Assembler: retrieval.NewAssembler(retrieval.AssemblerConfig{}, st, ix, sharedTok),
-		Tokenizer: sharedTok, Backends: be, OnAppend: func(string, string, int64) { r.appends++ },
+		Tokenizer: sharedTok, Backends: be, OnAppend: func(string, string, int64) { r.appends.Add(1) },
 	})
 	require.NoError(t, err)
 	return r
@@ -119,7 +121,7 @@ func TestChatPlainReplyStored(t *testing.T) {
 	require.Equal(t, "stop", res.FinishReason)
 	require.NotNil(t, res.Report)
 	require.Equal(t, 4096-256, res.Report.BudgetTokens, "budget: the context window less the max output")
-	require.Equal(t, 2, r.appends)
+	require.EqualValues(t, 2, r.appends.Load())
 
 	// Stored with its metadata.
 	turns := r.turns(t, "c")
@@ -445,4 +447,44 @@ func TestChatLoreAndPostHistory(t *testing.T) {
 		prefix = prefix[:i+len("Kestrel Island.")]
 	}
 	require.True(t, strings.HasPrefix(second[0].Content, prefix))
+}
+
+// TestChatConcurrentRetriesStoreOneReply: two attempts with the same key
+// in flight at once both reach the backend, but only one reply is stored
+// and both return it.
+func TestChatConcurrentRetriesStoreOneReply(t *testing.T) {
+	arrived := make(chan struct{}, 2)
+	both := make(chan struct{})
+	var r *rig
+	r = newRig(t, func(w http.ResponseWriter, req *http.Request, lr llmtest.Request, n int) {
+		arrived <- struct{}{}
+		select {
+		case <-both:
+		case <-r.backend.Release:
+			return
+		}
+		llmtest.Reply(usage, fmt.Sprintf("answer %d", n))(w, req, lr, n)
+	}, llm.Config{})
+	r.conversation(t, "c", "", 0)
+	go func() {
+		<-arrived
+		<-arrived
+		close(both)
+	}()
+	results := make(chan bots.ChatResult, 2)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			res, err := r.chat.Send(context.Background(), send("hello twice", "same-key"))
+			results <- res
+			errs <- err
+		}()
+	}
+	a, b := <-results, <-results
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	require.Equal(t, a.Reply.Seq, b.Reply.Seq)
+	require.Equal(t, a.Reply.Content, b.Reply.Content)
+	require.Equal(t, a.UserTurn.Seq, b.UserTurn.Seq)
+	require.Len(t, r.turns(t, "c"), 2, "one user turn, one reply")
 }

@@ -269,7 +269,11 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 		if sys.empty() {
 			room -= overhead - sectionJoinCost
 		}
-		if chosen := SelectSummaries(summaries, maxSeq, room, a.summaryCost); len(chosen) > 0 {
+		chosen := SelectRelevantSummaries(summaries, maxSeq, room, a.summaryCost, a.summaryScorer(req.Message.Content, summaries))
+		if len(chosen) == 0 {
+			chosen = SelectSummaries(summaries, maxSeq, room, a.summaryCost)
+		}
+		if len(chosen) > 0 {
 			text, cost := a.renderSummaries(chosen)
 			sys.add(SectionSummary, text, cost, len(chosen))
 			for _, sm := range chosen {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory/embedded"
 	"github.com/longmem/longmem/retrieval"
 	"github.com/longmem/longmem/retrieval/replay"
@@ -48,6 +49,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		config   = fs.String("config", "", "YAML config file as for serve; its tokenizer and recall sections apply")
 		minRec   = fs.Float64("min-recall", 0, "exit 3 when longmem's evidence recall at any budget is below this")
 		progress = fs.Bool("progress", isTerminal(stderr), "draw a progress bar on stderr (default: when stderr is a terminal)")
+		sumTok   = fs.Int("summary-tokens", 128, "token target of a level-0 summary when --summaries on (compaction summary_tokens)")
+		sums     = fs.String("summaries", "on", "on: compact each conversation (extractive summaries) before its questions and also run longmem without summaries (longmem-nosum); off: no summaries")
 	)
 	fs.Var(&budgets, "budget", "token budget; repeat or comma-separate for several (default 2048)")
 	fs.Usage = func() {
@@ -66,6 +69,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if *input == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "longmem replay: --input FILE is required (and no positional arguments)")
 		fs.Usage()
+		return 2
+	}
+	if *sums != "on" && *sums != "off" {
+		fmt.Fprintf(stderr, "longmem replay: --summaries %q: want on or off\n", *sums)
 		return 2
 	}
 	if len(budgets) == 0 {
@@ -88,7 +95,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if k, ok := env["LONGMEM_EMBEDDER_KEY"]; ok {
 		cfg.Recall.Embedder.Key = k
 	}
-	if err := replayRun(ctx, cfg, *format, *input, *out, *haystack, budgets, *minRec, *progress, stdout, stderr); err != nil {
+	if err := replayRun(ctx, cfg, *format, *input, *out, *haystack, budgets, *minRec, *progress, *sums == "on", *sumTok, stdout, stderr); err != nil {
 		var low errLowRecall
 		if errors.As(err, &low) {
 			fmt.Fprintf(stderr, "longmem replay: %v\n", err)
@@ -104,7 +111,7 @@ type errLowRecall struct{ msg string }
 
 func (e errLowRecall) Error() string { return e.msg }
 
-func replayRun(ctx context.Context, cfg Config, format, input, out string, haystack int, budgets []int, minRecall float64, progress bool, stdout, stderr io.Writer) error {
+func replayRun(ctx context.Context, cfg Config, format, input, out string, haystack int, budgets []int, minRecall float64, progress, summaries bool, summaryTokens int, stdout, stderr io.Writer) error {
 	if err := errors.Join(cfg.Tokenizer.Validate(), cfg.Recall.Validate()); err != nil {
 		return err
 	}
@@ -154,9 +161,21 @@ func replayRun(ctx context.Context, cfg Config, format, input, out string, hayst
 		return err
 	}
 	defer qf.Close()
-	rcfg := replay.Config{Budgets: budgets, Store: store, Indexer: rc.indexer, Index: rc.index, Assembler: rc.assembler,
+	rcfg := replay.Config{Budgets: budgets, Store: store, Indexer: rc.indexer, Index: rc.index,
+		Longmem:   []replay.Longmem{{Name: replay.StrategyLongmem, Assembler: rc.assembler, NoSummaries: !summaries, CompareNoSummaries: summaries}},
 		Tokenizer: tok, Analyzer: rc.analyzer, Embedder: rc.embedder, Questions: qf,
 		MessageOverhead: cfg.Recall.Assembler.Budget.MessageOverhead}
+	if summaries {
+		w, err := compaction.NewWorker(compaction.Config{SummaryTokens: summaryTokens}, compaction.Deps{Store: store, Tokenizer: tok,
+			Summarizer: compaction.NewExtractive(tok), Queue: compaction.NewMemQueue(), Logger: logger})
+		if err != nil {
+			return err
+		}
+		rcfg.Compact = func(ctx context.Context, tenant, id string) error {
+			_, err := w.CompactNow(ctx, tenant, id)
+			return err
+		}
+	}
 	if progress {
 		rcfg.Progress = stderr
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/memory/embedded"
 	"github.com/longmem/longmem/retrieval"
@@ -97,7 +98,8 @@ func TestRun(t *testing.T) {
 	convs, err := LoadLoCoMo("testdata/locomo-mini.json")
 	require.NoError(t, err)
 	var qs, progress bytes.Buffer
-	rep, err := Run(ctx, Config{Budgets: []int{60, 1000}, Store: store, Indexer: ix, Index: idx, Assembler: asm,
+	rep, err := Run(ctx, Config{Budgets: []int{60, 1000}, Store: store, Indexer: ix, Index: idx,
+		Longmem:   []Longmem{{Name: StrategyLongmem, Assembler: asm}},
 		Tokenizer: tok, Analyzer: an, Questions: &qs, Progress: &progress}, "locomo", convs)
 	require.NoError(t, err)
 	require.Equal(t, 6, rep.Questions)
@@ -114,10 +116,63 @@ func TestRun(t *testing.T) {
 	var rec QuestionRecord
 	require.NoError(t, json.Unmarshal([]byte(lines[0]), &rec))
 	require.Equal(t, "Where is Ava's pottery course?", rec.Question)
+	require.Equal(t, 0, rec.Index)
+	require.Equal(t, 60, rec.BudgetTokens)
+	require.Contains(t, rec.Strategies, StrategyLexical)
+	require.Nil(t, rec.Strategies[StrategyLongmem].PrefixRatio, "a conversation's first question has no previous prompt")
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &rec))
+	require.Equal(t, 1000, rec.BudgetTokens)
+	require.Equal(t, []int64{1, 2, 3, 4, 5, 6, 7, 8}, rec.Strategies[StrategyLongmem].Retrieved, "everything is in at 1,000 tokens")
+	require.NoError(t, json.Unmarshal([]byte(lines[3]), &rec))
+	require.Equal(t, 1, rec.Index)
+	require.NotNil(t, rec.Strategies[StrategyRecency].PrefixRatio)
+	require.Greater(t, *rec.Strategies[StrategyRecency].PrefixRatio, 0.5, "recency sends the same turns before each question")
+	require.Less(t, *rec.Strategies[StrategyRecency].PrefixRatio, 1.0, "the question differs")
 	require.Contains(t, Summary(rep), "longmem")
 
 	// Every conversation is removed after its questions.
 	all, err := store.ListConversations(ctx, memory.ListOptions{Tenant: "replay"})
 	require.NoError(t, err)
 	require.Empty(t, all)
+}
+
+func TestRunWithSummaries(t *testing.T) {
+	ctx := context.Background()
+	store, err := embedded.Open(embedded.Config{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer store.Close()
+	idx, err := embeddedindex.New(embeddedindex.Config{})
+	require.NoError(t, err)
+	tok, err := retrieval.NewTokenizer(retrieval.TokenizerConfig{})
+	require.NoError(t, err)
+	an := retrieval.NewAnalyzer(retrieval.AnalyzerConfig{})
+	ix := retrieval.NewIndexer(store, idx, an, tok, nil)
+	asm := retrieval.NewAssembler(retrieval.AssemblerConfig{Budget: retrieval.BudgetPolicy{RecentMaxTurns: 1}}, store, ix, tok)
+	w, err := compaction.NewWorker(compaction.Config{KeepRecentTurns: 1, MinChunkTokens: 1, ChunkTokens: 40}, compaction.Deps{Store: store, Tokenizer: tok,
+		Summarizer: compaction.NewExtractive(tok), Queue: compaction.NewMemQueue()})
+	require.NoError(t, err)
+	compacted := 0
+	convs, err := LoadLoCoMo("testdata/locomo-mini.json")
+	require.NoError(t, err)
+	var qs bytes.Buffer
+	rep, err := Run(ctx, Config{Budgets: []int{400}, Store: store, Indexer: ix, Index: idx, Tokenizer: tok, Analyzer: an, Questions: &qs,
+		Longmem: []Longmem{{Name: StrategyLongmem, Assembler: asm, CompareNoSummaries: true}},
+		Compact: func(ctx context.Context, tenant, id string) error {
+			compacted++
+			_, err := w.CompactNow(ctx, tenant, id)
+			return err
+		}}, "locomo", convs)
+	require.NoError(t, err)
+	require.Equal(t, 2, compacted, "each conversation is compacted after its ingest")
+	require.True(t, rep.Summaries)
+	require.Equal(t, []string{"longmem", "longmem-nosum", "recency", "lexical"}, rep.Strategies)
+	with, without := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(qs.String()), "\n") {
+		var rec QuestionRecord
+		require.NoError(t, json.Unmarshal([]byte(line), &rec))
+		with += rec.Strategies[StrategyLongmem].Summaries
+		without += rec.Strategies[StrategyLongmem+NoSumSuffix].Summaries
+	}
+	require.Positive(t, with, "summaries reach the contexts")
+	require.Zero(t, without, "the -nosum strategy asks without them")
 }

@@ -68,6 +68,9 @@ type Config struct {
 	// Longmem are the configurations under test, in report order (at
 	// least one).
 	Longmem []Longmem
+	// Summaries: compaction runs after each ingest (Compact in process,
+	// the Remote's compaction for a server).
+	Summaries bool
 	// Compact, when set, compacts a conversation to completion after its
 	// ingest, so that its summaries exist before the questions.
 	Compact func(ctx context.Context, tenant, id string) error
@@ -198,7 +201,7 @@ func Run(ctx context.Context, cfg Config, dataset string, convs []Conversation) 
 	}
 	start := time.Now()
 	rep := Report{Dataset: dataset, Conversations: len(convs), StartedAt: start.UTC(), Tokenizer: cfg.Tokenizer.Name(),
-		Embedder: "none", Summaries: cfg.Compact != nil, Strategies: cfg.strategies()}
+		Embedder: "none", Summaries: cfg.Summaries, Strategies: cfg.strategies()}
 	done := map[recordKey]bool{}
 	for _, r := range cfg.Prior {
 		done[r.key()] = true
@@ -438,7 +441,7 @@ func ingest(ctx context.Context, cfg Config, id string, c Conversation) (map[str
 		}
 	}
 	if cfg.Remote != nil {
-		if err := cfg.Remote.Load(ctx, id, all, cfg.Compact != nil); err != nil {
+		if err := cfg.Remote.Load(ctx, id, all, cfg.Summaries); err != nil {
 			return nil, nil, fmt.Errorf("server: %w", err)
 		}
 	}

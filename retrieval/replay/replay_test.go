@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -156,7 +157,7 @@ func TestRunWithSummaries(t *testing.T) {
 	require.NoError(t, err)
 	var qs bytes.Buffer
 	rep, err := Run(ctx, Config{Budgets: []int{400}, Store: store, Indexer: ix, Index: idx, Tokenizer: tok, Analyzer: an, Questions: &qs,
-		Longmem: []Longmem{{Name: StrategyLongmem, Assembler: asm, CompareNoSummaries: true}},
+		Longmem: []Longmem{{Name: StrategyLongmem, Assembler: asm, CompareNoSummaries: true}}, Summaries: true,
 		Compact: func(ctx context.Context, tenant, id string) error {
 			compacted++
 			_, err := w.CompactNow(ctx, tenant, id)
@@ -175,4 +176,49 @@ func TestRunWithSummaries(t *testing.T) {
 	}
 	require.Positive(t, with, "summaries reach the contexts")
 	require.Zero(t, without, "the -nosum strategy asks without them")
+}
+
+func TestLoadJSONL(t *testing.T) {
+	convs, err := LoadJSONL("testdata/example.jsonl")
+	require.NoError(t, err)
+	require.Len(t, convs, 1)
+	c := convs[0]
+	require.Equal(t, "mira-and-tom", c.ID)
+	require.Len(t, c.Turns, 6)
+	require.Equal(t, "user", c.Turns[0].Role, "the first speaker is the user")
+	require.Equal(t, "assistant", c.Turns[1].Role)
+	require.Equal(t, "Tom", c.Turns[3].Name)
+	require.True(t, c.Turns[3].CreatedAt.Equal(time.Date(2024, 5, 10, 20, 15, 0, 0, time.UTC)))
+	require.Equal(t, 0, c.Turns[2].Session)
+	require.Equal(t, 1, c.Turns[3].Session, "a week's pause starts a session")
+	require.Len(t, c.Questions, 3)
+	require.Equal(t, []string{"3", "4"}, c.Questions[1].Evidence)
+	require.Equal(t, "time", c.Questions[2].Category)
+
+	dir := t.TempDir()
+	cp := func(name, content string) string {
+		p := dir + "/" + name
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	turn := `{"turn":{"speaker":"A","content":"hello"}}` + "\n"
+	for _, tc := range []struct{ name, body, want string }{
+		{"bad json", turn + "{nope\n", ":2: invalid character"},
+		{"unknown key", `{"turn":{"speaker":"A","content":"x","mood":"ok"}}`, `:1: json: unknown field "mood"`},
+		{"two keys", `{"turn":{"content":"x"},"probe":{"question":"q","evidence":[0]}}`, ":1: want exactly one of"},
+		{"empty content", `{"turn":{"speaker":"A","content":" "}}`, ":1: turn.content must not be empty"},
+		{"bad role", `{"turn":{"content":"x","role":"narrator"}}`, `:1: turn.role "narrator"`},
+		{"bad time", `{"turn":{"content":"x","time":"yesterday"}}`, ":1: turn.time \"yesterday\": want RFC 3339"},
+		{"time goes back", `{"turn":{"content":"x","time":"2024-05-03T18:00:00Z"}}` + "\n" + `{"turn":{"content":"y","time":"2024-05-02T18:00:00Z"}}`, ":2: turn.time 2024-05-02T18:00:00Z goes back"},
+		{"evidence out of range", turn + turn + "\n" + `{"probe":{"question":"q","evidence":[1,2]}}`, ":4: probe.evidence[1]: turn 2 does not exist (turns are numbered 0 to 1)"},
+		{"no evidence", turn + `{"probe":{"question":"q","evidence":[]}}`, ":2: probe.evidence must list at least one"},
+		{"turn after probe", turn + `{"probe":{"question":"q","evidence":[0]}}` + "\n" + turn, ":3: turn after a probe"},
+		{"late conversation", turn + `{"conversation":{"id":"x"}}`, `:2: "conversation" must come before`},
+		{"no turn", `{"conversation":{"id":"x"}}`, "no turn"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadJSONL(cp(strings.ReplaceAll(tc.name, " ", "-")+".jsonl", tc.body))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
 }

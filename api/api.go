@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/retrieval"
 )
@@ -147,7 +148,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Deps are what the HTTP interface serves from. Store, Tokenizer, Indexer
-// and Assembler are required; the others have defaults.
+// and Assembler are required; the others have defaults or are optional.
 type Deps struct {
 	Store memory.Store
 	// Tokenizer counts each appended turn's content tokens once, before the
@@ -168,6 +169,10 @@ type Deps struct {
 	Indexer *retrieval.Indexer
 	// Assembler builds contexts (POST /v1/conversations/{id}/context).
 	Assembler *retrieval.Assembler
+
+	// Bots stores persona bots (the /v1/bots routes). Optional: without
+	// it those routes answer 501.
+	Bots bots.Store
 }
 
 // Server is the HTTP interface. It is an http.Handler, safe for concurrent

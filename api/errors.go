@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/memory"
 )
 
@@ -56,6 +57,8 @@ type storeError struct {
 	err      error
 	notFound string // message when errors.Is(err, memory.ErrNotFound)
 	conflict string // message when errors.Is(err, memory.ErrConflict)
+	// precondition is the message when errors.Is(err, bots.ErrPrecondition).
+	precondition string
 }
 
 func (e *storeError) Error() string { return e.err.Error() }
@@ -123,6 +126,11 @@ func classify(err error) (status int, code, msg string) {
 		return http.StatusBadRequest, "invalid_request", ie.Error()
 	case errors.Is(err, memory.ErrInvalid):
 		return http.StatusBadRequest, "invalid_request", err.Error()
+	case errors.Is(err, bots.ErrPrecondition):
+		if se != nil && se.precondition != "" {
+			return http.StatusPreconditionFailed, "precondition_failed", se.precondition
+		}
+		return http.StatusPreconditionFailed, "precondition_failed", err.Error()
 	case errors.Is(err, memory.ErrNotFound):
 		if se != nil && se.notFound != "" {
 			return http.StatusNotFound, "not_found", se.notFound

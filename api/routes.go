@@ -31,4 +31,16 @@ func (s *Server) routes() {
 	e.DELETE("/v1/conversations/:id/turns/:seq", s.deleteTurn, auth)
 
 	e.POST("/v1/conversations/:id/context", s.assembleContext, auth)
+
+	// Persona bots and their versions (501 without Deps.Bots).
+	nb := s.needBots
+	e.POST("/v1/bots", s.createBot, auth, nb)
+	e.GET("/v1/bots", s.listBots, auth, nb)
+	e.GET("/v1/bots/:id", s.getBot, auth, nb)
+	e.PUT("/v1/bots/:id", s.putBot, auth, nb)
+	e.PATCH("/v1/bots/:id", s.patchBot, auth, nb)
+	e.DELETE("/v1/bots/:id", s.deleteBot, auth, nb)
+	e.GET("/v1/bots/:id/versions", s.listBotVersions, auth, nb)
+	e.GET("/v1/bots/:id/versions/:v", s.getBotVersion, auth, nb)
+	e.POST("/v1/bots/:id/versions/:v/restore", s.restoreBotVersion, auth, nb)
 }

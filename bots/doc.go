@@ -1,5 +1,5 @@
-// Package bots holds persona bots and the chat loop: persona configs and
-// their versions, Character Card import/export, lorebooks, and the
-// OpenAI-compatible client of the inference backend. It is being built
-// (see the project's open issues); nothing imports it yet.
+// Package bots holds persona bots: persona configs and their versions
+// (Validate, Expand, RenderPersona, MergePatch, ETag), the Store contract
+// with its backends (bots/embeddedbots, bots/redisbots, suite bots/bottest),
+// and the OpenAI-compatible client of the inference backend (bots/llm).
 package bots

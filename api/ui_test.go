@@ -25,7 +25,7 @@ import (
 // The web page's assets: served under /ui/, self-contained.
 
 func TestUIAssets(t *testing.T) {
-	e := newEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
+	e := newBotsEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
 
 	r := e.do("GET", "/ui", "")
 	require.Equal(t, http.StatusMovedPermanently, r.status)
@@ -224,7 +224,18 @@ func (b *browser) typeIn(sel, s string) {
 // (and in $LONGMEM_UI_SHOTS when set, to look at while developing).
 func (b *browser) shot(name string) string {
 	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	// The whole page: grow the viewport to the document's height (a
+	// capture beyond the viewport can show stale tiles), then restore it.
+	w := eval[int64](b, `window.innerWidth`)
+	h := eval[int64](b, `window.innerHeight`)
+	full := eval[int64](b, `Math.max(document.documentElement.scrollHeight, window.innerHeight)`)
+	png, err := chromedp.Run(b.ctx, chromedp.Action[[]byte](func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, min(full, 8000))); err != nil {
+			return nil, err
+		}
+		defer chromedp.Do(ctx, chromedp.EmulateViewport(w, h)) //nolint:errcheck // best effort
+		return chromedp.CaptureScreenshot()(ctx, t)
+	}))
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return ""
@@ -263,7 +274,9 @@ func eval[T any](b *browser, expr string) T {
 // setValue replaces an input's value as typing would (input events fire).
 func (b *browser) setValue(sel, v string) {
 	b.t.Helper()
-	b.do(chromedp.SetValue(chromedp.CSS(sel), ""), chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), v))
+	b.wait(`document.querySelector(` + jsString(sel) + `)`)
+	eval[bool](b, `(() => { const el = document.querySelector(`+jsString(sel)+`); el.value = ''; el.dispatchEvent(new Event('input')); return true })()`)
+	b.do(chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), v))
 }
 
 // currentBotID reads the bot id from the page's location (#/bot/{id}/…).
@@ -274,7 +287,7 @@ func (b *browser) currentBotID() string {
 }
 
 func TestUISignInCreateBotLoreAndVersions(t *testing.T) {
-	e := newEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
+	e := newBotsEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
 	api := e.as("k1")
 	b := newBrowser(t, e.srv, 1440, 1000)
 
@@ -338,7 +351,7 @@ func TestUISignInCreateBotLoreAndVersions(t *testing.T) {
 }
 
 func TestUIValidationErrorAtField(t *testing.T) {
-	e := newEnv(t, Config{}) // no keys: no sign-in
+	e := newBotsEnv(t, Config{}) // no keys: no sign-in
 	b := newBrowser(t, e.srv, 1440, 1000)
 
 	b.open("/ui/")
@@ -367,7 +380,7 @@ func TestUIValidationErrorAtField(t *testing.T) {
 }
 
 func TestUIImportCard(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newBotsEnv(t, Config{})
 	b := newBrowser(t, e.srv, 1440, 1000)
 	card := filepath.Join(t.TempDir(), "seraphina.json")
 	require.NoError(t, os.WriteFile(card, []byte(`{"spec":"chara_card_v2","spec_version":"2.0","data":{
@@ -399,7 +412,7 @@ func TestUIImportCard(t *testing.T) {
 }
 
 func TestUIContextPreview(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newBotsEnv(t, Config{})
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"keeper","name":"Mara",
 		"system_prompt":"You are {{char}}, the lighthouse keeper of Skerry Point. Speak plainly to {{user}}."}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"keeper","user_id":"sam"}`)
@@ -450,7 +463,7 @@ func TestUIContextPreview(t *testing.T) {
 }
 
 func TestUISaveConflict(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newBotsEnv(t, Config{})
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"First"}`)
 	b := newBrowser(t, e.srv, 1440, 1000)
 	b.open("/ui/#/bot/b1/persona")
@@ -472,7 +485,7 @@ func TestUISaveConflict(t *testing.T) {
 }
 
 func TestUIDarkAndConversations(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newBotsEnv(t, Config{})
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Nox"}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"b1"}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"other","bot_id":"b2"}`)

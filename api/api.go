@@ -3,6 +3,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/retrieval"
 )
@@ -173,6 +175,24 @@ type Deps struct {
 	// Bots stores persona bots (the /v1/bots routes). Optional: without
 	// it those routes answer 501.
 	Bots bots.Store
+	// Compactor folds old turns into summaries: triggered after appends and
+	// context calls, run synchronously by POST …/compact. Nil leaves
+	// summaries to whoever else compacts (…/compact then answers 501).
+	Compactor Compactor
+	// Chat is the chat loop (POST …/chat, /v1/chat/completions, /v1/models)
+	// and the bots' greetings and personas for conversations and contexts.
+	// Nil: those routes answer 501 and bot_id is a plain label.
+	Chat *bots.Chat
+}
+
+// Compactor is what the API needs of compaction.Worker.
+type Compactor interface {
+	// Trigger asks for the conversation to be compacted soon; it never
+	// blocks.
+	Trigger(tenant, id string)
+	// CompactNow compacts the conversation now, folding every turn older
+	// than the recent window.
+	CompactNow(ctx context.Context, tenant, id string) (compaction.Result, error)
 }
 
 // Server is the HTTP interface. It is an http.Handler, safe for concurrent

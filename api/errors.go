@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/bots/llm"
 	"github.com/longmem/longmem/memory"
 )
 
@@ -114,6 +115,14 @@ func classify(err error) (status int, code, msg string) {
 	)
 	errors.As(err, &se)
 	switch {
+	// Backend errors first: a timeout also unwraps to
+	// context.DeadlineExceeded.
+	case errors.Is(err, llm.ErrTimeout):
+		return http.StatusGatewayTimeout, "backend_timeout", err.Error()
+	case errors.Is(err, llm.ErrBackend):
+		return http.StatusBadGateway, "backend_error", err.Error()
+	case errors.Is(err, bots.ErrNoBackend):
+		return http.StatusServiceUnavailable, "no_backend", err.Error()
 	case errors.As(err, &tl):
 		return http.StatusRequestEntityTooLarge, "too_large", tl.msg
 	case errors.As(err, &mbe):
@@ -194,6 +203,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var werr error
 	if c.Request().Method == http.MethodHead {
 		werr = c.NoContent(status)
+	} else if openAI, _ := c.Get(ctxOpenAI).(bool); openAI {
+		werr = c.JSON(status, newOpenAIError(err, status, code, msg))
 	} else {
 		var ie *memory.InvalidError
 		field := ""

@@ -43,4 +43,12 @@ func (s *Server) routes() {
 	e.GET("/v1/bots/:id/versions", s.listBotVersions, auth, nb)
 	e.GET("/v1/bots/:id/versions/:v", s.getBotVersion, auth, nb)
 	e.POST("/v1/bots/:id/versions/:v/restore", s.restoreBotVersion, auth, nb)
+	e.GET("/v1/conversations/:id/summaries", s.listSummaries, auth)
+	e.POST("/v1/conversations/:id/compact", s.compact, auth)
+	e.POST("/v1/conversations/:id/chat", s.chat, auth)
+
+	// OpenAI-compatible: errors in OpenAI's shape.
+	oa := s.openAIRoute
+	e.POST("/v1/chat/completions", s.chatCompletions, oa, auth)
+	e.GET("/v1/models", s.listModels, oa, auth)
 }

@@ -3,6 +3,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/retrieval"
 )
@@ -147,7 +150,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Deps are what the HTTP interface serves from. Store, Tokenizer, Indexer
-// and Assembler are required; the others have defaults.
+// and Assembler are required; the others have defaults or are optional.
 type Deps struct {
 	Store memory.Store
 	// Tokenizer counts each appended turn's content tokens once, before the
@@ -168,6 +171,28 @@ type Deps struct {
 	Indexer *retrieval.Indexer
 	// Assembler builds contexts (POST /v1/conversations/{id}/context).
 	Assembler *retrieval.Assembler
+
+	// Bots stores persona bots (the /v1/bots routes). Optional: without
+	// it those routes answer 501.
+	Bots bots.Store
+	// Compactor folds old turns into summaries: triggered after appends and
+	// context calls, run synchronously by POST …/compact. Nil leaves
+	// summaries to whoever else compacts (…/compact then answers 501).
+	Compactor Compactor
+	// Chat is the chat loop (POST …/chat, /v1/chat/completions, /v1/models)
+	// and the bots' greetings and personas for conversations and contexts.
+	// Nil: those routes answer 501 and bot_id is a plain label.
+	Chat *bots.Chat
+}
+
+// Compactor is what the API needs of compaction.Worker.
+type Compactor interface {
+	// Trigger asks for the conversation to be compacted soon; it never
+	// blocks.
+	Trigger(tenant, id string)
+	// CompactNow compacts the conversation now, folding every turn older
+	// than the recent window.
+	CompactNow(ctx context.Context, tenant, id string) (compaction.Result, error)
 }
 
 // Server is the HTTP interface. It is an http.Handler, safe for concurrent
@@ -182,6 +207,7 @@ type Server struct {
 	known   map[string]bool // route templates, for metric labels
 
 	metricsHandler http.Handler
+	ui             http.Handler // the embedded web page
 }
 
 // New builds the server. It starts nothing: serve it with an http.Server.
@@ -232,6 +258,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		known:   map[string]bool{},
 
 		metricsHandler: promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{}),
+		ui:             uiHandler(),
 	}
 	s.e.HideBanner = true
 	s.e.HidePort = true

@@ -14,6 +14,11 @@ type contextRequest struct {
 	Message       messageRequest `json:"message"`
 	BudgetTokens  *int           `json:"budget_tokens"`
 	ExcludeRecent bool           `json:"exclude_recent,omitempty"`
+	// BotID and BotVersion preview the context with that bot's persona
+	// and budget policy (the conversation's own bot is not implied);
+	// budget_tokens then defaults to the bot's.
+	BotID      string `json:"bot_id,omitempty"`
+	BotVersion int    `json:"bot_version,omitempty"`
 }
 
 // messageRequest is the new message a context is assembled for. It is not
@@ -26,7 +31,11 @@ type messageRequest struct {
 
 func (r *contextRequest) validate(maxTurnBytes int) error {
 	switch {
-	case r.BudgetTokens == nil:
+	case r.BotVersion < 0:
+		return memory.Invalid("bot_version", "must be 0 (the latest) or a version >= 1, got %d", r.BotVersion)
+	case r.BotVersion > 0 && r.BotID == "":
+		return memory.Invalid("bot_version", "needs a bot_id")
+	case r.BudgetTokens == nil && r.BotID == "":
 		return memory.Invalid("budget_tokens", "is required: the most tokens the messages may take")
 	case r.Message.Content == "":
 		return memory.Invalid("message.content", "is required and must not be empty")
@@ -52,12 +61,36 @@ func (s *Server) assembleContext(c echo.Context) error {
 	if err := req.validate(s.cfg.MaxTurnBytes); err != nil {
 		return err
 	}
-	out, err := s.deps.Assembler.Assemble(c.Request().Context(), retrieval.Request{
-		Tenant: tenant(c), ConversationID: id, BudgetTokens: *req.BudgetTokens, ExcludeRecent: req.ExcludeRecent,
+	areq := retrieval.Request{
+		Tenant: tenant(c), ConversationID: id, ExcludeRecent: req.ExcludeRecent,
 		Message: retrieval.Message{Role: req.Message.Role, Name: req.Message.Name, Content: req.Message.Content},
-	})
+	}
+	if req.BudgetTokens != nil {
+		areq.BudgetTokens = *req.BudgetTokens
+	}
+	if req.BotID != "" {
+		chat, err := s.chatLoop()
+		if err != nil {
+			return err
+		}
+		bot, err := chat.Bot(c.Request().Context(), tenant(c), req.BotID, req.BotVersion)
+		if err != nil {
+			return err
+		}
+		p := chat.PromptFor(bot, req.Message.Name)
+		areq.Persona, areq.Policy, areq.NoSummaries = p.Persona, p.Policy, p.NoSummaries
+		if req.BudgetTokens == nil {
+			areq.BudgetTokens = p.BudgetTokens
+		}
+	}
+	out, err := s.deps.Assembler.Assemble(c.Request().Context(), areq)
 	if err != nil {
 		return conversationErr(err, id)
+	}
+	if s.deps.Compactor != nil {
+		// A context call is a cheap moment to catch up on summaries the
+		// conversation may owe (after a restart, say); it never waits.
+		s.deps.Compactor.Trigger(tenant(c), id)
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/memory"
 )
 
@@ -14,10 +16,13 @@ const maxLabelBytes = 256
 
 // createConversationRequest is the body of POST /v1/conversations.
 type createConversationRequest struct {
-	ID       string         `json:"id"`
-	BotID    string         `json:"bot_id"`
-	UserID   string         `json:"user_id"`
-	Metadata map[string]any `json:"metadata"`
+	ID    string `json:"id"`
+	BotID string `json:"bot_id"`
+	// BotVersion pins the conversation to one version of the bot; 0 or
+	// absent follows the latest.
+	BotVersion int            `json:"bot_version"`
+	UserID     string         `json:"user_id"`
+	Metadata   map[string]any `json:"metadata"`
 }
 
 func (r *createConversationRequest) validate() error {
@@ -29,6 +34,12 @@ func (r *createConversationRequest) validate() error {
 	if len(r.BotID) > maxLabelBytes {
 		return memory.Invalid("bot_id", "is %d bytes; the maximum is %d", len(r.BotID), maxLabelBytes)
 	}
+	if r.BotVersion < 0 {
+		return memory.Invalid("bot_version", "must be 0 (follow the latest) or a version >= 1, got %d", r.BotVersion)
+	}
+	if r.BotVersion > 0 && r.BotID == "" {
+		return memory.Invalid("bot_version", "needs a bot_id")
+	}
 	if len(r.UserID) > maxLabelBytes {
 		return memory.Invalid("user_id", "is %d bytes; the maximum is %d", len(r.UserID), maxLabelBytes)
 	}
@@ -37,12 +48,14 @@ func (r *createConversationRequest) validate() error {
 
 // conversationResponse is a conversation as the API shows it.
 type conversationResponse struct {
-	ID        string         `json:"id"`
-	Tenant    string         `json:"tenant"`
-	BotID     string         `json:"bot_id"`
-	UserID    string         `json:"user_id"`
-	CreatedAt time.Time      `json:"created_at"`
-	Metadata  map[string]any `json:"metadata"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	BotID  string `json:"bot_id"`
+	// BotVersion is the pinned bot version; 0 follows the latest.
+	BotVersion int            `json:"bot_version"`
+	UserID     string         `json:"user_id"`
+	CreatedAt  time.Time      `json:"created_at"`
+	Metadata   map[string]any `json:"metadata"`
 	// LastSeq is the highest seq ever assigned (0: no turns yet).
 	LastSeq int64 `json:"last_seq"`
 }
@@ -53,7 +66,7 @@ func newConversationResponse(c memory.Conversation) conversationResponse {
 		md = map[string]any{}
 	}
 	return conversationResponse{
-		ID: c.ID, Tenant: c.Tenant, BotID: c.BotID, UserID: c.UserID,
+		ID: c.ID, Tenant: c.Tenant, BotID: c.BotID, BotVersion: c.BotVersion, UserID: c.UserID,
 		CreatedAt: c.CreatedAt, Metadata: md, LastSeq: c.LastSeq,
 	}
 }
@@ -77,11 +90,31 @@ func (s *Server) createConversation(c echo.Context) error {
 	if id == "" {
 		id = newID(s.deps.Clock())
 	}
-	conv, err := s.store.CreateConversation(c.Request().Context(), memory.Conversation{
-		ID: id, Tenant: tenant(c), BotID: req.BotID, UserID: req.UserID, Metadata: req.Metadata,
+	ctx := c.Request().Context()
+	// With bots, bot_id must name one (and bot_version one of its
+	// versions); without, it is a plain label.
+	var bot *bots.Bot
+	if s.deps.Chat != nil {
+		var err error
+		if bot, err = s.deps.Chat.BotFor(ctx, tenant(c), req.BotID, req.BotVersion); err != nil {
+			return err
+		}
+	}
+	conv, err := s.store.CreateConversation(ctx, memory.Conversation{
+		ID: id, Tenant: tenant(c), BotID: req.BotID, BotVersion: req.BotVersion, UserID: req.UserID, Metadata: req.Metadata,
 	})
 	if err != nil {
 		return conversationErr(err, id)
+	}
+	if bot != nil {
+		// The bot's first message opens the conversation.
+		greeting, err := s.deps.Chat.Greet(ctx, conv, bot)
+		if err != nil {
+			return fmt.Errorf("conversation %q created, but storing the bot's first message failed: %w", id, err)
+		}
+		if greeting != nil {
+			conv.LastSeq = greeting.Seq
+		}
 	}
 	return c.JSON(http.StatusCreated, newConversationResponse(conv))
 }

@@ -105,6 +105,13 @@ func textQuery(c echo.Context, name string, max int) (string, error) {
 // object, valid UTF-8, no unknown fields, nothing after it. An empty body
 // is allowed when emptyOK, leaving dst as it is.
 func decodeJSON(c echo.Context, dst any, emptyOK bool) error {
+	return decodeJSONWith(c, dst, emptyOK, true)
+}
+
+// decodeJSONWith is decodeJSON; unknown fields are an error only when
+// strict (the OpenAI-compatible routes accept the many fields clients
+// send that longmem does not read).
+func decodeJSONWith(c echo.Context, dst any, emptyOK, strict bool) error {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -123,7 +130,9 @@ func decodeJSON(c echo.Context, dst any, emptyOK bool) error {
 		return memory.Invalid("body", "the request body is not valid UTF-8 (first bad byte at offset %d)", firstInvalidUTF8(body))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(dst); err != nil {
 		var (
 			se *json.SyntaxError

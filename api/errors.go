@@ -10,6 +10,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/bots/llm"
 	"github.com/longmem/longmem/memory"
 )
 
@@ -22,6 +24,9 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Field is the JSON path of the offending input field of a validation
+	// error ("name", "lorebook.entries[2].keys"), when one is known.
+	Field string `json:"field,omitempty"`
 }
 
 // Error kinds of the HTTP layer. Handlers return them (or store errors);
@@ -53,6 +58,8 @@ type storeError struct {
 	err      error
 	notFound string // message when errors.Is(err, memory.ErrNotFound)
 	conflict string // message when errors.Is(err, memory.ErrConflict)
+	// precondition is the message when errors.Is(err, bots.ErrPrecondition).
+	precondition string
 }
 
 func (e *storeError) Error() string { return e.err.Error() }
@@ -108,6 +115,14 @@ func classify(err error) (status int, code, msg string) {
 	)
 	errors.As(err, &se)
 	switch {
+	// Backend errors first: a timeout also unwraps to
+	// context.DeadlineExceeded.
+	case errors.Is(err, llm.ErrTimeout):
+		return http.StatusGatewayTimeout, "backend_timeout", err.Error()
+	case errors.Is(err, llm.ErrBackend):
+		return http.StatusBadGateway, "backend_error", err.Error()
+	case errors.Is(err, bots.ErrNoBackend):
+		return http.StatusServiceUnavailable, "no_backend", err.Error()
 	case errors.As(err, &tl):
 		return http.StatusRequestEntityTooLarge, "too_large", tl.msg
 	case errors.As(err, &mbe):
@@ -120,6 +135,11 @@ func classify(err error) (status int, code, msg string) {
 		return http.StatusBadRequest, "invalid_request", ie.Error()
 	case errors.Is(err, memory.ErrInvalid):
 		return http.StatusBadRequest, "invalid_request", err.Error()
+	case errors.Is(err, bots.ErrPrecondition):
+		if se != nil && se.precondition != "" {
+			return http.StatusPreconditionFailed, "precondition_failed", se.precondition
+		}
+		return http.StatusPreconditionFailed, "precondition_failed", err.Error()
 	case errors.Is(err, memory.ErrNotFound):
 		if se != nil && se.notFound != "" {
 			return http.StatusNotFound, "not_found", se.notFound
@@ -183,8 +203,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var werr error
 	if c.Request().Method == http.MethodHead {
 		werr = c.NoContent(status)
+	} else if openAI, _ := c.Get(ctxOpenAI).(bool); openAI {
+		werr = c.JSON(status, newOpenAIError(err, status, code, msg))
 	} else {
-		werr = c.JSON(status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+		var ie *memory.InvalidError
+		field := ""
+		if status == http.StatusBadRequest && errors.As(err, &ie) {
+			field = ie.Field
+		}
+		werr = c.JSON(status, errorBody{Error: errorDetail{Code: code, Message: msg, Field: field}})
 	}
 	if werr != nil {
 		s.deps.Logger.Debug("writing error response", "request_id", requestID(c), "error", werr)

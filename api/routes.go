@@ -13,6 +13,11 @@ func (s *Server) routes() {
 	e.GET("/metrics", s.serveMetrics)
 	e.GET("/openapi.json", s.serveOpenAPI)
 
+	// The web page for bot designers: static assets, no API key (the page
+	// asks for one and sends it with its REST calls).
+	e.GET("/ui", s.redirectUI)
+	e.GET("/ui/*", s.serveUI)
+
 	// The v1 API: an API key (when keys are configured) selects the tenant.
 	auth := s.authenticate
 	e.POST("/v1/conversations", s.createConversation, auth)
@@ -26,4 +31,24 @@ func (s *Server) routes() {
 	e.DELETE("/v1/conversations/:id/turns/:seq", s.deleteTurn, auth)
 
 	e.POST("/v1/conversations/:id/context", s.assembleContext, auth)
+
+	// Persona bots and their versions (501 without Deps.Bots).
+	nb := s.needBots
+	e.POST("/v1/bots", s.createBot, auth, nb)
+	e.GET("/v1/bots", s.listBots, auth, nb)
+	e.GET("/v1/bots/:id", s.getBot, auth, nb)
+	e.PUT("/v1/bots/:id", s.putBot, auth, nb)
+	e.PATCH("/v1/bots/:id", s.patchBot, auth, nb)
+	e.DELETE("/v1/bots/:id", s.deleteBot, auth, nb)
+	e.GET("/v1/bots/:id/versions", s.listBotVersions, auth, nb)
+	e.GET("/v1/bots/:id/versions/:v", s.getBotVersion, auth, nb)
+	e.POST("/v1/bots/:id/versions/:v/restore", s.restoreBotVersion, auth, nb)
+	e.GET("/v1/conversations/:id/summaries", s.listSummaries, auth)
+	e.POST("/v1/conversations/:id/compact", s.compact, auth)
+	e.POST("/v1/conversations/:id/chat", s.chat, auth)
+
+	// OpenAI-compatible: errors in OpenAI's shape.
+	oa := s.openAIRoute
+	e.POST("/v1/chat/completions", s.chatCompletions, oa, auth)
+	e.GET("/v1/models", s.listModels, oa, auth)
 }

@@ -159,9 +159,7 @@ func (s *Server) appendTurns(c echo.Context) error {
 	if err != nil {
 		return appendErr(err, id, key)
 	}
-	if len(stored) > 0 {
-		s.deps.Indexer.Notify(tenant(c), id, stored[len(stored)-1].Seq)
-	}
+	s.appended(tenant(c), id, stored)
 	return c.JSON(http.StatusCreated, appendTurnsResponse{Turns: newTurnResponses(stored)})
 }
 

@@ -15,6 +15,7 @@ const (
 	DefaultSessionGap         = 4 * time.Hour
 	DefaultChunkTokens        = 1200
 	DefaultMinChunkTokens     = 100
+	DefaultQuietAfter         = 15 * time.Second
 	DefaultFlushAfter         = 10 * time.Minute
 	DefaultSummaryTokens      = 256
 	DefaultLevelTokens        = 1500
@@ -44,11 +45,15 @@ type Config struct {
 	// MinChunkTokens: a session gap does not end a chunk smaller than this;
 	// a short session ("hi" … "bye") joins the next one (default 100).
 	MinChunkTokens int `yaml:"min_chunk_tokens" json:"min_chunk_tokens,omitempty"`
-	// FlushAfter: the last old chunk, neither ended by a gap nor full, is
-	// folded anyway once the conversation's newest turn is this old by the
-	// clock — the conversation went quiet (default 10m). Until then it
-	// waits, so that a live chat is not folded a few turns at a time.
-	// CompactNow folds it regardless.
+	// QuietAfter: the last old chunk, neither ended by a gap nor full, is
+	// folded once the conversation's newest turn is this old by the clock
+	// (the conversation paused) if it holds at least MinChunkTokens
+	// (default 15s). So a bulk import is covered seconds after it ends.
+	QuietAfter time.Duration `yaml:"quiet_after" json:"quiet_after,omitempty"`
+	// FlushAfter: the last old chunk is folded whatever its size once the
+	// newest turn is this old (default 10m). Until then a sliver waits, so
+	// that a live chat is not folded a turn or two at a time. CompactNow
+	// folds it regardless.
 	FlushAfter time.Duration `yaml:"flush_after" json:"flush_after,omitempty"`
 	// SummaryTokens is the token target of a level-0 summary (default
 	// 256); it is further capped at a third of its chunk.
@@ -97,7 +102,7 @@ func (c Config) Validate() error {
 		name string
 		v    time.Duration
 	}{
-		{"session_gap", c.SessionGap}, {"flush_after", c.FlushAfter}, {"interval", c.Interval},
+		{"session_gap", c.SessionGap}, {"quiet_after", c.QuietAfter}, {"flush_after", c.FlushAfter}, {"interval", c.Interval},
 		{"backoff_min", c.BackoffMin}, {"backoff_max", c.BackoffMax}, {"summarize_timeout", c.SummarizeTimeout},
 	}
 	for _, f := range durs {
@@ -134,6 +139,7 @@ func (c Config) withDefaults() Config {
 	setDur(&c.SessionGap, DefaultSessionGap)
 	setInt(&c.ChunkTokens, DefaultChunkTokens)
 	setInt(&c.MinChunkTokens, DefaultMinChunkTokens)
+	setDur(&c.QuietAfter, DefaultQuietAfter)
 	setDur(&c.FlushAfter, DefaultFlushAfter)
 	setInt(&c.SummaryTokens, DefaultSummaryTokens)
 	setInt(&c.LevelTokens, DefaultLevelTokens)

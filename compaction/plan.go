@@ -109,8 +109,11 @@ func ReadFrom(summaries []memory.Summary) int64 {
 // MinChunkTokens) or before the turn that would take it past ChunkTokens.
 // The last chunk is folded only when closed: by a gap or the size limit,
 // reckoned against the turn after it even when that turn is recent, or
-// because the conversation went quiet (its newest turn is FlushAfter old),
-// or because in.Flush is set.
+// because the conversation went quiet (its newest turn is QuietAfter old
+// and the chunk holds at least MinChunkTokens, or FlushAfter old), or
+// because in.Flush is set. A last chunk smaller than MinChunkTokens that
+// closes joins the chunk before it when that one is folded by the same
+// plan, so a bulk import leaves no sliver.
 //
 // Level k+1: when the level-k summaries after the level-(k+1) chain's end
 // total more than LevelTokens, the oldest are folded, up to LevelFanIn at a
@@ -240,7 +243,10 @@ func foldTurns(cfg Config, end0 int64, in PlanInput) (jobs []Job, lag, open int,
 	}
 	old := after[:nOld]
 	newest := after[len(after)-1]
-	quiet := !in.Now.IsZero() && in.Now.Sub(newest.CreatedAt) >= cfg.FlushAfter
+	idle := time.Duration(-1)
+	if !in.Now.IsZero() {
+		idle = in.Now.Sub(newest.CreatedAt)
+	}
 	from := end0 + 1
 	start, tokens := 0, 0
 	for j, t := range old {
@@ -249,10 +255,25 @@ func foldTurns(cfg Config, end0 int64, in PlanInput) (jobs []Job, lag, open int,
 		full := tokens+next.Tokens > cfg.ChunkTokens
 		gap := next.CreatedAt.Sub(t.CreatedAt) >= cfg.SessionGap && tokens >= cfg.MinChunkTokens
 		last := j == len(old)-1
+		small := tokens < cfg.MinChunkTokens
+		// The last chunk closes when the conversation went quiet: after
+		// QuietAfter when it is big enough to summarise on its own, or when
+		// the chunk before it is folded in this same plan (it joins that
+		// one); after FlushAfter in any case.
+		quiet := idle >= cfg.FlushAfter || (idle >= cfg.QuietAfter && (!small || len(jobs) > 0))
 		if !full && !gap && !(last && (quiet || in.Flush)) {
 			continue
 		}
 		chunk := old[start : j+1]
+		if last && small && !full && !gap && len(jobs) > 0 && jobs[len(jobs)-1].ToSeq+1 == from {
+			// A tail too small to summarise alone joins the chunk before
+			// it, which ends up at most MinChunkTokens over ChunkTokens.
+			prev := &jobs[len(jobs)-1]
+			prev.ToSeq, prev.ToTime = t.Seq, t.CreatedAt
+			prev.Turns = append(prev.Turns, chunk...)
+			from, start, tokens = t.Seq+1, j+1, 0
+			continue
+		}
 		jobs = append(jobs, Job{Kind: Fold, Level: 0, FromSeq: from, ToSeq: t.Seq,
 			FromTime: chunk[0].CreatedAt, ToTime: t.CreatedAt, Turns: slices.Clone(chunk)})
 		from, start, tokens = t.Seq+1, j+1, 0
@@ -260,6 +281,9 @@ func foldTurns(cfg Config, end0 int64, in PlanInput) (jobs []Job, lag, open int,
 	if start < len(old) {
 		open = len(old) - start
 		openUntil = newest.CreatedAt.Add(cfg.FlushAfter)
+		if tokens >= cfg.MinChunkTokens {
+			openUntil = newest.CreatedAt.Add(cfg.QuietAfter)
+		}
 	}
 	return jobs, nOld, open, openUntil
 }

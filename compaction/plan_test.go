@@ -66,7 +66,49 @@ func describe(jobs []Job) []string {
 }
 
 var planCfg = Config{KeepRecentTurns: 2, ChunkTokens: 100, MinChunkTokens: 10, SessionGap: time.Hour,
-	FlushAfter: time.Hour, LevelTokens: 100, LevelFanIn: 3}
+	QuietAfter: time.Hour, FlushAfter: time.Hour, LevelTokens: 100, LevelFanIn: 3}
+
+// TestPlanQuiet covers the two idle timers: QuietAfter folds an open chunk
+// big enough to stand alone, FlushAfter folds any, and a sliver joins the
+// chunk folded before it in the same plan.
+func TestPlanQuiet(t *testing.T) {
+	cfg := Config{KeepRecentTurns: 2, ChunkTokens: 100, MinChunkTokens: 20, SessionGap: time.Hour,
+		QuietAfter: time.Minute, FlushAfter: time.Hour}
+	tests := []struct {
+		name      string
+		turns     []tspec
+		now       time.Duration // after t0
+		want      []string
+		open      int
+		openUntil time.Duration // after the newest turn; 0 when nothing is open
+	}{
+		{name: "a paused conversation folds a chunk that stands alone", turns: run(1, 12, 0, 5), now: 13 * time.Minute,
+			want: []string{"fold L0 1-10 (10)"}},
+		{name: "still talking: the chunk waits for the pause", turns: run(1, 12, 0, 5), now: 11*time.Minute + 30*time.Second,
+			want: []string{}, open: 10, openUntil: time.Minute},
+		{name: "a sliver waits for FlushAfter", turns: run(1, 5, 0, 5), now: 6 * time.Minute,
+			want: []string{}, open: 3, openUntil: time.Hour},
+		{name: "a sliver is folded after FlushAfter", turns: run(1, 5, 0, 5), now: 4*time.Minute + time.Hour,
+			want: []string{"fold L0 1-3 (3)"}},
+		{name: "a sliver joins the chunk before it", turns: run(1, 25, 0, 5), now: 26 * time.Minute,
+			want: []string{"fold L0 1-23 (23)"}},
+		{name: "a sliver does not join when not quiet", turns: run(1, 25, 0, 5), now: 24*time.Minute + time.Second,
+			want: []string{"fold L0 1-20 (20)"}, open: 3, openUntil: time.Hour},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			turns := mkTurns(tc.turns...)
+			got := Plan(cfg, PlanInput{Turns: turns, Now: t0.Add(tc.now)})
+			require.Equal(t, tc.want, describe(got.Jobs))
+			require.Equal(t, tc.open, got.Open, "open")
+			if tc.open == 0 {
+				require.True(t, got.OpenUntil.IsZero())
+				return
+			}
+			require.Equal(t, turns[len(turns)-1].CreatedAt.Add(tc.openUntil), got.OpenUntil)
+		})
+	}
+}
 
 func TestPlan(t *testing.T) {
 	tests := []struct {

@@ -46,12 +46,15 @@ func (r Role) Valid() bool {
 // Conversation is one persona-bot conversation. Its identity is the pair
 // (Tenant, ID): two tenants may use the same ID without seeing each other.
 type Conversation struct {
-	ID        string         `json:"id"`
-	Tenant    string         `json:"tenant"`
-	BotID     string         `json:"bot_id,omitempty"`
-	UserID    string         `json:"user_id,omitempty"`
-	CreatedAt time.Time      `json:"created_at"`
-	Metadata  map[string]any `json:"metadata,omitempty"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	BotID  string `json:"bot_id,omitempty"`
+	// BotVersion pins the conversation to one version of its bot; 0 follows
+	// the bot's latest version.
+	BotVersion int            `json:"bot_version,omitempty"`
+	UserID     string         `json:"user_id,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	Metadata   map[string]any `json:"metadata,omitempty"`
 	// LastSeq is the highest seq ever assigned in the conversation (0 when
 	// it has no turns). Deleted turns leave gaps; seqs are never reused.
 	LastSeq int64 `json:"last_seq"`

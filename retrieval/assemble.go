@@ -44,6 +44,11 @@ type Request struct {
 	Policy *BudgetPolicy
 	// NoSummaries leaves the long-term memory section out.
 	NoSummaries bool
+	// BeforeSeq, when > 0, builds the context as it stood before turn
+	// BeforeSeq: turns with seq >= BeforeSeq are neither recent nor
+	// recalled. The chat loop stores the new message first (as turn
+	// BeforeSeq) and must not see it twice.
+	BeforeSeq int64
 }
 
 // Context is an assembled prompt and the account of what is in it.
@@ -134,6 +139,10 @@ func (c AssemblerConfig) withDefaults() AssemblerConfig {
 	return c
 }
 
+// maxLaterTurns bounds how many turns after Request.BeforeSeq are read
+// (and dropped) to find the recent window before it.
+const maxLaterTurns = 1000
+
 // Assembler builds token-budgeted contexts. Safe for concurrent use.
 type Assembler struct {
 	cfg      AssemblerConfig
@@ -222,10 +231,23 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 
 	// Recent window demand: the last turns, newest first, as many as the
 	// policy allows.
+	lastSeq := conv.LastSeq
+	if req.BeforeSeq > 0 {
+		lastSeq = min(lastSeq, req.BeforeSeq-1)
+	}
 	var recent []memory.Turn
-	if !req.ExcludeRecent && policy.RecentMaxTurns > 0 && conv.LastSeq > 0 {
-		if recent, err = a.store.LastTurns(ctx, req.Tenant, req.ConversationID, policy.RecentMaxTurns); err != nil {
+	if !req.ExcludeRecent && policy.RecentMaxTurns > 0 && lastSeq > 0 {
+		// Turns after lastSeq (at most conv.LastSeq-lastSeq of them) come
+		// too and are cut off.
+		later := int(min(conv.LastSeq-lastSeq, maxLaterTurns))
+		if recent, err = a.store.LastTurns(ctx, req.Tenant, req.ConversationID, policy.RecentMaxTurns+later); err != nil {
 			return Context{}, err
+		}
+		for len(recent) > 0 && recent[len(recent)-1].Seq > lastSeq {
+			recent = recent[:len(recent)-1]
+		}
+		if len(recent) > policy.RecentMaxTurns {
+			recent = recent[len(recent)-policy.RecentMaxTurns:]
 		}
 	}
 	recentDemand := 0
@@ -258,7 +280,7 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	}
 
 	// Recall over everything older than the recent window.
-	maxSeq := conv.LastSeq
+	maxSeq := lastSeq
 	if len(recentIn) > 0 {
 		maxSeq = recentIn[0].Seq - 1
 	}
@@ -296,7 +318,7 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	var recalled []Doc
 	var recallReport []TurnReport
 	if maxSeq > 0 && recallBudget > 0 {
-		recalled, recallReport, rep.Dropped, err = a.recall(ctx, req, maxSeq, conv.LastSeq, recallBudget, recentIn)
+		recalled, recallReport, rep.Dropped, err = a.recall(ctx, req, maxSeq, lastSeq, recallBudget, recentIn)
 		if err != nil {
 			return Context{}, err
 		}

@@ -331,3 +331,33 @@ func TestAssembleEmptyConversationAndOddNames(t *testing.T) {
 	require.Equal(t, "Mary_Jane", out.Messages[len(out.Messages)-1].Name)
 	require.LessOrEqual(t, exactTokens(r.tok, out.Messages, 4), out.Report.UsedTokens)
 }
+
+// TestAssembleBeforeSeq: the chat loop stores the new message first; the
+// context built as of before it holds it once, as the last message, and
+// neither recalls nor repeats it.
+func TestAssembleBeforeSeq(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	contents := filler(rand.New(rand.NewPCG(3, 4)), 30)
+	contents = append(contents, "zebra quartz question?")
+	r.fill(t, "c", contents)
+	msg := retrieval.Message{Role: "user", Content: "zebra quartz question?"}
+	for _, before := range []int64{31, 0} {
+		out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", Message: msg,
+			BudgetTokens: 4000, BeforeSeq: before})
+		require.NoError(t, err)
+		n := 0
+		for _, m := range out.Messages {
+			n += strings.Count(m.Content, "zebra quartz")
+		}
+		if before == 31 {
+			require.Equal(t, 1, n, "the stored message appears once")
+			for _, tr := range out.Report.Turns {
+				require.Less(t, tr.Seq, int64(31))
+			}
+			last := out.Report.Turns[len(out.Report.Turns)-1]
+			require.Equal(t, int64(30), last.Seq, "the recent window ends just before the message")
+		} else {
+			require.Equal(t, 2, n, "without BeforeSeq the stored copy is in the recent window too")
+		}
+	}
+}

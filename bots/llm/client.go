@@ -113,6 +113,9 @@ func (c *Client) String() string {
 	return fmt.Sprintf("llm.Client{Endpoint:%q Model:%q APIKey:%q}", c.printed, c.cfg.Model, redact(c.cfg.APIKey))
 }
 
+// Endpoint is the URL the client posts to, without credentials.
+func (c *Client) Endpoint() string { return c.printed }
+
 // GoString is String, so that %#v redacts the key too.
 func (c *Client) GoString() string { return c.String() }
 

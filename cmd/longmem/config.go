@@ -12,10 +12,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/longmem/longmem/api"
+	"github.com/longmem/longmem/bots/llm"
 	"github.com/longmem/longmem/memory/redisstore"
 	"github.com/longmem/longmem/retrieval"
 )
@@ -38,6 +40,10 @@ type Config struct {
 	Tokenizer retrieval.TokenizerConfig `yaml:"tokenizer"`
 	API       api.Config                `yaml:"api"`
 	Recall    RecallConfig              `yaml:"recall"`
+	// Backend is the OpenAI-compatible inference backend (chat replies and
+	// LLM summaries). Its API key comes from LONGMEM_BACKEND_KEY only.
+	Backend    llm.Config       `yaml:"backend"`
+	Compaction CompactionConfig `yaml:"compaction"`
 }
 
 // StorageConfig selects and configures the memory.Store backend.
@@ -79,12 +85,13 @@ const (
 
 func defaultConfig() Config {
 	return Config{
-		Addr:      defaultAddr,
-		LogLevel:  "info",
-		Storage:   StorageConfig{Backend: backendEmbedded, Data: defaultData},
-		Tokenizer: retrieval.TokenizerConfig{Encoding: "cl100k_base"},
-		API:       api.Config{MaxTurnBytes: api.DefaultMaxTurnBytes, MaxBodyBytes: api.DefaultMaxBodyBytes},
-		Recall:    RecallConfig{Index: indexEmbedded, Embedder: EmbedderConfig{Kind: "none"}},
+		Addr:       defaultAddr,
+		LogLevel:   "info",
+		Storage:    StorageConfig{Backend: backendEmbedded, Data: defaultData},
+		Tokenizer:  retrieval.TokenizerConfig{Encoding: "cl100k_base"},
+		API:        api.Config{MaxTurnBytes: api.DefaultMaxTurnBytes, MaxBodyBytes: api.DefaultMaxBodyBytes},
+		Recall:     RecallConfig{Index: indexEmbedded, Embedder: EmbedderConfig{Kind: "none"}},
+		Compaction: CompactionConfig{Summarizer: summarizerAuto},
 	}
 }
 
@@ -130,6 +137,12 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Recall.Validate(); err != nil {
+		return err
+	}
+	if err := validateBackend(c.Backend); err != nil {
+		return err
+	}
+	if err := c.Compaction.Validate(c.Backend); err != nil {
 		return err
 	}
 	return c.API.CheckListenAddr(c.Addr)
@@ -241,6 +254,18 @@ var envVars = []envVar{
 		c.API.MaxBodyBytes, err = parseInt[int64]("LONGMEM_API_MAX_BODY_BYTES", v)
 		return err
 	}},
+	{"LONGMEM_BACKEND_URL", "OpenAI-compatible inference backend base URL", func(c *Config, v string) error { c.Backend.BaseURL = v; return nil }},
+	{"LONGMEM_BACKEND_MODEL", "model name sent to the backend", func(c *Config, v string) error { c.Backend.Model = v; return nil }},
+	{"LONGMEM_BACKEND_KEY", "API key of the backend (secret)", func(c *Config, v string) error { c.Backend.APIKey = v; return nil }},
+	{"LONGMEM_BACKEND_TIMEOUT", "bound of one backend call, e.g. 120s", func(c *Config, v string) (err error) {
+		c.Backend.Timeout, err = parseDuration("LONGMEM_BACKEND_TIMEOUT", v)
+		return err
+	}},
+	{"LONGMEM_SUMMARIZER", "auto, extractive or llm", func(c *Config, v string) error { c.Compaction.Summarizer = v; return nil }},
+	{"LONGMEM_COMPACTION_KEEP_RECENT_TURNS", "turns never folded into summaries (default 100)", func(c *Config, v string) (err error) {
+		c.Compaction.KeepRecentTurns, err = parseInt[int]("LONGMEM_COMPACTION_KEEP_RECENT_TURNS", v)
+		return err
+	}},
 }
 
 // applyEnv sets cfg from the LONGMEM_* variables present in env. A set but
@@ -289,6 +314,10 @@ type serveFlags struct {
 	maxBody     int64
 	index       string
 	embedder    string
+	backendURL  string
+	model       string
+	timeout     time.Duration
+	summarizer  string
 	err         error // from apply
 }
 
@@ -308,6 +337,10 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.Int64Var(&f.maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest request body in bytes (env LONGMEM_API_MAX_BODY_BYTES)")
 	fs.StringVar(&f.index, "index", indexEmbedded, "recall index: embedded or qdrant (env LONGMEM_RECALL_INDEX)")
 	fs.StringVar(&f.embedder, "embedder", "none", "embedder: none, static:PATH or openai:URL (env LONGMEM_EMBEDDER)")
+	fs.StringVar(&f.backendURL, "backend-url", "", "OpenAI-compatible inference backend, e.g. http://localhost:8000/v1 (env LONGMEM_BACKEND_URL; key: LONGMEM_BACKEND_KEY)")
+	fs.StringVar(&f.model, "backend-model", "", "model name sent to the backend (env LONGMEM_BACKEND_MODEL)")
+	fs.DurationVar(&f.timeout, "backend-timeout", llm.DefaultTimeout, "bound of one backend call (env LONGMEM_BACKEND_TIMEOUT)")
+	fs.StringVar(&f.summarizer, "summarizer", summarizerAuto, "summaries: auto (LLM when a backend is set), extractive or llm (env LONGMEM_SUMMARIZER)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: longmem serve [flags]\n\nServe the REST API. API keys (LONGMEM_API_KEYS=key:tenant,…) and the Redis\npassword (LONGMEM_REDIS_PASSWORD) come from the environment or the config file.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -343,6 +376,14 @@ func (f *serveFlags) apply(cfg *Config) {
 			cfg.Recall.Index = f.index
 		case "embedder":
 			f.err = errors.Join(f.err, parseEmbedderSpec(f.embedder, &cfg.Recall.Embedder))
+		case "backend-url":
+			cfg.Backend.BaseURL = f.backendURL
+		case "backend-model":
+			cfg.Backend.Model = f.model
+		case "backend-timeout":
+			cfg.Backend.Timeout = f.timeout
+		case "summarizer":
+			cfg.Compaction.Summarizer = f.summarizer
 		}
 	})
 }
@@ -384,6 +425,14 @@ func parseBool(name, v string) (bool, error) {
 		return false, fmt.Errorf("%s=%q: want true or false", name, v)
 	}
 	return b, nil
+}
+
+func parseDuration(name, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s=%q: want a duration such as 90s or 2m", name, v)
+	}
+	return d, nil
 }
 
 func parseInt[T int | int64](name, v string) (T, error) {

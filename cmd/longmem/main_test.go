@@ -199,6 +199,11 @@ func TestConfigValidate(t *testing.T) {
 		{"bad encoding", func(c *Config) { c.Tokenizer.Encoding = "p50k" }, "p50k"},
 		{"bad api", func(c *Config) { c.API.MaxBodyBytes = -5 }, "max_body_bytes"},
 		{"public without keys", func(c *Config) { c.Addr = "0.0.0.0:8080" }, "no API keys"},
+		{"bad backend url", func(c *Config) { c.Backend.BaseURL = "ftp://x" }, "backend"},
+		{"model without backend", func(c *Config) { c.Backend.Model = "m" }, "no base URL"},
+		{"llm summarizer without backend", func(c *Config) { c.Compaction.Summarizer = "llm" }, "summarizer llm"},
+		{"unknown summarizer", func(c *Config) { c.Compaction.Summarizer = "magic" }, "magic"},
+		{"bad compaction", func(c *Config) { c.Compaction.LevelFanIn = 1 }, "level_fan_in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := defaultConfig()
@@ -296,6 +301,7 @@ func serveInProcess(t *testing.T, cfg Config) {
 	resp.Body.Close()
 	require.Contains(t, metrics.String(), "go_goroutines")
 	require.Contains(t, metrics.String(), "longmem_http_requests_total")
+	require.Contains(t, metrics.String(), "longmem_compaction_lag_turns_max")
 	client.CloseIdleConnections()
 
 	cancel()

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/longmem/longmem/api"
+	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/memory/embedded"
 	"github.com/longmem/longmem/memory/redisstore"
@@ -40,6 +42,7 @@ type app struct {
 	tokenizer retrieval.Tokenizer
 	registry  *prometheus.Registry
 	recall    *recall
+	compactor *compaction.Worker
 	api       *api.Server
 }
 
@@ -92,37 +95,44 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 		store.Close()
 		return nil, err
 	}
+	worker, err := openCompaction(cfg, store, tok, reg, logger)
+	if err != nil {
+		rc.index.Close()
+		store.Close()
+		return nil, err
+	}
 	srv, err := api.New(cfg.API, api.Deps{
 		Store: store, Tokenizer: tok, Logger: logger.With("component", "api"),
 		Registerer: reg, Gatherer: reg,
 		Indexer:   rc.indexer,
 		Assembler: rc.assembler,
+		Compactor: worker,
 	})
 	if err != nil {
 		rc.index.Close()
 		store.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, logger: logger, store: store, tokenizer: tok, registry: reg, recall: rc, api: srv}, nil
+	return &app{cfg: cfg, logger: logger, store: store, tokenizer: tok, registry: reg, recall: rc,
+		compactor: worker, api: srv}, nil
 }
 
 // Close closes the index and the store, flushing what they buffer.
 func (a *app) Close() error { return errors.Join(a.recall.index.Close(), a.store.Close()) }
 
-// serveHTTP serves the API on ln, and runs the background indexer, until
+// serveHTTP serves the API on ln, and runs the background indexer and
+// compaction worker, until
 // ctx ends; then it stops accepting, lets in-flight requests finish (up to
 // shutdownTimeout), stops the indexer and returns. It does not close the
 // store.
 func (a *app) serveHTTP(ctx context.Context, ln net.Listener) error {
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	bgDone := make(chan struct{})
-	go func() {
-		defer close(bgDone)
-		_ = a.recall.indexer.Run(bgCtx)
-	}()
+	var bg sync.WaitGroup
+	bg.Go(func() { _ = a.recall.indexer.Run(bgCtx) })
+	bg.Go(func() { _ = a.compactor.Run(bgCtx) })
 	defer func() {
 		stopBackground()
-		<-bgDone
+		bg.Wait()
 	}()
 
 	hs := &http.Server{
@@ -136,7 +146,7 @@ func (a *app) serveHTTP(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	a.logger.Info("longmem serving", "addr", ln.Addr().String(), "storage", a.cfg.Storage.Backend,
-		"tokenizer", a.tokenizer.Name(), "api_keys", len(a.cfg.API.Keys))
+		"tokenizer", a.tokenizer.Name(), "api_keys", len(a.cfg.API.Keys), "summarizer", summarizerOf(a.cfg))
 
 	select {
 	case err := <-errc:

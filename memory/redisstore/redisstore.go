@@ -178,6 +178,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// Client returns the store's Redis client, for other parts of the process
+// that keep state in the same Redis (the compaction queue). The store
+// keeps ownership: Close closes it.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
 // Close closes the connections. Calls after the first return its result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.rdb.Close() })

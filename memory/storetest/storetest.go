@@ -93,7 +93,7 @@ func seqs(turns []memory.Turn) []int64 {
 func testCreateGet(t *testing.T, s memory.Store) {
 	ctx := context.Background()
 	before := time.Now().Add(-time.Second)
-	c := mustCreate(t, s, memory.Conversation{ID: "c1", BotID: "bot-7", UserID: "u-1",
+	c := mustCreate(t, s, memory.Conversation{ID: "c1", BotID: "bot-7", BotVersion: 3, UserID: "u-1",
 		Metadata: map[string]any{"topic": "hiking", "n": float64(3), "nested": map[string]any{"a": []any{"x", true}}}})
 	require.Equal(t, "c1", c.ID)
 	require.Equal(t, tenant, c.Tenant)
@@ -103,6 +103,7 @@ func testCreateGet(t *testing.T, s memory.Store) {
 	got, err := s.GetConversation(ctx, tenant, "c1")
 	require.NoError(t, err)
 	require.Equal(t, "bot-7", got.BotID)
+	require.Equal(t, 3, got.BotVersion, "the pinned bot version is kept")
 	require.Equal(t, "u-1", got.UserID)
 	require.Equal(t, c.Metadata, got.Metadata)
 	require.True(t, c.CreatedAt.Equal(got.CreatedAt))

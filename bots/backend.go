@@ -1,0 +1,81 @@
+package bots
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/longmem/longmem/bots/llm"
+)
+
+// ErrNoBackend: neither the bot nor the server names an inference backend
+// (no --backend-url). Nothing was stored.
+var ErrNoBackend = errors.New("no inference backend is configured: start longmem with --backend-url (or LONGMEM_BACKEND_URL) or set the bot's model.backend")
+
+// Completer is what the chat loop needs of an inference backend;
+// *llm.Client implements it.
+type Completer interface {
+	Complete(ctx context.Context, req llm.ChatRequest) (llm.ChatResponse, error)
+	Stream(ctx context.Context, req llm.ChatRequest, onDelta func(string) error) (llm.ChatResponse, error)
+}
+
+// BackendSource picks the backend a bot's model config asks for.
+type BackendSource interface {
+	// Backend returns the completer for mc (its Backend URL, else the
+	// server's); ErrNoBackend when there is none.
+	Backend(mc ModelConfig) (Completer, error)
+}
+
+// Backends makes one *llm.Client per base URL from the server's default
+// configuration and caches it. Safe for concurrent use; no request is made
+// until a chat.
+type Backends struct {
+	def  llm.Config
+	http *http.Client
+
+	mu      sync.Mutex
+	clients map[string]*llm.Client // by base URL
+}
+
+// NewBackends returns the factory over the server's backend configuration
+// def (its BaseURL may be empty: then only bots that name a backend can
+// chat). client nil means a new http.Client.
+func NewBackends(def llm.Config, client *http.Client) (*Backends, error) {
+	if def.BaseURL != "" {
+		if err := def.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return &Backends{def: def, http: client, clients: map[string]*llm.Client{}}, nil
+}
+
+// Backend implements BackendSource. A bot's own backend URL gets the
+// server's timeouts and sampling defaults but never the server's API key:
+// the key belongs to the server's backend, and a bot designer could point
+// a bot anywhere.
+func (b *Backends) Backend(mc ModelConfig) (Completer, error) {
+	base := strings.TrimSpace(mc.Backend)
+	if base == "" {
+		base = b.def.BaseURL
+	}
+	if base == "" {
+		return nil, ErrNoBackend
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c, ok := b.clients[base]; ok {
+		return c, nil
+	}
+	cfg := b.def
+	if base != b.def.BaseURL {
+		cfg.BaseURL, cfg.APIKey = base, ""
+	}
+	c, err := llm.New(cfg, b.http, nil)
+	if err != nil {
+		return nil, err
+	}
+	b.clients[base] = c
+	return c, nil
+}

@@ -255,7 +255,7 @@ func latencyChart(records []QuestionRecord, lead string, r Report) string {
 			padL+float64(i)*bw, chartH-padB-h, bw-1, math.Max(0.5, h), palette[0], hi*float64(i)/bins, hi*float64(i+1)/bins, c)
 	}
 	for i := 0; i <= 4; i++ {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%.1f</text>`, padL+float64(i)*(chartW-padL-padR)/4, chartH-padB+14, hi*float64(i)/4)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%.3g</text>`, padL+float64(i)*(chartW-padL-padR)/4, chartH-padB+14, hi*float64(i)/4)
 	}
 	if len(r.Budgets) > 0 {
 		s := r.Budgets[0].Strategies[lead]

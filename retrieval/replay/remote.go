@@ -143,9 +143,9 @@ func (c *Client) Load(ctx context.Context, id string, turns []memory.Turn, compa
 		err := c.do(ctx, http.MethodPost, path+"/compact", struct{}{}, nil)
 		var ae *apiError
 		switch {
-		case errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusMethodNotAllowed):
+		case errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusMethodNotAllowed || ae.Status == http.StatusNotImplemented):
 			if c.Warn != nil {
-				c.Warn("the server has no POST /v1/conversations/{id}/compact: its contexts hold the summaries it has written by itself")
+				c.Warn("the server does not compact on request (POST /v1/conversations/{id}/compact): its contexts hold the summaries it wrote by itself")
 				c.Warn = nil
 			}
 		case err != nil:

@@ -84,18 +84,39 @@ func TestHaystack(t *testing.T) {
 	require.Greater(t, foreign, 0)
 }
 
-func TestRun(t *testing.T) {
-	ctx := context.Background()
+// env is an in-process store, index and assembler for a replay.
+type env struct {
+	store *embedded.Store
+	idx   retrieval.Index
+	tok   retrieval.Tokenizer
+	an    *retrieval.Analyzer
+	ix    *retrieval.Indexer
+	asm   *retrieval.Assembler
+}
+
+func newEnv(t *testing.T) env {
+	t.Helper()
 	store, err := embedded.Open(embedded.Config{Dir: t.TempDir()})
 	require.NoError(t, err)
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	idx, err := embeddedindex.New(embeddedindex.Config{})
 	require.NoError(t, err)
 	tok, err := retrieval.NewTokenizer(retrieval.TokenizerConfig{})
 	require.NoError(t, err)
 	an := retrieval.NewAnalyzer(retrieval.AnalyzerConfig{})
 	ix := retrieval.NewIndexer(store, idx, an, tok, nil)
-	asm := retrieval.NewAssembler(retrieval.AssemblerConfig{}, store, ix, tok)
+	return env{store: store, idx: idx, tok: tok, an: an, ix: ix, asm: retrieval.NewAssembler(retrieval.AssemblerConfig{}, store, ix, tok)}
+}
+
+func (e env) config(budgets []int) Config {
+	return Config{Budgets: budgets, Store: e.store, Indexer: e.ix, Index: e.idx, Tokenizer: e.tok, Analyzer: e.an,
+		Longmem: []Longmem{{Name: StrategyLongmem, Assembler: e.asm}}}
+}
+
+func TestRun(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	store, idx, tok, an, ix, asm := e.store, e.idx, e.tok, e.an, e.ix, e.asm
 	convs, err := LoadLoCoMo("testdata/locomo-mini.json")
 	require.NoError(t, err)
 	var qs, progress bytes.Buffer

@@ -341,6 +341,9 @@ func replayRun(ctx context.Context, cfgs []Config, o replayOptions, env map[stri
 		}
 	}
 	if o.backendURL != "" {
+		if o.retries == 0 {
+			o.retries = -1 // the client reads 0 as its default
+		}
 		temp := 0.0
 		backend, err := llm.New(llm.Config{BaseURL: o.backendURL, Model: o.backendModel, APIKey: env["LONGMEM_BACKEND_KEY"],
 			MaxRetries: o.retries, Temperature: &temp}, nil, nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -242,4 +243,26 @@ func TestLoadJSONL(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+func TestDiff(t *testing.T) {
+	acc := func(f float64) *float64 { return &f }
+	rec := func(idx int, recall, aic float64, verdict string) QuestionRecord {
+		return QuestionRecord{Conversation: "c", Index: idx, Question: fmt.Sprintf("q%d", idx), Category: "1", BudgetTokens: 100,
+			Strategies: map[string]StrategyResult{"longmem": {Recall: recall, AnswerInContext: aic, Verdict: verdict}, "recency": {Recall: 0}}}
+	}
+	qa := []QuestionRecord{rec(0, 1, 1, "CORRECT"), rec(1, 0, 0.5, "WRONG"), rec(2, 1, 1, "CORRECT")}
+	qb := []QuestionRecord{rec(0, 1, 1, "CORRECT"), rec(1, 1, 1, "CORRECT"), rec(2, 0.5, 1, "WRONG"), rec(3, 1, 1, "")}
+	ra := Report{Strategies: []string{"longmem", "recency"}, Budgets: []BudgetReport{{BudgetTokens: 100, Strategies: map[string]StrategyStats{
+		"longmem": {Metrics: Metrics{EvidenceRecall: 0.6667, AnswerInContext: 0.8333, Accuracy: acc(0.6667)}}, "recency": {}}}}}
+	rb := Report{Strategies: []string{"longmem", "recency", "lexical"}, Budgets: []BudgetReport{{BudgetTokens: 100, Strategies: map[string]StrategyStats{
+		"longmem": {Metrics: Metrics{EvidenceRecall: 0.75, AnswerInContext: 1, Accuracy: acc(0.6667)}}, "recency": {}, "lexical": {}}}}}
+	out := Diff(ra, qa, rb, qb)
+	require.Contains(t, out, "c #1 @100 [cat 1] q1\n    longmem        recall 0.00→1.00, answer_in_context 0.50→1.00, verdict WRONG→CORRECT")
+	require.Contains(t, out, "c #2 @100 [cat 1] q2\n    longmem        recall 1.00→0.50, verdict CORRECT→WRONG")
+	require.NotContains(t, out, "q0", "unchanged questions are not listed")
+	require.NotContains(t, out, "q3", "a question only one run has is not matched")
+	require.Contains(t, out, "2 of 3 matching question×budget records changed (longmem: 1 better, 1 worse)")
+	require.Contains(t, out, "100     longmem             +0.083    +0.167        +0    +0.000")
+	require.NotContains(t, out, "lexical", "only strategies both runs have")
 }

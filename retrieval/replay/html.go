@@ -118,7 +118,10 @@ func axes(b *strings.Builder, ymax float64, pct bool) {
 	for i := 0; i <= 4; i++ {
 		y := padT + (chartH-padT-padB)*(1-float64(i)/4)
 		fmt.Fprintf(b, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#e5e5e5"/>`, padL, chartW-padR, y, y)
-		label := fmt.Sprintf("%.2g", ymax*float64(i)/4)
+		label := fmt.Sprintf("%.0f", ymax*float64(i)/4)
+		if ymax < 4 {
+			label = fmt.Sprintf("%.2f", ymax*float64(i)/4)
+		}
 		if pct {
 			label = fmt.Sprintf("%.0f%%", 100*ymax*float64(i)/4)
 		}

@@ -66,7 +66,7 @@ func Diff(a Report, qa []QuestionRecord, b Report, qb []QuestionRecord) string {
 		return out
 	}
 	strategies := common(strategiesOf(a), strategiesOf(b))
-	fmt.Fprintf(&s, "A: %s (%d questions)   B: %s (%d questions)\n", a.StartedAt.Format("2006-01-02 15:04"), len(qa), b.StartedAt.Format("2006-01-02 15:04"), len(qb))
+	fmt.Fprintf(&s, "A: %s (%d records)   B: %s (%d records)\n", a.StartedAt.Format("2006-01-02 15:04"), len(qa), b.StartedAt.Format("2006-01-02 15:04"), len(qb))
 	changed, better, worse, matched := 0, 0, 0, 0
 	for _, rb := range qb {
 		ra, ok := byKey[rb.key()]

@@ -211,7 +211,7 @@ func categoryChart(r Report, strategies []string) string {
 	barW := math.Max(1, (groupW-8)/float64(len(shown)))
 	for ci, c := range cats {
 		gx := padL + float64(ci)*groupW + 4
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`, gx+groupW/2-4, chartH-padB+14, html.EscapeString(shortCat(c)))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`, gx+groupW/2-4, chartH-padB+14, html.EscapeString(strings.TrimPrefix(shortCat(c), "cat ")))
 		for si, st := range shown {
 			v := br.Strategies[st].ByCategory[c]
 			h := (chartH - padT - padB) * v

@@ -209,7 +209,7 @@ func Summary(r Report) string {
 	e2e := r.BackendModel != ""
 	fmt.Fprintf(&b, "%-7s %-*s %7s %7s", "budget", width, "strategy", "recall", "answer")
 	for _, c := range cats {
-		fmt.Fprintf(&b, " %7s", "cat "+shortCat(c))
+		fmt.Fprintf(&b, " %7s", shortCat(c))
 	}
 	fmt.Fprintf(&b, " %7s %7s %7s %7s", "p50 ms", "p99 ms", "tokens", "prefix")
 	if e2e {
@@ -252,9 +252,14 @@ func onOff(b bool) string {
 	return "off"
 }
 
+// shortCat is a category's column header: "cat 1", or the first 7
+// bytes of a long name.
 func shortCat(c string) string {
-	if len(c) > 3 {
-		return c[:3]
+	if len(c) <= 3 {
+		return "cat " + c
+	}
+	if len(c) > 7 {
+		return c[:7]
 	}
 	return c
 }

@@ -19,6 +19,13 @@ deps:
 	  else \
 	    echo "redis-server is missing: install it (e.g. sudo apt-get install redis-server) or the Redis tests skip"; \
 	  fi; }
+	@command -v chromium >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium (Debian package) for the web page's browser tests"; \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: install it (e.g. sudo apt-get install chromium) or the browser tests of api/ui_test.go skip"; \
+	  fi; }
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -207,6 +207,7 @@ type Server struct {
 	known   map[string]bool // route templates, for metric labels
 
 	metricsHandler http.Handler
+	ui             http.Handler // the embedded web page
 }
 
 // New builds the server. It starts nothing: serve it with an http.Server.
@@ -257,6 +258,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		known:   map[string]bool{},
 
 		metricsHandler: promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{}),
+		ui:             uiHandler(),
 	}
 	s.e.HideBanner = true
 	s.e.HidePort = true

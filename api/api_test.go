@@ -89,6 +89,7 @@ func (r response) errorCode(t testing.TB) (string, string) {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
+			Field   string `json:"field"`
 		} `json:"error"`
 	}
 	dec := json.NewDecoder(strings.NewReader(string(r.body)))

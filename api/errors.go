@@ -24,6 +24,9 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Field is the JSON path of the offending input field of a validation
+	// error ("name", "lorebook.entries[2].keys"), when one is known.
+	Field string `json:"field,omitempty"`
 }
 
 // Error kinds of the HTTP layer. Handlers return them (or store errors);
@@ -203,7 +206,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	} else if openAI, _ := c.Get(ctxOpenAI).(bool); openAI {
 		werr = c.JSON(status, newOpenAIError(err, status, code, msg))
 	} else {
-		werr = c.JSON(status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+		var ie *memory.InvalidError
+		field := ""
+		if status == http.StatusBadRequest && errors.As(err, &ie) {
+			field = ie.Field
+		}
+		werr = c.JSON(status, errorBody{Error: errorDetail{Code: code, Message: msg, Field: field}})
 	}
 	if werr != nil {
 		s.deps.Logger.Debug("writing error response", "request_id", requestID(c), "error", werr)

@@ -13,6 +13,11 @@ func (s *Server) routes() {
 	e.GET("/metrics", s.serveMetrics)
 	e.GET("/openapi.json", s.serveOpenAPI)
 
+	// The web page for bot designers: static assets, no API key (the page
+	// asks for one and sends it with its REST calls).
+	e.GET("/ui", s.redirectUI)
+	e.GET("/ui/*", s.serveUI)
+
 	// The v1 API: an API key (when keys are configured) selects the tenant.
 	auth := s.authenticate
 	e.POST("/v1/conversations", s.createConversation, auth)

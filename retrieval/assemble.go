@@ -117,6 +117,11 @@ type AssemblerConfig struct {
 	Rank   RankConfig   `yaml:"rank" json:"rank"`
 	// NoSummaries leaves summaries out of every context.
 	NoSummaries bool `yaml:"no_summaries" json:"no_summaries,omitempty"`
+	// SummariesRelevantOnly: long-term memory holds only the summaries
+	// relevant to the message (SelectRelevantSummaries); by default, when
+	// none is, it holds the coarse cover of the whole history
+	// (SelectSummaries) instead.
+	SummariesRelevantOnly bool `yaml:"summaries_relevant_only" json:"summaries_relevant_only,omitempty"`
 	// CandidateLimit is how many hits each recall list (lexical, dense)
 	// returns before fusion (default 200).
 	CandidateLimit int `yaml:"candidate_limit" json:"candidate_limit,omitempty"`
@@ -365,7 +370,11 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 		if sys.empty() {
 			room -= overhead - sectionJoinCost
 		}
-		if chosen := SelectSummaries(summaries, maxSeq, room, a.summaryCost); len(chosen) > 0 {
+		chosen := SelectRelevantSummaries(summaries, maxSeq, room, a.summaryCost, a.summaryScorer(req.Message.Content, summaries))
+		if len(chosen) == 0 && !a.cfg.SummariesRelevantOnly {
+			chosen = SelectSummaries(summaries, maxSeq, room, a.summaryCost)
+		}
+		if len(chosen) > 0 {
 			text, cost := a.renderSummaries(chosen)
 			sys.add(SectionSummary, text, cost, len(chosen))
 			for _, sm := range chosen {

@@ -361,3 +361,39 @@ func TestAssembleBeforeSeq(t *testing.T) {
 		}
 	}
 }
+
+// TestAssembleSummariesByRelevance: the long-term memory holds the
+// summaries that share the message's words; when none does, the coarse
+// cover of the history, unless SummariesRelevantOnly.
+func TestAssembleSummariesByRelevance(t *testing.T) {
+	ctx := context.Background()
+	for _, only := range []bool{false, true} {
+		r := newRig(t, retrieval.AssemblerConfig{SummariesRelevantOnly: only}, nil)
+		rng := rand.New(rand.NewPCG(5, 6))
+		r.fill(t, "c", filler(rng, 200))
+		contents := []string{
+			"Caroline talked about her garden and the rain.",
+			"Melanie adopted a greyhound named Biscuit from the shelter.",
+			"They planned a hiking trip to the mountains.",
+			"Caroline started violin lessons with her sister.",
+		}
+		for i, c := range contents {
+			from := int64(i*40 + 1)
+			_, err := r.store.AddSummary(ctx, "", "c", memory.Summary{ConversationID: "c", Level: 0, FromSeq: from, ToSeq: from + 39,
+				FromTime: day0.Add(time.Duration(from-1) * time.Hour), ToTime: day0.Add(time.Duration(from+38) * time.Hour),
+				Content: c, Tokens: r.tok.Count(c), Producer: "test"})
+			require.NoError(t, err)
+		}
+		out := ask(t, r, "c", "What is the name of the greyhound Melanie adopted?", 2000)
+		require.Len(t, out.Report.Summaries, 1, "only the relevant summary")
+		require.EqualValues(t, 41, out.Report.Summaries[0].FromSeq)
+		require.Contains(t, out.Messages[0].Content, contents[1])
+
+		out = ask(t, r, "c", "Anything new with the quantum zebra?", 2000)
+		if only {
+			require.Empty(t, out.Report.Summaries, "nothing relevant: no long-term memory")
+		} else {
+			require.Len(t, out.Report.Summaries, 4, "nothing relevant: the coarse cover of the history")
+		}
+	}
+}

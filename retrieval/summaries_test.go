@@ -61,3 +61,35 @@ func TestSelectSummaries(t *testing.T) {
 		})
 	}
 }
+
+func TestSelectRelevantSummaries(t *testing.T) {
+	cost := func(s memory.Summary) int { return s.Tokens }
+	all := []memory.Summary{
+		sum(0, 1, 25, 50), sum(0, 26, 50, 50), sum(0, 51, 75, 50), sum(0, 76, 100, 50),
+		sum(1, 1, 75, 60), {Level: 0, FromSeq: 101, ToSeq: 120, Tokens: 10, Stale: true, Content: "stale"},
+	}
+	scores := map[string]float64{"L0 26-50": 3, "L0 76-100": 2, "L1 1-75": 2.5, "L0 1-25": 2, "stale": 9}
+	score := func(s memory.Summary) float64 { return scores[s.Content] }
+	for _, tc := range []struct {
+		name   string
+		maxSeq int64
+		budget int
+		want   []string
+	}{
+		{"best first, chronological", 100, 100, []string{"L0 26-50", "L0 76-100"}},
+		{"an overlapping parent is skipped; ties go to the newer range", 100, 160, []string{"L0 1-25", "L0 26-50", "L0 76-100"}},
+		{"what does not fit is passed over", 100, 60, []string{"L0 26-50"}},
+		{"nothing past the window, never stale", 80, 1000, []string{"L0 1-25", "L0 26-50"}},
+		{"no budget", 100, 10, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := SelectRelevantSummaries(all, tc.maxSeq, tc.budget, cost, score)
+			if tc.want == nil {
+				require.Empty(t, got)
+				return
+			}
+			require.Equal(t, tc.want, names(got))
+		})
+	}
+	require.Empty(t, SelectRelevantSummaries(all, 100, 1000, cost, func(memory.Summary) float64 { return 0 }), "nothing scores: nil")
+}

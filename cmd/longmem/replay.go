@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/longmem/longmem/bots/llm"
+	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory/embedded"
 	"github.com/longmem/longmem/retrieval"
 	"github.com/longmem/longmem/retrieval/replay"
@@ -33,28 +37,73 @@ func (l *intList) Set(s string) error {
 	return nil
 }
 
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// replayOptions are the flags of `longmem replay`.
+type replayOptions struct {
+	format, input, out string
+	haystack           int
+	budgets            []int
+	configs            []string
+	minRecall          float64
+	progress           bool
+	summaries          bool
+	summaryTokens      int
+	server, key        string
+	backendURL         string
+	backendModel       string
+	backendWindow      int
+	judgeURL           string
+	judgeModel         string
+	concurrency        int
+	retries            int
+	resume             bool
+}
+
 // runReplay is `longmem replay`.
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env map[string]string) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		budgets  intList
-		format   = fs.String("format", "locomo", "input format: locomo or memdaily")
-		input    = fs.String("input", "", "dataset file (required)")
-		out      = fs.String("out", "replay-out", "directory for report.json and questions.jsonl")
+		configs  stringList
+		o        replayOptions
+		sums     string
 		embedder = fs.String("embedder", "none", "none, static:PATH (GloVe/word2vec/fastText text, wink JSON) or openai:URL")
 		model    = fs.String("embedder-model", "", "model name for openai:URL")
-		haystack = fs.Int("haystack", 0, "bury each conversation among the others' sessions until it holds this many turns")
-		config   = fs.String("config", "", "YAML config file as for serve; its tokenizer and recall sections apply")
-		minRec   = fs.Float64("min-recall", 0, "exit 3 when longmem's evidence recall at any budget is below this")
-		progress = fs.Bool("progress", isTerminal(stderr), "draw a progress bar on stderr (default: when stderr is a terminal)")
+		diff     = fs.Bool("diff", false, "compare two runs: longmem replay --diff A/report.json B/report.json")
 	)
+	fs.StringVar(&o.format, "format", "locomo", "input format: locomo, memdaily or jsonl (longmem's own, see the README)")
+	fs.StringVar(&o.input, "input", "", "dataset file (a directory of *.jsonl files for --format jsonl) (required)")
+	fs.StringVar(&o.out, "out", "replay-out", "directory for report.json, questions.jsonl and report.html")
+	fs.IntVar(&o.haystack, "haystack", 0, "bury each conversation among the others' sessions until it holds this many turns")
+	fs.Float64Var(&o.minRecall, "min-recall", 0, "exit 3 when longmem's evidence recall at any budget is below this")
+	fs.BoolVar(&o.progress, "progress", isTerminal(stderr), "draw a progress bar on stderr (default: when stderr is a terminal)")
+	fs.StringVar(&sums, "summaries", "on", "on: compact each conversation (extractive summaries) before its questions and also run longmem without summaries (longmem-nosum); off: no summaries")
+	fs.IntVar(&o.summaryTokens, "summary-tokens", 128, "token target of a level-0 summary with --summaries on (compaction summary_tokens)")
+	fs.StringVar(&o.server, "server", "", "replay through the REST API of the longmem at this URL instead of in process")
+	fs.StringVar(&o.key, "key", "", "API key for --server (or LONGMEM_REPLAY_KEY)")
+	fs.StringVar(&o.backendURL, "backend-url", "", "OpenAI-compatible backend that answers each question from each context (end to end)")
+	fs.StringVar(&o.backendModel, "backend-model", "", "model name for --backend-url")
+	fs.IntVar(&o.backendWindow, "backend-window", 8192, "the backend's context window in tokens: full-context is not applicable beyond it")
+	fs.StringVar(&o.judgeURL, "judge-url", "", "OpenAI-compatible judge (default: --backend-url)")
+	fs.StringVar(&o.judgeModel, "judge-model", "", "model name for the judge (default: --backend-model)")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "questions answered and judged at once, end to end")
+	fs.IntVar(&o.retries, "retries", 3, "retries of a backend or judge call after a connection error, 429 or 5xx")
+	fs.BoolVar(&o.resume, "resume", false, "continue an interrupted run: keep OUT/questions.jsonl and skip the questions it holds")
 	fs.Var(&budgets, "budget", "token budget; repeat or comma-separate for several (default 2048)")
+	fs.Var(&configs, "config", "YAML config file as for serve (tokenizer, recall sections); repeat to compare several side by side")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: longmem replay --input FILE [--format locomo|memdaily] [--budget N …] [--out DIR] [flags]\n\n"+
-			"Replays each conversation through the store, the index and the assembler in process,\n"+
-			"asks every question at the end, and measures the evidence recall of longmem against\n"+
-			"recency, plain BM25 (and dense, with an embedder) on the same budgets.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: longmem replay --input FILE [--format locomo|memdaily|jsonl] [--budget N …] [--out DIR] [flags]\n"+
+			"       longmem replay --diff A/report.json B/report.json\n\n"+
+			"Replays each conversation through the store, the index and the assembler (in process, or a\n"+
+			"server's REST API with --server), asks every question at the end, and measures what the\n"+
+			"contexts hold against recency, plain BM25 (and dense, with an embedder) on the same budgets;\n"+
+			"with --backend-url a backend answers from each context and an LLM judge grades it.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -63,32 +112,67 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		}
 		return 2
 	}
-	if *input == "" || fs.NArg() > 0 {
+	if *diff {
+		if fs.NArg() != 2 {
+			fmt.Fprintln(stderr, "longmem replay: --diff takes two report.json paths")
+			return 2
+		}
+		if err := replayDiff(fs.Arg(0), fs.Arg(1), stdout); err != nil {
+			fmt.Fprintf(stderr, "longmem replay: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if o.input == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "longmem replay: --input FILE is required (and no positional arguments)")
 		fs.Usage()
+		return 2
+	}
+	if sums != "on" && sums != "off" {
+		fmt.Fprintf(stderr, "longmem replay: --summaries %q: want on or off\n", sums)
+		return 2
+	}
+	o.summaries = sums == "on"
+	if o.server != "" && len(configs) > 1 {
+		fmt.Fprintln(stderr, "longmem replay: --server evaluates the server's own configuration: use at most one --config (for the tokenizer)")
+		return 2
+	}
+	if o.concurrency < 1 {
+		fmt.Fprintln(stderr, "longmem replay: --concurrency must be at least 1")
 		return 2
 	}
 	if len(budgets) == 0 {
 		budgets = intList{2048}
 	}
-	cfg := defaultConfig()
-	if *config != "" {
-		if err := readConfigFile(*config, &cfg); err != nil {
-			fmt.Fprintf(stderr, "longmem replay: %v\n", err)
-			return 1
+	o.budgets, o.configs = budgets, configs
+	if o.key == "" {
+		o.key = env["LONGMEM_REPLAY_KEY"]
+	}
+	cfgs := []Config{defaultConfig()}
+	if len(configs) > 0 {
+		cfgs = nil
+		for _, path := range configs {
+			c := defaultConfig()
+			if err := readConfigFile(path, &c); err != nil {
+				fmt.Fprintf(stderr, "longmem replay: %v\n", err)
+				return 1
+			}
+			cfgs = append(cfgs, c)
 		}
 	}
-	if err := parseEmbedderSpec(*embedder, &cfg.Recall.Embedder); err != nil {
-		fmt.Fprintf(stderr, "longmem replay: %v\n", err)
-		return 2
+	for i := range cfgs {
+		if err := parseEmbedderSpec(*embedder, &cfgs[i].Recall.Embedder); err != nil {
+			fmt.Fprintf(stderr, "longmem replay: %v\n", err)
+			return 2
+		}
+		if *model != "" {
+			cfgs[i].Recall.Embedder.Model = *model
+		}
+		if k, ok := env["LONGMEM_EMBEDDER_KEY"]; ok {
+			cfgs[i].Recall.Embedder.Key = k
+		}
 	}
-	if *model != "" {
-		cfg.Recall.Embedder.Model = *model
-	}
-	if k, ok := env["LONGMEM_EMBEDDER_KEY"]; ok {
-		cfg.Recall.Embedder.Key = k
-	}
-	if err := replayRun(ctx, cfg, *format, *input, *out, *haystack, budgets, *minRec, *progress, stdout, stderr); err != nil {
+	if err := replayRun(ctx, cfgs, o, env, stdout, stderr); err != nil {
 		var low errLowRecall
 		if errors.As(err, &low) {
 			fmt.Fprintf(stderr, "longmem replay: %v\n", err)
@@ -104,27 +188,85 @@ type errLowRecall struct{ msg string }
 
 func (e errLowRecall) Error() string { return e.msg }
 
-func replayRun(ctx context.Context, cfg Config, format, input, out string, haystack int, budgets []int, minRecall float64, progress bool, stdout, stderr io.Writer) error {
-	if err := errors.Join(cfg.Tokenizer.Validate(), cfg.Recall.Validate()); err != nil {
-		return err
+// configNames names the --config files for the report: their base names
+// without extension, made unique.
+func configNames(paths []string) []string {
+	var out []string
+	seen := map[string]int{}
+	for _, p := range paths {
+		n := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+		if seen[n]++; seen[n] > 1 {
+			n = fmt.Sprintf("%s-%d", n, seen[n])
+		}
+		out = append(out, n)
 	}
-	var (
-		convs []replay.Conversation
-		err   error
-	)
+	return out
+}
+
+// llmAnswerer adapts the bots/llm client to replay.LLM.
+type llmAnswerer struct {
+	c         *llm.Client
+	maxTokens int
+}
+
+func (a llmAnswerer) Complete(ctx context.Context, msgs []retrieval.Message) (string, error) {
+	m := make([]llm.Message, len(msgs))
+	for i, x := range msgs {
+		m[i] = llm.Message{Role: x.Role, Name: x.Name, Content: x.Content}
+	}
+	resp, err := a.c.Complete(ctx, llm.ChatRequest{Messages: m, MaxTokens: a.maxTokens})
+	return resp.Content, err
+}
+
+func loadDataset(format, input string) ([]replay.Conversation, error) {
 	switch format {
 	case "locomo":
-		convs, err = replay.LoadLoCoMo(input)
+		return replay.LoadLoCoMo(input)
 	case "memdaily":
-		convs, err = replay.LoadMemDaily(input)
-	default:
-		return fmt.Errorf("unknown --format %q (want locomo or memdaily)", format)
+		return replay.LoadMemDaily(input)
+	case "jsonl":
+		return replay.LoadJSONL(input)
 	}
+	return nil, fmt.Errorf("unknown --format %q (want locomo, memdaily or jsonl)", format)
+}
+
+// readPrior reads the records of an interrupted run and rewrites the file
+// with the complete ones only (a crash may have cut the last line).
+func readPrior(path string) ([]replay.QuestionRecord, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []replay.QuestionRecord
+	var keep bytes.Buffer
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		var r replay.QuestionRecord
+		if len(bytes.TrimSpace(line)) == 0 || json.Unmarshal(line, &r) != nil || r.Strategies == nil {
+			continue
+		}
+		out = append(out, r)
+		keep.Write(line)
+		keep.WriteByte('\n')
+	}
+	return out, os.WriteFile(path, keep.Bytes(), 0o644)
+}
+
+func replayRun(ctx context.Context, cfgs []Config, o replayOptions, env map[string]string, stdout, stderr io.Writer) error {
+	cfg := cfgs[0]
+	for _, c := range cfgs {
+		if err := errors.Join(c.Tokenizer.Validate(), c.Recall.Validate()); err != nil {
+			return err
+		}
+	}
+	convs, err := loadDataset(o.format, o.input)
 	if err != nil {
 		return err
 	}
-	if haystack > 0 {
-		convs = replay.Haystack(convs, haystack)
+	if o.haystack > 0 {
+		convs = replay.Haystack(convs, o.haystack)
 	}
 	tok, err := retrieval.NewTokenizer(cfg.Tokenizer)
 	if err != nil {
@@ -146,47 +288,145 @@ func replayRun(ctx context.Context, cfg Config, format, input, out string, hayst
 		return err
 	}
 	defer rc.index.Close()
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	qf, err := os.Create(filepath.Join(out, "questions.jsonl"))
+	qpath := filepath.Join(o.out, "questions.jsonl")
+	var prior []replay.QuestionRecord
+	if o.resume {
+		if prior, err = readPrior(qpath); err != nil {
+			return err
+		}
+	}
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if o.resume {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	qf, err := os.OpenFile(qpath, flags, 0o644)
 	if err != nil {
 		return err
 	}
 	defer qf.Close()
-	rcfg := replay.Config{Budgets: budgets, Store: store, Indexer: rc.indexer, Index: rc.index, Assembler: rc.assembler,
-		Tokenizer: tok, Analyzer: rc.analyzer, Embedder: rc.embedder, Questions: qf,
-		MessageOverhead: cfg.Recall.Assembler.Budget.MessageOverhead}
-	if progress {
+	rcfg := replay.Config{Budgets: o.budgets, Store: store, Indexer: rc.indexer, Index: rc.index,
+		Tokenizer: tok, Analyzer: rc.analyzer, Embedder: rc.embedder, Questions: qf, Prior: prior,
+		Summaries: o.summaries, MessageOverhead: cfg.Recall.Assembler.Budget.MessageOverhead}
+	var names []string
+	switch {
+	case o.server != "":
+		cl, err := replay.NewClient(o.server, o.key, nil)
+		if err != nil {
+			return err
+		}
+		cl.Warn = func(msg string) { fmt.Fprintf(stderr, "longmem replay: %s\n", msg) }
+		rcfg.Remote = cl
+		rcfg.Longmem = []replay.Longmem{{Name: replay.StrategyLongmem, Assembler: cl}}
+	case len(o.configs) > 1:
+		names = configNames(o.configs)
+		for i, c := range cfgs {
+			rcfg.Longmem = append(rcfg.Longmem, replay.Longmem{Name: replay.StrategyLongmem + "@" + names[i],
+				Assembler: retrieval.NewAssembler(c.Recall.Assembler, store, rc.indexer, tok), NoSummaries: !o.summaries, CompareNoSummaries: o.summaries})
+		}
+	default:
+		rcfg.Longmem = []replay.Longmem{{Name: replay.StrategyLongmem, Assembler: rc.assembler, NoSummaries: !o.summaries, CompareNoSummaries: o.summaries}}
+	}
+	if o.summaries && o.server == "" {
+		w, err := compaction.NewWorker(compaction.Config{SummaryTokens: o.summaryTokens}, compaction.Deps{Store: store, Tokenizer: tok,
+			Summarizer: compaction.NewExtractive(tok), Queue: compaction.NewMemQueue(), Logger: logger})
+		if err != nil {
+			return err
+		}
+		rcfg.Compact = func(ctx context.Context, tenant, id string) error {
+			_, err := w.CompactNow(ctx, tenant, id)
+			return err
+		}
+	}
+	if o.backendURL != "" {
+		if o.retries == 0 {
+			o.retries = -1 // the client reads 0 as its default
+		}
+		temp := 0.0
+		backend, err := llm.New(llm.Config{BaseURL: o.backendURL, Model: o.backendModel, APIKey: env["LONGMEM_BACKEND_KEY"],
+			MaxRetries: o.retries, Temperature: &temp}, nil, nil)
+		if err != nil {
+			return fmt.Errorf("--backend-url: %w", err)
+		}
+		jcfg := llm.Config{BaseURL: o.judgeURL, Model: o.judgeModel, APIKey: env["LONGMEM_JUDGE_KEY"], MaxRetries: o.retries, Temperature: &temp}
+		if jcfg.BaseURL == "" {
+			jcfg.BaseURL, jcfg.APIKey = o.backendURL, env["LONGMEM_BACKEND_KEY"]
+		}
+		if jcfg.Model == "" {
+			jcfg.Model = o.backendModel
+		}
+		judge, err := llm.New(jcfg, nil, nil)
+		if err != nil {
+			return fmt.Errorf("--judge-url: %w", err)
+		}
+		rcfg.EndToEnd = &replay.EndToEnd{Backend: llmAnswerer{backend, 64}, Judge: llmAnswerer{judge, 128},
+			Window: o.backendWindow, Concurrency: o.concurrency}
+		if o.format == "locomo" {
+			rcfg.EndToEnd.SkipJudging = []string{"5"} // adversarial, left out of the published J scores
+		}
+	}
+	if o.progress {
 		rcfg.Progress = stderr
 	}
-	rep, err := replay.Run(ctx, rcfg, format, convs)
-	if err != nil {
-		return err
+	rep, runErr := replay.Run(ctx, rcfg, o.format, convs)
+	rep.Haystack, rep.Server, rep.Configs = o.haystack, o.server, names
+	if o.backendURL != "" {
+		rep.BackendModel = cmp.Or(o.backendModel, "(default)")
+		rep.JudgeModel = cmp.Or(o.judgeModel, rep.BackendModel)
 	}
-	rep.Haystack = haystack
 	if cfg.Recall.Embedder.Kind != "" {
 		rep.Embedder = cfg.Recall.Embedder.Kind
+	}
+	if err := qf.Close(); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return fmt.Errorf("%w (finished questions are in %s; --resume continues)", runErr, qpath)
 	}
 	raw, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out, "report.json"), append(raw, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(o.out, "report.json"), append(raw, '\n'), 0o644); err != nil {
 		return err
 	}
-	if err := qf.Close(); err != nil {
+	records, err := replay.ReadRecords(qpath)
+	if err != nil {
+		return err
+	}
+	var page bytes.Buffer
+	if err := replay.WriteHTML(&page, rep, records); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(o.out, "report.html"), page.Bytes(), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, replay.Summary(rep))
-	fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(out, "report.json"), filepath.Join(out, "questions.jsonl"))
-	if minRecall > 0 {
+	fmt.Fprintf(stdout, "wrote %s, %s and %s\n", filepath.Join(o.out, "report.json"), qpath, filepath.Join(o.out, "report.html"))
+	if o.minRecall > 0 {
 		for _, b := range rep.Budgets {
-			if r := b.Strategies[replay.StrategyLongmem].EvidenceRecall; r < minRecall {
-				return errLowRecall{fmt.Sprintf("evidence recall %.3f at %d tokens is below --min-recall %.3f", r, b.BudgetTokens, minRecall)}
+			st := rcfg.Longmem[0].Name
+			if r := b.Strategies[st].EvidenceRecall; r < o.minRecall {
+				return errLowRecall{fmt.Sprintf("evidence recall %.3f of %s at %d tokens is below --min-recall %.3f", r, st, b.BudgetTokens, o.minRecall)}
 			}
 		}
 	}
+	return nil
+}
+
+// replayDiff prints what changed between two runs.
+func replayDiff(a, b string, stdout io.Writer) error {
+	ra, qa, err := replay.ReadRun(a)
+	if err != nil {
+		return err
+	}
+	rb, qb, err := replay.ReadRun(b)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, replay.Diff(ra, qa, rb, qb))
 	return nil
 }
 

@@ -1,13 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/longmem/longmem/api"
 	"github.com/longmem/longmem/retrieval/replay"
 )
 
@@ -87,4 +96,274 @@ func TestRecallConfig(t *testing.T) {
 	cfg = printConfig(t, nil, "--config", file)
 	require.Equal(t, 0.3, cfg.Recall.Assembler.Budget.RecentShare)
 	require.Equal(t, 3, cfg.Recall.Assembler.Rank.Neighbours)
+}
+
+const exampleJSONL = "../../retrieval/replay/testdata/example.jsonl"
+
+func readReport(t *testing.T, dir string) (replay.Report, []replay.QuestionRecord) {
+	t.Helper()
+	rep, recs, err := replay.ReadRun(filepath.Join(dir, "report.json"))
+	require.NoError(t, err)
+	return rep, recs
+}
+
+func TestReplayJSONLFormat(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := runCmd(t, nil, "replay", "--format", "jsonl", "--input", exampleJSONL, "--budget", "500", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "report.html")
+	rep, recs := readReport(t, out)
+	require.Equal(t, "jsonl", rep.Dataset)
+	require.Equal(t, 3, rep.Questions)
+	require.Len(t, recs, 3)
+	require.Equal(t, 1.0, rep.Budgets[0].Strategies["longmem"].EvidenceRecall)
+	require.Equal(t, "mira-and-tom", recs[0].Conversation)
+	html, err := os.ReadFile(filepath.Join(out, "report.html"))
+	require.NoError(t, err)
+	require.Contains(t, string(html), "chart-recall-budget")
+
+	bad := writeFile(t, "bad.jsonl", `{"turn":{"speaker":"A","content":"hi"}}`+"\n"+`{"probe":{"question":"q","evidence":[4]}}`+"\n")
+	code, _, stderr = runCmd(t, nil, "replay", "--format", "jsonl", "--input", bad, "--out", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "bad.jsonl:2: probe.evidence[0]: turn 4 does not exist")
+}
+
+func TestReplayComparesConfigs(t *testing.T) {
+	a := writeFile(t, "tight.yaml", "recall:\n  assembler:\n    budget:\n      recent_share: 0.05\n")
+	b := writeFile(t, "recent.yaml", "recall:\n  assembler:\n    budget:\n      recent_share: 0.6\n")
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "80", "--config", a, "--config", b,
+		"--summaries", "off", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "longmem@tight")
+	rep, recs := readReport(t, out)
+	require.Equal(t, []string{"tight", "recent"}, rep.Configs)
+	require.Equal(t, []string{"longmem@tight", "longmem@recent", "recency", "lexical"}, rep.Strategies)
+	differ := false
+	for _, r := range recs {
+		if !slices.Equal(r.Strategies["longmem@tight"].Retrieved, r.Strategies["longmem@recent"].Retrieved) {
+			differ = true
+		}
+	}
+	require.True(t, differ, "each config assembles with its own policy")
+}
+
+// newTestServer serves a longmem (embedded storage, compaction) over
+// HTTP, as `longmem serve` would.
+func newTestServer(t *testing.T, keys []api.Key) *httptest.Server {
+	t.Helper()
+	cfg := defaultConfig()
+	cfg.Storage.Data = t.TempDir()
+	cfg.API.Keys = keys
+	cfg.Recall.Assembler.Budget.RecentMaxTurns = 1
+	cfg.Compaction.KeepRecentTurns = 2
+	cfg.Compaction.MinChunkTokens = 1
+	cfg.Compaction.ChunkTokens = 40
+	a, err := newApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	ts := httptest.NewServer(a.api)
+	t.Cleanup(func() {
+		ts.Close()
+		require.NoError(t, a.Close())
+	})
+	return ts
+}
+
+func TestReplayThroughServer(t *testing.T) {
+	ts := newTestServer(t, []api.Key{{Key: "k-replay", Tenant: "eval"}})
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "60,1000", "--server", ts.URL,
+		"--key", "k-replay", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "longmem")
+	rep, recs := readReport(t, out)
+	require.Equal(t, ts.URL, rep.Server)
+	require.True(t, rep.Summaries)
+	require.Equal(t, []string{"longmem", "recency", "lexical"}, rep.Strategies, "no -nosum: the server's policy applies")
+	require.Equal(t, 1.0, rep.Budgets[1].Strategies["longmem"].EvidenceRecall)
+	withSummaries := 0
+	for _, r := range recs {
+		withSummaries += r.Strategies["longmem"].Summaries
+	}
+	require.Positive(t, withSummaries, "the server compacted on request and its contexts hold summaries")
+
+	// The conversations were removed from the server afterwards.
+	req, err := http.NewRequest(http.MethodGet, ts.URL+"/v1/conversations", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer k-replay")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var list struct {
+		Conversations []json.RawMessage `json:"conversations"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	require.Empty(t, list.Conversations)
+
+	code, _, stderr = runCmd(t, nil, "replay", "--input", miniLoCoMo, "--server", ts.URL, "--key", "wrong", "--out", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "HTTP 401")
+}
+
+// fakeLLM is an OpenAI-compatible chat server: as a backend it answers
+// with the whole context it was given (so an answer is right exactly when
+// the context holds it); as a judge (the prompt starts "Label an answer")
+// it says CORRECT when the generated answer contains every word of the
+// gold one but articles. After
+// failAfter backend calls (0: never) it answers 400.
+type fakeLLM struct {
+	mu        sync.Mutex
+	backend   int
+	judge     int
+	failAfter int
+}
+
+func (f *fakeLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Messages []struct {
+			Role    string `json:"role"`
+			Content string `json:"content"`
+		} `json:"messages"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) == 0 {
+		http.Error(w, `{"error":{"message":"bad request"}}`, http.StatusBadRequest)
+		return
+	}
+	last := req.Messages[len(req.Messages)-1].Content
+	var reply string
+	f.mu.Lock()
+	if strings.HasPrefix(last, "Label an answer") {
+		f.judge++
+		gold := between(last, "Gold answer: ", "\nGenerated answer: ")
+		gen := between(last, "\nGenerated answer: ", "\n\nFirst explain")
+		label := "CORRECT"
+		for _, w := range strings.Fields(strings.ToLower(gold)) {
+			if w != "a" && w != "an" && w != "the" && !strings.Contains(strings.ToLower(gen), w) {
+				label = "WRONG"
+			}
+		}
+		reply = `The answer is compared. {"label": "` + label + `"}`
+	} else {
+		f.backend++
+		if f.failAfter > 0 && f.backend > f.failAfter {
+			f.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":{"message":"model overloaded","type":"invalid_request_error"}}`))
+			return
+		}
+		var b strings.Builder
+		for _, m := range req.Messages[:len(req.Messages)-1] {
+			b.WriteString(m.Content + "\n")
+		}
+		reply = b.String()
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": "x", "object": "chat.completion", "model": "fake",
+		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": reply}}}})
+}
+
+// between returns the text after the last from, up to the next to.
+func between(s, from, to string) string {
+	i := strings.LastIndex(s, from)
+	if i < 0 {
+		return ""
+	}
+	v, _, _ := strings.Cut(s[i+len(from):], to)
+	return v
+}
+
+func TestReplayEndToEnd(t *testing.T) {
+	llmSrv := &fakeLLM{}
+	ts := httptest.NewServer(llmSrv)
+	defer ts.Close()
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "60,1000", "--backend-url", ts.URL,
+		"--backend-model", "fake", "--concurrency", "3", "--summaries", "off", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, " J")
+	rep, recs := readReport(t, out)
+	require.Equal(t, "fake", rep.BackendModel)
+	require.Equal(t, "fake", rep.JudgeModel, "the judge defaults to the backend")
+	require.Contains(t, rep.Strategies, "full-context")
+	big, small := rep.Budgets[1].Strategies, rep.Budgets[0].Strategies
+	require.NotNil(t, big["longmem"].Accuracy)
+	require.Equal(t, 1.0, *big["longmem"].Accuracy, "everything fits in 1,000 tokens: every answer is right")
+	require.Equal(t, 4, big["longmem"].Judged, "category 5 is not judged, as in the Mem0 evaluation")
+	require.Equal(t, 1.0, *big["full-context"].Accuracy, "the ceiling")
+	require.Less(t, *small["recency"].Accuracy, 1.0, "60 tokens of recent turns miss answers")
+	for _, r := range recs {
+		lm := r.Strategies["longmem"]
+		require.NotEmpty(t, lm.Reply)
+		if r.Category == "5" {
+			require.Empty(t, lm.Verdict)
+		} else {
+			require.Contains(t, []string{"CORRECT", "WRONG"}, lm.Verdict)
+		}
+	}
+	// 5 answerable questions × (2 budgets × 3 strategies + 1 full context
+	// shared by both budgets).
+	require.Equal(t, 5*(2*3+1), llmSrv.backend)
+	require.Equal(t, 4*(2*3+1), llmSrv.judge)
+
+	// A full-context that does not fit the window is not applicable.
+	out2 := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr = runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "1000", "--backend-url", ts.URL,
+		"--backend-window", "50", "--summaries", "off", "--out", out2)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "n/a")
+	rep, _ = readReport(t, out2)
+	require.Zero(t, rep.Budgets[0].Strategies["full-context"].Questions)
+	require.Equal(t, 5, rep.Budgets[0].Strategies["full-context"].NotApplicable)
+}
+
+func TestReplayResumes(t *testing.T) {
+	failing := &fakeLLM{failAfter: 8}
+	ts := httptest.NewServer(failing)
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"replay", "--input", miniLoCoMo, "--budget", "1000", "--backend-url", ts.URL, "--concurrency", "1",
+		"--summaries", "off", "--out", out}
+	code, _, stderr := runCmd(t, nil, args...)
+	ts.Close()
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "--resume continues")
+	first, err := replay.ReadRecords(filepath.Join(out, "questions.jsonl"))
+	require.NoError(t, err)
+	require.Len(t, first, 2, "4 backend calls per question: the first two questions finished before the failure")
+
+	healthy := &fakeLLM{}
+	ts2 := httptest.NewServer(healthy)
+	defer ts2.Close()
+	args[6] = ts2.URL
+	code, _, stderr = runCmd(t, nil, append(args, "--resume")...)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, 3*4, healthy.backend, "only the three questions left are asked")
+	all, err := replay.ReadRecords(filepath.Join(out, "questions.jsonl"))
+	require.NoError(t, err)
+	require.Len(t, all, 5)
+	seen := map[string]bool{}
+	for _, r := range all {
+		k := r.Conversation + "/" + strconv.Itoa(r.Index)
+		require.False(t, seen[k], "each question once")
+		seen[k] = true
+	}
+	rep, _ := readReport(t, out)
+	require.Equal(t, 5, rep.Budgets[0].Strategies["longmem"].Questions, "the report counts the resumed questions too")
+}
+
+func TestReplayDiffCommand(t *testing.T) {
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	code, _, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "60", "--summaries", "off", "--out", a)
+	require.Equal(t, 0, code, stderr)
+	tight := writeFile(t, "c.yaml", "recall:\n  assembler:\n    budget:\n      recent_share: 0.9\n      recent_max_turns: 40\n")
+	code, _, stderr = runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "60", "--summaries", "off", "--config", tight, "--out", b)
+	require.Equal(t, 0, code, stderr)
+	code, stdout, stderr := runCmd(t, nil, "replay", "--diff", filepath.Join(a, "report.json"), filepath.Join(b, "report.json"))
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "aggregate deltas (B − A)")
+	require.Contains(t, stdout, "matching question×budget records changed")
+	code, _, stderr = runCmd(t, nil, "replay", "--diff", filepath.Join(a, "report.json"))
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--diff takes two report.json paths")
 }

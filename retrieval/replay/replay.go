@@ -3,25 +3,58 @@ package replay
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
-	"sort"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/retrieval"
 )
 
-// Strategy names in reports.
+// Strategy names in reports. A longmem under test is named by its Longmem
+// entry ("longmem", or "longmem@NAME" for one of several configs); with
+// summaries on it also runs without them under the same name plus
+// NoSumSuffix.
 const (
-	StrategyLongmem = "longmem"
-	StrategyRecency = "recency"
-	StrategyLexical = "lexical"
-	StrategyDense   = "dense"
+	StrategyLongmem     = "longmem"
+	StrategyRecency     = "recency"
+	StrategyLexical     = "lexical"
+	StrategyDense       = "dense"
+	StrategyFullContext = "full-context"
+	NoSumSuffix         = "-nosum"
 )
+
+// Assembler builds a context: *retrieval.Assembler in process, or a
+// server's POST /context (Client).
+type Assembler interface {
+	Assemble(ctx context.Context, req retrieval.Request) (retrieval.Context, error)
+}
+
+// Loader receives every conversation the replay ingests locally, before
+// its questions are asked (a server under test), and forgets it after.
+type Loader interface {
+	// Load creates conversation id with turns (in order; they get seqs
+	// 1..len) and, with compact, compacts it to completion.
+	Load(ctx context.Context, id string, turns []memory.Turn, compact bool) error
+	Delete(ctx context.Context, id string) error
+}
+
+// Longmem is one longmem configuration under test.
+type Longmem struct {
+	// Name is the strategy name in reports.
+	Name      string
+	Assembler Assembler
+	// NoSummaries asks every context without summaries (--summaries off).
+	NoSummaries bool
+	// CompareNoSummaries also runs each question without summaries, as
+	// strategy Name+NoSumSuffix (summaries on, in process).
+	CompareNoSummaries bool
+}
 
 // Config of one replay run.
 type Config struct {
@@ -29,10 +62,21 @@ type Config struct {
 	Store     memory.Store
 	Indexer   *retrieval.Indexer
 	Index     retrieval.Index
-	Assembler *retrieval.Assembler
 	Tokenizer retrieval.Tokenizer
 	Analyzer  *retrieval.Analyzer
 	Embedder  retrieval.Embedder // nil: no dense baseline
+	// Longmem are the configurations under test, in report order (at
+	// least one).
+	Longmem []Longmem
+	// Summaries: compaction runs after each ingest (Compact in process,
+	// the Remote's compaction for a server).
+	Summaries bool
+	// Compact, when set, compacts a conversation to completion after its
+	// ingest, so that its summaries exist before the questions.
+	Compact func(ctx context.Context, tenant, id string) error
+	// Remote, when set, also receives every conversation (a server the
+	// Longmem assemblers call).
+	Remote Loader
 	// MessageOverhead is the per-message template cost the baselines pay
 	// (the assembler's own policy applies to longmem); default 4.
 	MessageOverhead int
@@ -41,23 +85,60 @@ type Config struct {
 	// Tenant for the replayed conversations (default "replay").
 	Tenant string
 	// Questions, when set, receives one JSON line per question and budget
-	// (see QuestionRecord).
+	// as each completes (see QuestionRecord).
 	Questions io.Writer
+	// Prior are records of an interrupted run (--resume): questions they
+	// hold are not asked again, and they count in the report.
+	Prior []QuestionRecord
+	// EndToEnd, when set, has a backend answer every question from each
+	// strategy's context and a judge grade the answer.
+	EndToEnd *EndToEnd
 }
 
-// QuestionRecord is one line of questions.jsonl: how each strategy did on
-// one question at one budget, and the evidence longmem left out.
+// QuestionRecord is one line of questions.jsonl: how every strategy did on
+// one question at one budget.
 type QuestionRecord struct {
-	Conversation string             `json:"conversation"`
-	Question     string             `json:"question"`
-	Answer       string             `json:"answer"`
-	Category     string             `json:"category"`
-	BudgetTokens int                `json:"budget_tokens"`
-	Evidence     []int64            `json:"evidence"`
-	Recall       map[string]float64 `json:"recall"`
-	// AnswerInContext per strategy (see StrategyStats).
-	AnswerInContext map[string]float64 `json:"answer_in_context"`
-	Missed          []MissedTurn       `json:"missed,omitempty"`
+	Conversation string `json:"conversation"`
+	// Index is the question's position among its conversation's questions
+	// (0-based); with Conversation and BudgetTokens it keys the record.
+	Index        int     `json:"index"`
+	Question     string  `json:"question"`
+	Answer       string  `json:"answer"`
+	Category     string  `json:"category"`
+	BudgetTokens int     `json:"budget_tokens"`
+	Evidence     []int64 `json:"evidence"`
+	// Strategies holds each strategy's outcome.
+	Strategies map[string]StrategyResult `json:"strategies"`
+	// Missed are the evidence turns the first longmem left out.
+	Missed []MissedTurn `json:"missed,omitempty"`
+}
+
+// StrategyResult is one strategy's outcome on one question.
+type StrategyResult struct {
+	// Recall is the fraction of the evidence turns whose content the
+	// context holds verbatim.
+	Recall float64 `json:"recall"`
+	// AnswerInContext is the fraction of the gold answer's content words
+	// (analysed terms) present in the context.
+	AnswerInContext float64 `json:"answer_in_context"`
+	UsedTokens      int     `json:"used_tokens"`
+	// Ms is the assembly latency in milliseconds.
+	Ms float64 `json:"ms"`
+	// PrefixRatio is the share of this prompt's tokens in the prefix it
+	// shares with the previous prompt of the same conversation (same
+	// strategy and budget); absent for a conversation's first question.
+	PrefixRatio *float64 `json:"prefix_ratio,omitempty"`
+	// Retrieved are the seqs of the turns the context holds, ascending.
+	Retrieved []int64 `json:"retrieved"`
+	// Summaries is how many summaries the context holds.
+	Summaries int `json:"summaries,omitempty"`
+	// NotApplicable: full-context, when the conversation does not fit the
+	// backend's window. Such a result counts in no average.
+	NotApplicable bool `json:"not_applicable,omitempty"`
+	// Reply is the backend's answer and Verdict the judge's CORRECT or
+	// WRONG (end to end only; no verdict for skipped categories).
+	Reply   string `json:"reply,omitempty"`
+	Verdict string `json:"verdict,omitempty"`
 }
 
 // MissedTurn is an evidence turn longmem's context did not hold.
@@ -67,48 +148,44 @@ type MissedTurn struct {
 	Content string `json:"content"`
 }
 
-// Report is the outcome of a run (the report.json schema).
-type Report struct {
-	Dataset       string         `json:"dataset"`
-	Conversations int            `json:"conversations"`
-	Turns         int            `json:"turns"`
-	Questions     int            `json:"questions"`
-	Embedder      string         `json:"embedder"`
-	Haystack      int            `json:"haystack,omitempty"`
-	Tokenizer     string         `json:"tokenizer"`
-	StartedAt     time.Time      `json:"started_at"`
-	Seconds       float64        `json:"seconds"`
-	Budgets       []BudgetReport `json:"budgets"`
+// recordKey identifies a record across runs.
+type recordKey struct {
+	conv   string
+	index  int
+	budget int
 }
 
-// BudgetReport holds every strategy's figures at one budget.
-type BudgetReport struct {
-	BudgetTokens int                      `json:"budget_tokens"`
-	Strategies   map[string]StrategyStats `json:"strategies"`
+func (r QuestionRecord) key() recordKey { return recordKey{r.Conversation, r.Index, r.BudgetTokens} }
+
+// strategies lists the strategy names of a run, in report order.
+func (cfg Config) strategies() []string {
+	var out []string
+	for _, l := range cfg.Longmem {
+		out = append(out, l.Name)
+		if l.CompareNoSummaries {
+			out = append(out, l.Name+NoSumSuffix)
+		}
+	}
+	out = append(out, StrategyRecency, StrategyLexical)
+	if cfg.Embedder != nil {
+		out = append(out, StrategyDense)
+	}
+	if cfg.EndToEnd != nil {
+		out = append(out, StrategyFullContext)
+	}
+	return out
 }
 
-// StrategyStats are a strategy's figures at one budget.
-type StrategyStats struct {
-	EvidenceRecall float64            `json:"evidence_recall"`
-	ByCategory     map[string]float64 `json:"by_category"`
-	// AnswerInContext is, per question, the fraction of the gold answer's
-	// content words (analysed terms) present in the context, averaged: it
-	// credits a summary that carries the fact as well as the turn itself.
-	AnswerInContext           float64            `json:"answer_in_context"`
-	AnswerInContextByCategory map[string]float64 `json:"answer_in_context_by_category"`
-	Questions                 int                `json:"questions"`
-	P50Ms                     float64            `json:"p50_ms"`
-	P95Ms                     float64            `json:"p95_ms"`
-	P99Ms                     float64            `json:"p99_ms"`
-	MeanUsedTokens            float64            `json:"mean_used_tokens"`
+// outcome is a strategy's context for one question, before the backend.
+type outcome struct {
+	res      StrategyResult
+	messages []retrieval.Message
 }
 
-type sample struct {
-	recall   float64
-	answer   float64
-	category string
-	ms       float64
-	used     int
+// job is one question's records awaiting the backend and the judge.
+type job struct {
+	records  []*QuestionRecord
+	contexts []map[string][]retrieval.Message // per record, per strategy
 }
 
 // Run replays convs and measures every strategy at every budget.
@@ -119,15 +196,15 @@ func Run(ctx context.Context, cfg Config, dataset string, convs []Conversation) 
 	if cfg.MessageOverhead == 0 {
 		cfg.MessageOverhead = 4
 	}
-	start := time.Now()
-	rep := Report{Dataset: dataset, Conversations: len(convs), StartedAt: start.UTC(), Tokenizer: cfg.Tokenizer.Name(), Embedder: "none"}
-	strategies := []string{StrategyLongmem, StrategyRecency, StrategyLexical}
-	if cfg.Embedder != nil {
-		strategies = append(strategies, StrategyDense)
+	if len(cfg.Longmem) == 0 {
+		return Report{}, errors.New("replay: no longmem configuration to test")
 	}
-	samples := map[int]map[string][]sample{}
-	for _, b := range cfg.Budgets {
-		samples[b] = map[string][]sample{}
+	start := time.Now()
+	rep := Report{Dataset: dataset, Conversations: len(convs), StartedAt: start.UTC(), Tokenizer: cfg.Tokenizer.Name(),
+		Embedder: "none", Summaries: cfg.Summaries, Strategies: cfg.strategies()}
+	done := map[recordKey]bool{}
+	for _, r := range cfg.Prior {
+		done[r.key()] = true
 	}
 	total := 0
 	for _, c := range convs {
@@ -136,78 +213,184 @@ func Run(ctx context.Context, cfg Config, dataset string, convs []Conversation) 
 	}
 	rep.Questions = total
 	bar := newProgress(cfg.Progress, total)
-	for ci, c := range convs {
-		id := fmt.Sprintf("%s-%d", sanitize(c.ID), start.UnixNano())
-		refSeq, lastSeq, err := ingest(ctx, cfg, id, c)
-		if err != nil {
-			return rep, fmt.Errorf("replay: ingest %s: %w", c.ID, err)
-		}
-		if _, err := cfg.Indexer.Sync(ctx, cfg.Tenant, id, lastSeq); err != nil {
-			return rep, fmt.Errorf("replay: index %s: %w", c.ID, err)
-		}
-		turns, err := cfg.Store.Turns(ctx, cfg.Tenant, id, 0, 0)
-		if err != nil {
-			return rep, err
-		}
-		bySeq := make(map[int64]memory.Turn, len(turns))
-		for _, t := range turns {
-			bySeq[t.Seq] = t
-		}
-		for _, q := range c.Questions {
-			var ev []int64
-			var evTurns []memory.Turn
-			for _, r := range q.Evidence {
-				if s, ok := refSeq[r]; ok {
-					ev = append(ev, s)
-					evTurns = append(evTurns, bySeq[s])
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		mu      sync.Mutex
+		records = slices.Clone(cfg.Prior)
+		wg      sync.WaitGroup
+		jobs    = make(chan job)
+	)
+	emit := func(rs []*QuestionRecord) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rs {
+			if cfg.Questions != nil {
+				if err := json.NewEncoder(cfg.Questions).Encode(r); err != nil {
+					return err
 				}
 			}
-			if len(ev) == 0 {
-				bar.step(fmt.Sprintf("conv %d/%d", ci+1, len(convs)))
-				continue // evidence points nowhere: skipped, as the dataset notes
-			}
-			for _, budget := range cfg.Budgets {
-				rec := QuestionRecord{Conversation: c.ID, Question: q.Text, Answer: q.Answer, Category: q.Category,
-					BudgetTokens: budget, Evidence: ev, Recall: map[string]float64{}, AnswerInContext: map[string]float64{}}
-				answer := cfg.Analyzer.Terms(q.Answer)
-				for _, st := range strategies {
-					text, used, ms, err := runStrategy(ctx, cfg, st, id, turns, q.Text, budget)
-					if err != nil {
-						return rep, fmt.Errorf("replay: %s %q at %d: %w", st, q.Text, budget, err)
+			records = append(records, *r)
+		}
+		bar.step("")
+		return nil
+	}
+	if e := cfg.EndToEnd; e != nil {
+		for range max(1, e.Concurrency) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range jobs {
+					if ctx.Err() != nil {
+						continue
 					}
-					r := recallOf(evTurns, text)
-					a := answerIn(answer, cfg.Analyzer, text)
-					rec.Recall[st], rec.AnswerInContext[st] = round(r), round(a)
-					samples[budget][st] = append(samples[budget][st], sample{recall: r, answer: a, category: q.Category, ms: ms, used: used})
-					if st == StrategyLongmem {
-						rec.Missed = missed(evTurns, text)
+					if err := e.answer(ctx, j); err != nil {
+						cancel(err)
+						continue
 					}
-				}
-				if cfg.Questions != nil {
-					if err := json.NewEncoder(cfg.Questions).Encode(rec); err != nil {
-						return rep, err
+					if err := emit(j.records); err != nil {
+						cancel(err)
 					}
 				}
+			}()
+		}
+	}
+	runErr := func() error {
+		defer close(jobs)
+		for ci, c := range convs {
+			if err := runConversation(ctx, cfg, c, start, done, jobs, emit, bar, ci, len(convs)); err != nil {
+				return err
 			}
-			bar.step(fmt.Sprintf("conv %d/%d", ci+1, len(convs)))
 		}
-		if err := cfg.Store.DeleteConversation(ctx, cfg.Tenant, id); err != nil {
-			return rep, err
-		}
-		if err := cfg.Indexer.Drop(ctx, cfg.Tenant, id); err != nil {
-			return rep, err
-		}
+		return nil
+	}()
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && runErr == nil {
+		runErr = err
 	}
 	bar.done()
-	for _, b := range cfg.Budgets {
-		br := BudgetReport{BudgetTokens: b, Strategies: map[string]StrategyStats{}}
-		for _, st := range strategies {
-			br.Strategies[st] = aggregate(samples[b][st])
-		}
-		rep.Budgets = append(rep.Budgets, br)
-	}
 	rep.Seconds = time.Since(start).Seconds()
-	return rep, nil
+	rep.Budgets = Aggregate(records, cfg.Budgets, rep.Strategies)
+	return rep, runErr
+}
+
+// runConversation ingests one conversation, assembles every strategy's
+// context for each of its questions and either records them or hands them
+// to the end-to-end workers.
+func runConversation(ctx context.Context, cfg Config, c Conversation, start time.Time, done map[recordKey]bool,
+	jobs chan<- job, emit func([]*QuestionRecord) error, bar *progress, ci, nconv int) error {
+	pending := false
+	for qi := range c.Questions {
+		for _, b := range cfg.Budgets {
+			if !done[recordKey{c.ID, qi, b}] {
+				pending = true
+			}
+		}
+	}
+	label := fmt.Sprintf("conv %d/%d", ci+1, nconv)
+	if !pending {
+		for range c.Questions {
+			bar.step(label)
+		}
+		return nil
+	}
+	bar.setLabel(label + " ingest")
+	id := fmt.Sprintf("%s-%d", sanitize(c.ID), start.UnixNano())
+	refSeq, turns, err := ingest(ctx, cfg, id, c)
+	if err != nil {
+		return fmt.Errorf("replay: ingest %s: %w", c.ID, err)
+	}
+	defer func() {
+		_ = cfg.Store.DeleteConversation(context.WithoutCancel(ctx), cfg.Tenant, id)
+		_ = cfg.Indexer.Drop(context.WithoutCancel(ctx), cfg.Tenant, id)
+		if cfg.Remote != nil {
+			_ = cfg.Remote.Delete(context.WithoutCancel(ctx), id)
+		}
+	}()
+	bySeq := make(map[int64]memory.Turn, len(turns))
+	for _, t := range turns {
+		bySeq[t.Seq] = t
+	}
+	bar.setLabel(label)
+	strategies := cfg.strategies()
+	prev := map[string]string{} // strategy/budget → previous rendered prompt
+	var full *outcome
+	for qi, q := range c.Questions {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		var ev []int64
+		var evTurns []memory.Turn
+		for _, r := range q.Evidence {
+			if s, ok := refSeq[r]; ok {
+				ev = append(ev, s)
+				evTurns = append(evTurns, bySeq[s])
+			}
+		}
+		if len(ev) == 0 {
+			bar.step(label)
+			continue // evidence points nowhere: skipped, as the dataset notes
+		}
+		answer := cfg.Analyzer.Terms(q.Answer)
+		var j job
+		for _, budget := range cfg.Budgets {
+			rec := &QuestionRecord{Conversation: c.ID, Index: qi, Question: q.Text, Answer: q.Answer, Category: q.Category,
+				BudgetTokens: budget, Evidence: ev, Strategies: map[string]StrategyResult{}}
+			msgs := map[string][]retrieval.Message{}
+			for _, st := range strategies {
+				var o outcome
+				if st == StrategyFullContext {
+					if full == nil {
+						f := fullContext(cfg, turns, cfg.EndToEnd.Window)
+						full = &f
+					}
+					o = *full
+					o.messages = append(slices.Clone(o.messages), retrieval.Message{Role: "user", Content: q.Text})
+				} else if o, err = runStrategy(ctx, cfg, st, id, turns, bySeq, q.Text, budget); err != nil {
+					return fmt.Errorf("replay: %s %q at %d: %w", st, q.Text, budget, err)
+				}
+				text := contextText(o.messages)
+				if !o.res.NotApplicable {
+					o.res.Recall = round(recallOf(evTurns, text))
+					o.res.AnswerInContext = round(answerIn(answer, cfg.Analyzer, text))
+				}
+				rendered := render(o.messages)
+				k := fmt.Sprintf("%s/%d", st, budget)
+				if p, ok := prev[k]; ok {
+					r := round(prefixRatio(cfg.Tokenizer, p, rendered))
+					o.res.PrefixRatio = &r
+				}
+				prev[k] = rendered
+				rec.Strategies[st] = o.res
+				msgs[st] = o.messages
+				if st == cfg.Longmem[0].Name {
+					rec.Missed = missed(evTurns, text)
+				}
+			}
+			if done[rec.key()] {
+				continue
+			}
+			j.records = append(j.records, rec)
+			j.contexts = append(j.contexts, msgs)
+		}
+		if len(j.records) == 0 {
+			bar.step(label)
+			continue
+		}
+		if cfg.EndToEnd != nil {
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+			continue
+		}
+		if err := emit(j.records); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func sanitize(s string) string {
@@ -220,13 +403,15 @@ func sanitize(s string) string {
 }
 
 // ingest appends the conversation through the store as the server would
-// (tokens counted once at write time, batches of up to 1,000 turns).
-func ingest(ctx context.Context, cfg Config, id string, c Conversation) (map[string]int64, int64, error) {
+// (tokens counted once at write time, batches of up to 1,000 turns),
+// indexes it, compacts it when configured and loads it into the remote.
+// It returns the seq of each dataset ref and the stored turns.
+func ingest(ctx context.Context, cfg Config, id string, c Conversation) (map[string]int64, []memory.Turn, error) {
 	if _, err := cfg.Store.CreateConversation(ctx, memory.Conversation{ID: id, Tenant: cfg.Tenant}); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	refSeq := make(map[string]int64, len(c.Turns))
-	var last int64
+	var all []memory.Turn
 	for i := 0; i < len(c.Turns); i += memory.MaxAppendTurns {
 		chunk := c.Turns[i:min(i+memory.MaxAppendTurns, len(c.Turns))]
 		batch := make([]memory.Turn, len(chunk))
@@ -236,51 +421,70 @@ func ingest(ctx context.Context, cfg Config, id string, c Conversation) (map[str
 		}
 		stored, err := cfg.Store.AppendTurns(ctx, cfg.Tenant, id, batch, memory.AppendOptions{})
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
 		for k, t := range stored {
 			refSeq[chunk[k].Ref] = t.Seq
-			last = t.Seq
+		}
+		all = append(all, stored...)
+	}
+	var last int64
+	if len(all) > 0 {
+		last = all[len(all)-1].Seq
+	}
+	if _, err := cfg.Indexer.Sync(ctx, cfg.Tenant, id, last); err != nil {
+		return nil, nil, fmt.Errorf("index: %w", err)
+	}
+	if cfg.Compact != nil {
+		if err := cfg.Compact(ctx, cfg.Tenant, id); err != nil {
+			return nil, nil, fmt.Errorf("compact: %w", err)
 		}
 	}
-	return refSeq, last, nil
+	if cfg.Remote != nil {
+		if err := cfg.Remote.Load(ctx, id, all, cfg.Summaries); err != nil {
+			return nil, nil, fmt.Errorf("server: %w", err)
+		}
+	}
+	return refSeq, all, nil
 }
 
-// runStrategy returns the seqs of the turns a strategy's context holds, the
-// tokens it used and the milliseconds it took.
-// runStrategy returns the text of the context a strategy builds (every
-// message's content; for the baselines, their turns' content), the tokens
-// it used and the milliseconds it took.
-func runStrategy(ctx context.Context, cfg Config, st, id string, turns []memory.Turn, question string, budget int) (string, int, float64, error) {
-	t0 := time.Now()
-	switch st {
-	case StrategyLongmem:
-		out, err := cfg.Assembler.Assemble(ctx, retrieval.Request{Tenant: cfg.Tenant, ConversationID: id,
-			Message: retrieval.Message{Role: "user", Content: question}, BudgetTokens: budget})
+// runStrategy builds a strategy's context for one question: its messages
+// (the question last), the tokens it used, the time it took and the turns
+// it holds.
+func runStrategy(ctx context.Context, cfg Config, st, id string, turns []memory.Turn, bySeq map[int64]memory.Turn, question string, budget int) (outcome, error) {
+	for _, l := range cfg.Longmem {
+		if st != l.Name && st != l.Name+NoSumSuffix {
+			continue
+		}
+		t0 := time.Now()
+		out, err := l.Assembler.Assemble(ctx, retrieval.Request{Tenant: cfg.Tenant, ConversationID: id,
+			Message: retrieval.Message{Role: "user", Content: question}, BudgetTokens: budget,
+			NoSummaries: l.NoSummaries || st != l.Name})
 		if err != nil {
-			return "", 0, 0, err
+			return outcome{}, err
 		}
-		ms := msSince(t0)
-		var b strings.Builder
-		for _, m := range out.Messages[:len(out.Messages)-1] { // the question itself is not context
-			b.WriteString(m.Content)
-			b.WriteString("\n")
+		o := outcome{messages: out.Messages, res: StrategyResult{Ms: msSince(t0), UsedTokens: out.Report.UsedTokens,
+			Summaries: len(out.Report.Summaries), Retrieved: []int64{}}}
+		for _, t := range out.Report.Turns {
+			o.res.Retrieved = append(o.res.Retrieved, t.Seq)
 		}
-		return b.String(), out.Report.UsedTokens, ms, nil
+		slices.Sort(o.res.Retrieved)
+		return o, nil
+	}
+	t0 := time.Now()
+	free := budget - cfg.Tokenizer.Count(question) - cfg.MessageOverhead
+	var chosen []memory.Turn
+	used := 0
+	switch st {
 	case StrategyRecency:
-		free := budget - cfg.Tokenizer.Count(question) - cfg.MessageOverhead
-		var b strings.Builder
-		used := 0
 		for i := len(turns) - 1; i >= 0; i-- {
 			c := turns[i].Tokens + cfg.MessageOverhead
 			if used+c > free {
 				break
 			}
 			used += c
-			b.WriteString(turns[i].Content)
-			b.WriteString("\n")
+			chosen = append(chosen, turns[i])
 		}
-		return b.String(), used, msSince(t0), nil
 	case StrategyLexical, StrategyDense:
 		q := retrieval.Query{Limit: len(turns)}
 		if st == StrategyLexical {
@@ -288,37 +492,123 @@ func runStrategy(ctx context.Context, cfg Config, st, id string, turns []memory.
 		} else {
 			v, err := cfg.Embedder.Embed(ctx, []string{question})
 			if err != nil {
-				return "", 0, 0, err
+				return outcome{}, err
 			}
 			q.Dense = v[0]
 		}
 		res, err := cfg.Index.Search(ctx, retrieval.ScopedID(cfg.Tenant, id), q)
 		if err != nil {
-			return "", 0, 0, err
+			return outcome{}, err
 		}
 		hits := res.Lexical
 		if st == StrategyDense {
 			hits = res.Dense
 		}
-		bySeq := make(map[int64]memory.Turn, len(turns))
-		for _, t := range turns {
-			bySeq[t.Seq] = t
-		}
-		free := budget - cfg.Tokenizer.Count(question) - cfg.MessageOverhead
-		var b strings.Builder
-		used := 0
 		for _, h := range hits {
 			c := bySeq[h.Seq].Tokens + cfg.MessageOverhead
 			if used+c > free {
 				break // best first until the budget is full
 			}
 			used += c
-			b.WriteString(bySeq[h.Seq].Content)
-			b.WriteString("\n")
+			chosen = append(chosen, bySeq[h.Seq])
 		}
-		return b.String(), used, msSince(t0), nil
+	default:
+		return outcome{}, fmt.Errorf("unknown strategy %q", st)
 	}
-	return "", 0, 0, fmt.Errorf("unknown strategy %q", st)
+	// The baselines send their turns as chat messages, oldest first.
+	slices.SortFunc(chosen, func(a, b memory.Turn) int { return cmpSeq(a.Seq, b.Seq) })
+	o := outcome{res: StrategyResult{Ms: msSince(t0), UsedTokens: used, Retrieved: []int64{}}}
+	for _, t := range chosen {
+		o.messages = append(o.messages, retrieval.Message{Role: string(t.Role), Name: retrieval.MessageName(t.Name), Content: t.Content})
+		o.res.Retrieved = append(o.res.Retrieved, t.Seq)
+	}
+	o.messages = append(o.messages, retrieval.Message{Role: "user", Content: question})
+	return o, nil
+}
+
+func cmpSeq(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// fullContext is the whole conversation in one system message, dated by
+// day, when it fits window tokens (else marked not applicable); the
+// question is appended by the caller.
+func fullContext(cfg Config, turns []memory.Turn, window int) outcome {
+	var b strings.Builder
+	b.WriteString("The whole conversation so far:")
+	day := ""
+	all := make([]int64, 0, len(turns))
+	for _, t := range turns {
+		if d := t.CreatedAt.UTC().Format("Monday, 2 January 2006"); d != day && !t.CreatedAt.IsZero() {
+			day = d
+			b.WriteString("\n[" + d + "]")
+		}
+		b.WriteString("\n")
+		if t.Name != "" {
+			b.WriteString(t.Name + ": ")
+		}
+		b.WriteString(t.Content)
+		all = append(all, t.Seq)
+	}
+	text := b.String()
+	used := cfg.Tokenizer.Count(text) + 2*cfg.MessageOverhead
+	o := outcome{res: StrategyResult{UsedTokens: used, Retrieved: all}, messages: []retrieval.Message{{Role: "system", Content: text}}}
+	if window > 0 && used > window {
+		o.res.NotApplicable = true
+		o.res.Retrieved = []int64{}
+	}
+	return o
+}
+
+// contextText is the content of every message but the last (the question
+// is not context).
+func contextText(msgs []retrieval.Message) string {
+	var b strings.Builder
+	for _, m := range msgs[:max(0, len(msgs)-1)] {
+		b.WriteString(m.Content)
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// render is a prompt as the bytes a chat template would lay out: role,
+// name and content of each message in order.
+func render(msgs []retrieval.Message) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		b.WriteString("<|" + m.Role)
+		if m.Name != "" {
+			b.WriteString(":" + m.Name)
+		}
+		b.WriteString("|>\n")
+		b.WriteString(m.Content)
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// prefixRatio is the tokens of the longest common byte prefix of prev and
+// cur (cut back to a whole character) over the tokens of cur: the share of
+// cur a backend's prefix cache could reuse.
+func prefixRatio(tok retrieval.Tokenizer, prev, cur string) float64 {
+	n := 0
+	for n < len(prev) && n < len(cur) && prev[n] == cur[n] {
+		n++
+	}
+	for n > 0 && n < len(cur) && !utf8.RuneStart(cur[n]) {
+		n--
+	}
+	total := tok.Count(cur)
+	if total == 0 {
+		return 0
+	}
+	return min(1, float64(tok.Count(cur[:n]))/float64(total))
 }
 
 // missed lists the evidence turns whose content the context does not hold.
@@ -363,123 +653,4 @@ func recallOf(evidence []memory.Turn, context string) float64 {
 		}
 	}
 	return float64(got) / float64(len(evidence))
-}
-
-func aggregate(ss []sample) StrategyStats {
-	st := StrategyStats{ByCategory: map[string]float64{}, AnswerInContextByCategory: map[string]float64{}, Questions: len(ss)}
-	if len(ss) == 0 {
-		return st
-	}
-	sum, used, ans := 0.0, 0.0, 0.0
-	catSum, catN, catAns := map[string]float64{}, map[string]int{}, map[string]float64{}
-	ms := make([]float64, len(ss))
-	for i, s := range ss {
-		sum += s.recall
-		ans += s.answer
-		used += float64(s.used)
-		catSum[s.category] += s.recall
-		catAns[s.category] += s.answer
-		catN[s.category]++
-		ms[i] = s.ms
-	}
-	st.EvidenceRecall = round(sum / float64(len(ss)))
-	st.AnswerInContext = round(ans / float64(len(ss)))
-	st.MeanUsedTokens = round(used / float64(len(ss)))
-	for c, v := range catSum {
-		st.ByCategory[c] = round(v / float64(catN[c]))
-		st.AnswerInContextByCategory[c] = round(catAns[c] / float64(catN[c]))
-	}
-	sort.Float64s(ms)
-	st.P50Ms, st.P95Ms, st.P99Ms = round(quantile(ms, 0.5)), round(quantile(ms, 0.95)), round(quantile(ms, 0.99))
-	return st
-}
-
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-func round(f float64) float64 { return math.Round(f*10000) / 10000 }
-
-// Summary renders the report as a table for a terminal.
-func Summary(r Report) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d conversations, %d turns, %d questions, embedder %s, %.1fs\n", r.Dataset, r.Conversations, r.Turns, r.Questions, r.Embedder, r.Seconds)
-	var cats []string
-	for _, br := range r.Budgets {
-		for _, st := range br.Strategies {
-			for c := range st.ByCategory {
-				if !slices.Contains(cats, c) {
-					cats = append(cats, c)
-				}
-			}
-		}
-	}
-	slices.Sort(cats)
-	fmt.Fprintf(&b, "%-8s %-9s %7s %7s", "budget", "strategy", "recall", "answer")
-	for _, c := range cats {
-		fmt.Fprintf(&b, " %8s", "cat "+shortCat(c))
-	}
-	fmt.Fprintf(&b, " %8s %8s %8s\n", "p50 ms", "p99 ms", "tokens")
-	for _, br := range r.Budgets {
-		names := make([]string, 0, len(br.Strategies))
-		for n := range br.Strategies {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			st := br.Strategies[n]
-			fmt.Fprintf(&b, "%-8d %-9s %7.3f %7.3f", br.BudgetTokens, n, st.EvidenceRecall, st.AnswerInContext)
-			for _, c := range cats {
-				fmt.Fprintf(&b, " %8.3f", st.ByCategory[c])
-			}
-			fmt.Fprintf(&b, " %8.2f %8.2f %8.0f\n", st.P50Ms, st.P99Ms, st.MeanUsedTokens)
-		}
-	}
-	return b.String()
-}
-
-func shortCat(c string) string {
-	if len(c) > 4 {
-		return c[:4]
-	}
-	return c
-}
-
-// progress draws a one-line bar with ETA on a terminal.
-type progress struct {
-	w          io.Writer
-	total, n   int
-	start      time.Time
-	lastRender time.Time
-}
-
-func newProgress(w io.Writer, total int) *progress {
-	return &progress{w: w, total: total, start: time.Now()}
-}
-
-func (p *progress) step(label string) {
-	p.n++
-	if p.w == nil || (time.Since(p.lastRender) < 100*time.Millisecond && p.n < p.total) {
-		return
-	}
-	p.lastRender = time.Now()
-	frac := float64(p.n) / float64(max(p.total, 1))
-	width := 30
-	filled := int(frac * float64(width))
-	eta := "?"
-	if p.n > 0 {
-		rem := time.Duration(float64(time.Since(p.start)) / frac * (1 - frac))
-		eta = rem.Round(time.Second).String()
-	}
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d questions  %s  ETA %s   ", strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.n, p.total, label, eta)
-}
-
-func (p *progress) done() {
-	if p.w != nil {
-		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 90))
-	}
 }

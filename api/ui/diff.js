@@ -1,0 +1,86 @@
+// Pure helpers for comparing versions and previews.
+
+// lineDiff is an LCS diff of two texts by line: [{op:'='|'-'|'+', line}].
+export function lineDiff(a, b) {
+  const x = (a || '').split('\n'), y = (b || '').split('\n');
+  const n = x.length, m = y.length;
+  if (n * m > 4e6) return [...x.map((line) => ({ op: '-', line })), ...y.map((line) => ({ op: '+', line }))];
+  const L = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--)
+    L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  const out = [];
+  let i = 0, j = 0;
+  while (i < n && j < m) {
+    if (x[i] === y[j]) { out.push({ op: '=', line: x[i] }); i++; j++; }
+    else if (L[i + 1][j] >= L[i][j + 1]) out.push({ op: '-', line: x[i++] });
+    else out.push({ op: '+', line: y[j++] });
+  }
+  while (i < n) out.push({ op: '-', line: x[i++] });
+  while (j < m) out.push({ op: '+', line: y[j++] });
+  return out;
+}
+
+// flatten maps an object to {path: leaf}: "model.temperature",
+// "lorebook.entries[0].keys" (arrays of scalars stay whole).
+export function flatten(v, prefix = '', out = {}) {
+  if (Array.isArray(v) && v.some((x) => x && typeof x === 'object')) {
+    v.forEach((x, i) => flatten(x, `${prefix}[${i}]`, out));
+  } else if (v && typeof v === 'object' && !Array.isArray(v)) {
+    for (const k of Object.keys(v).sort()) flatten(v[k], prefix ? `${prefix}.${k}` : k, out);
+  } else if (v !== undefined && v !== null && v !== '') {
+    out[prefix] = v;
+  }
+  return out;
+}
+
+// show renders a leaf for display.
+export function show(v) {
+  if (v === undefined) return '';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+// Fields that change with every version and say nothing about content.
+export const volatile = new Set(['version', 'created_at', 'updated_at', 'author']);
+
+// changedFields lists the paths whose values differ between a and b.
+export function changedFields(a, b) {
+  const fa = flatten(a), fb = flatten(b);
+  const keys = [...new Set([...Object.keys(fa), ...Object.keys(fb)])].filter((k) => !volatile.has(k)).sort();
+  return keys.filter((k) => show(fa[k]) !== show(fb[k])).map((k) => ({ path: k, a: fa[k], b: fb[k] }));
+}
+
+// previewMoves compares two context previews: what entered, what left, how
+// each section's tokens changed.
+export function previewMoves(prev, cur) {
+  const moves = [];
+  if (prev.budget !== cur.budget) moves.push({ kind: 'budget', text: `budget ${prev.budget} → ${cur.budget} tokens` });
+  const secs = (r) => Object.fromEntries((r.report.sections || []).map((s) => [s.name, s.tokens]));
+  const ps = secs(prev.result), cs = secs(cur.result);
+  for (const name of [...new Set([...Object.keys(ps), ...Object.keys(cs)])]) {
+    const d = (cs[name] || 0) - (ps[name] || 0);
+    if (d) moves.push({ kind: d > 0 ? 'up' : 'down', text: `${name}: ${ps[name] || 0} → ${cs[name] || 0} tokens (${d > 0 ? '+' : ''}${d})` });
+  }
+  const turns = (r) => new Map((r.report.turns || []).map((t) => [t.seq, t.section]));
+  const pt = turns(prev.result), ct = turns(cur.result);
+  for (const [seq, sec] of ct) {
+    if (!pt.has(seq)) moves.push({ kind: 'in', text: `turn ${seq} came in (${sec})` });
+    else if (pt.get(seq) !== sec) moves.push({ kind: 'moved', text: `turn ${seq} moved ${pt.get(seq)} → ${sec}` });
+  }
+  for (const [seq, sec] of pt) if (!ct.has(seq)) moves.push({ kind: 'out', text: `turn ${seq} left (was ${sec})` });
+  const sums = (r) => new Set((r.report.summaries || []).map((s) => `L${s.level} turns ${s.from_seq}–${s.to_seq}`));
+  const pS = sums(prev.result), cS = sums(cur.result);
+  for (const s of cS) if (!pS.has(s)) moves.push({ kind: 'in', text: `summary ${s} came in` });
+  for (const s of pS) if (!cS.has(s)) moves.push({ kind: 'out', text: `summary ${s} left` });
+  const pm = prev.result.messages || [], cm = cur.result.messages || [];
+  for (let i = 0; i < Math.max(pm.length, cm.length); i++) {
+    const a = pm[i], b = cm[i];
+    if (!a) moves.push({ kind: 'in', text: `message ${i + 1} (${b.role}) added` });
+    else if (!b) moves.push({ kind: 'out', text: `message ${i + 1} (${a.role}) removed` });
+    else if (a.content !== b.content || a.role !== b.role) {
+      const d = lineDiff(a.content, b.content);
+      const add = d.filter((x) => x.op === '+').length, del = d.filter((x) => x.op === '-').length;
+      moves.push({ kind: 'moved', text: `message ${i + 1} (${b.role}) changed: +${add} −${del} lines`, diff: d });
+    }
+  }
+  return moves;
+}

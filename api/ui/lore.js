@@ -1,0 +1,112 @@
+// The lorebook editor: entries with key chips, toggles, reordering, and the
+// "which entries trigger for this text" tester.
+import { h, replace } from './dom.js';
+import { api, enc } from './api.js';
+import { field } from './form.js';
+
+const LOGIC = [['', 'and any (default)'], ['and_any', 'and any'], ['and_all', 'and all'], ['not_any', 'not any'], ['not_all', 'not all']];
+const POSITION = [['', 'before char (default)'], ['before_char', 'before char'], ['after_char', 'after char']];
+
+export function lorePanel(page) {
+  const d = page.draft;
+  const onChange = () => page.changed();
+  const list = h('ol', { class: 'lore-entries', id: 'lore-entries' });
+  const book = () => (d.lorebook ||= { entries: [] });
+
+  const draw = () => {
+    const entries = d.lorebook?.entries || [];
+    replace(list, entries.map((e, i) => entryCard(e, i, entries.length)));
+    if (!entries.length) list.append(h('li', { class: 'muted' }, 'No entries yet.'));
+  };
+  const move = (i, j) => {
+    const es = book().entries;
+    [es[i], es[j]] = [es[j], es[i]];
+    es.forEach((e, k) => { e.insertion_order = k; }); // list order is insertion order
+    draw();
+    onChange();
+    list.querySelectorAll('.entry')[j]?.querySelector(j < i ? '.up' : '.down')?.focus();
+  };
+  const entryCard = (e, i, n) => {
+    const p = `lorebook.entries[${i}]`;
+    const f = (k, label, kind, opts) => field(d, `${p}.${k}`, label, kind, opts, (path) => {
+      onChange();
+      if (k === 'selective') card.classList.toggle('selective', !!e.selective);
+      if (k === 'name') title.textContent = e.name || `Entry ${e.id}`;
+    });
+    const title = h('strong', {}, e.name || `Entry ${e.id}`);
+    const card = h('li', { class: 'entry card' + (e.selective ? ' selective' : '') + (e.enabled ? '' : ' disabled'), dataset: { field: p, entryId: e.id } },
+      h('div', { class: 'row between' },
+        h('span', {}, h('span', { class: 'muted' }, `#${e.id} `), title),
+        h('span', { class: 'row' },
+          h('button', { type: 'button', class: 'up', disabled: i === 0, 'aria-label': `Move entry ${e.id} up`, onclick: () => move(i, i - 1) }, '↑'),
+          h('button', { type: 'button', class: 'down', disabled: i === n - 1, 'aria-label': `Move entry ${e.id} down`, onclick: () => move(i, i + 1) }, '↓'),
+          h('button', { type: 'button', class: 'danger', 'aria-label': `Remove entry ${e.id}`, onclick: () => { book().entries.splice(i, 1); draw(); onChange(); } }, 'Remove'))),
+      h('p', { class: 'field-error', role: 'alert' }),
+      h('div', { class: 'toggles' },
+        f('enabled', 'Enabled', 'bool'), f('constant', 'Constant (always in)', 'bool'),
+        f('selective', 'Selective (use secondary keys)', 'bool'), f('case_sensitive', 'Case sensitive', 'bool')),
+      h('div', { class: 'grid' },
+        f('name', 'Name'),
+        f('keys', 'Keys', 'chips', { keepEmpty: true, placeholder: 'key, then Enter' }),
+        h('div', { class: 'secondary' },
+          f('secondary_keys', 'Secondary keys', 'chips', { placeholder: 'key, then Enter' }),
+          f('selective_logic', 'Secondary logic', 'select', { options: LOGIC })),
+        f('position', 'Position', 'select', { options: POSITION }),
+        f('insertion_order', 'Insertion order', 'int'),
+        f('priority', 'Priority (lower dropped first)', 'int'),
+        f('content', 'Content', 'textarea', { rows: 3, wide: true }),
+        f('comment', 'Comment', 'text', { wide: true })));
+    return card;
+  };
+  const add = () => {
+    const es = book().entries ||= [];
+    const id = es.reduce((m, e) => Math.max(m, e.id + 1), 0);
+    es.push({ id, keys: [], enabled: true, insertion_order: es.length, content: '' });
+    draw();
+    onChange();
+    list.lastElementChild.querySelector('input[type=text]')?.focus();
+  };
+  draw();
+
+  const bf = (k, label, kind, opts) => field(d, `lorebook.${k}`, label, kind, opts, onChange);
+  return h('div', { class: 'split' },
+    h('div', {},
+      h('fieldset', {}, h('legend', {}, 'Lorebook'),
+        bf('name', 'Name'), bf('scan_depth', 'Scan depth (recent turns)', 'int', { placeholder: '4' }),
+        bf('token_budget', 'Token budget', 'int', { placeholder: 'lore share' }),
+        bf('recursive_scanning', 'Recursive scanning', 'bool'),
+        bf('description', 'Description', 'textarea', { rows: 2, wide: true })),
+      h('div', { class: 'row between' }, h('h2', {}, 'Entries'),
+        h('button', { type: 'button', id: 'add-entry', onclick: add }, 'Add entry')),
+      list),
+    tester(page, list));
+}
+
+// tester asks the server which entries of the saved bot trigger for a text.
+function tester(page, list) {
+  const text = h('textarea', { id: 'lore-test-text', rows: 4, placeholder: 'A message, e.g. "Tell me about the castle"' });
+  const out = h('div', { id: 'lore-test-result', 'aria-live': 'polite' });
+  const run = async () => {
+    if (!page.bot) { replace(out, h('p', { class: 'muted' }, 'Create the bot first.')); return; }
+    try {
+      const r = await api.post(`/v1/bots/${enc(page.bot.id)}/lore/test`, { text: text.value });
+      for (const el of list.querySelectorAll('.entry')) el.classList.remove('hit');
+      const hit = (id) => list.querySelector(`.entry[data-entry-id="${id}"]`)?.classList.add('hit');
+      (r.triggered || []).forEach((t) => hit(t.id));
+      (r.constant || []).forEach(hit);
+      replace(out,
+        page.dirty ? h('p', { class: 'warn small' }, `Tested against saved version ${page.bot.version}; save to test your edits.`) : null,
+        h('h3', {}, `Triggered (${(r.triggered || []).length})`),
+        h('ul', {}, (r.triggered || []).map((t) => h('li', {}, h('strong', {}, `#${t.id} ${t.name || ''}`), ' — ', (t.reasons || []).join('; ')))),
+        h('h3', {}, `Constant (${(r.constant || []).length})`),
+        h('p', {}, (r.constant || []).map((id) => `#${id}`).join(', ') || 'none'));
+    } catch (e) {
+      replace(out, h('p', { class: 'field-error' }, e.message));
+    }
+  };
+  text.addEventListener('keydown', (e) => { if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') run(); });
+  return h('aside', { class: 'card sticky' },
+    h('h2', {}, 'Which entries trigger?'),
+    h('label', { for: 'lore-test-text' }, 'Text'), text,
+    h('button', { type: 'button', id: 'lore-test', onclick: run }, 'Test (Ctrl+Enter)'), out);
+}

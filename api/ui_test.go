@@ -1,0 +1,509 @@
+package api
+
+import (
+	"context"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/stretchr/testify/require"
+)
+
+// The web page's assets: served under /ui/, self-contained.
+
+func TestUIAssets(t *testing.T) {
+	e := newBotsEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
+
+	r := e.do("GET", "/ui", "")
+	require.Equal(t, http.StatusMovedPermanently, r.status)
+	require.Equal(t, "/ui/", r.header.Get("Location"))
+
+	// The page itself needs no key: it asks for one.
+	r = e.must(http.StatusOK, "GET", "/ui/", "")
+	require.Contains(t, r.header.Get("Content-Type"), "text/html")
+	require.Contains(t, string(r.body), `<script type="module" src="app.js">`)
+	require.Contains(t, r.header.Get("Content-Security-Policy"), "default-src 'self'")
+
+	for _, tc := range []struct{ path, ctype string }{
+		{"/ui/app.js", "javascript"},
+		{"/ui/style.css", "text/css"},
+	} {
+		r := e.must(http.StatusOK, "GET", tc.path, "")
+		require.Contains(t, r.header.Get("Content-Type"), tc.ctype, tc.path)
+	}
+	r = e.do("GET", "/ui/nope.js", "")
+	require.Equal(t, http.StatusNotFound, r.status)
+
+	// The data stays behind the key.
+	r = e.do("GET", "/v1/conversations", "")
+	require.Equal(t, http.StatusUnauthorized, r.status)
+}
+
+// TestUISelfContained: no asset loads anything from another origin (no CDN,
+// no web font), and every module the page imports is embedded.
+func TestUISelfContained(t *testing.T) {
+	external := regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?(https?:)?//|@import\s+url\(\s*["']?(https?:)?//|from\s+["'](https?:)?//`)
+	imports := regexp.MustCompile(`(?m)^import .* from '\./([a-z]+\.js)';`)
+	n := 0
+	require.NoError(t, fs.WalkDir(uiAssets, "ui", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		b, err := fs.ReadFile(uiAssets, path)
+		require.NoError(t, err)
+		require.False(t, external.Match(b), "%s refers to another origin: %s", path, external.Find(b))
+		for _, m := range imports.FindAllSubmatch(b, -1) {
+			_, err := fs.Stat(uiAssets, "ui/"+string(m[1]))
+			require.NoError(t, err, "%s imports %s", path, m[1])
+		}
+		return nil
+	}))
+	require.GreaterOrEqual(t, n, 3)
+}
+
+// Browser tests: Debian's chromium, headless, driven by chromedp against a
+// real server over the embedded store.
+
+// browser is one headless chromium tab on a server.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string // the server's URL
+	dir  string // screenshots
+
+	mu     sync.Mutex
+	errors []string // uncaught exceptions and console errors of the page
+}
+
+// chromiumPath finds the browser, or skips (fails under CI=true).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed; CI installs it (.ci/run: apt-get install -y chromium)")
+	}
+	t.Skip("browser test SKIPPED: chromium is not installed (apt-get install -y chromium)")
+	return ""
+}
+
+// newBrowser serves srv on a loopback port and opens a tab of width×height.
+func newBrowser(t *testing.T, srv http.Handler, width, height int) *browser {
+	t.Helper()
+	exe := chromiumPath(t)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	)
+	b := &browser{t: t, base: ts.URL, dir: t.TempDir()}
+	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithListener(b.listen))
+	// A guard against a hung browser, not a speed requirement.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	b.ctx = ctx
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancel()
+		cancelAlloc()
+	})
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))))
+	return b
+}
+
+func (b *browser) listen(ev any) {
+	b.record(ev)
+}
+
+func (b *browser) record(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case runtime.EventExceptionThrown:
+		b.record(&ev)
+		return
+	case runtime.EventConsoleAPICalled:
+		b.record(&ev)
+		return
+	case *runtime.EventExceptionThrown:
+		msg = ev.ExceptionDetails.Text
+		if ex := ev.ExceptionDetails.Exception; ex != nil {
+			msg += " " + ex.Description
+		}
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type != runtime.ConsoleAPICalledTypeError {
+			return
+		}
+		for _, a := range ev.Args {
+			msg += " " + string(a.Value) + a.Description
+		}
+	default:
+		return
+	}
+	b.mu.Lock()
+	b.errors = append(b.errors, msg)
+	b.mu.Unlock()
+}
+
+// do runs steps; on failure it saves a screenshot and fails the test.
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.shot("failure")
+		b.t.Fatalf("browser: %v (page errors: %v)", err, b.pageErrors())
+	}
+}
+
+func (b *browser) pageErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.errors...)
+}
+
+// open loads a page of the UI ("/ui/#/new").
+func (b *browser) open(path string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.base + path))
+}
+
+// wait waits until the JavaScript expression is truthy.
+func (b *browser) wait(expr string) {
+	b.t.Helper()
+	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Poll[bool]("!!("+expr+")", chromedp.WithPollingTimeout(20*time.Second))(ctx, t)
+		return err
+	}))
+}
+
+// text is the visible text of the first element matching the CSS selector.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.shot("failure")
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// waitText waits until the element's text contains want.
+func (b *browser) waitText(sel, want string) {
+	b.t.Helper()
+	b.wait(`(document.querySelector(` + jsString(sel) + `)?.innerText || '').includes(` + jsString(want) + `)`)
+}
+
+func (b *browser) click(sel string) { b.t.Helper(); b.do(chromedp.Click(chromedp.CSS(sel))) }
+
+func (b *browser) typeIn(sel, s string) {
+	b.t.Helper()
+	b.do(chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), s))
+}
+
+// shot saves a full-page screenshot as name.png in the test's directory
+// (and in $LONGMEM_UI_SHOTS when set, to look at while developing).
+func (b *browser) shot(name string) string {
+	b.t.Helper()
+	// The whole page: grow the viewport to the document's height (a
+	// capture beyond the viewport can show stale tiles), then restore it.
+	w := eval[int64](b, `window.innerWidth`)
+	h := eval[int64](b, `window.innerHeight`)
+	full := eval[int64](b, `Math.max(document.documentElement.scrollHeight, window.innerHeight)`)
+	png, err := chromedp.Run(b.ctx, chromedp.Action[[]byte](func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, min(full, 8000))); err != nil {
+			return nil, err
+		}
+		defer chromedp.Do(ctx, chromedp.EmulateViewport(w, h)) //nolint:errcheck // best effort
+		return chromedp.CaptureScreenshot()(ctx, t)
+	}))
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return ""
+	}
+	p := filepath.Join(b.dir, name+".png")
+	require.NoError(b.t, os.WriteFile(p, png, 0o644))
+	if d := os.Getenv("LONGMEM_UI_SHOTS"); d != "" {
+		_ = os.WriteFile(filepath.Join(d, b.t.Name()+"-"+name+".png"), png, 0o644)
+	}
+	b.t.Logf("screenshot: %s", p)
+	return p
+}
+
+// noPageErrors checks the page threw nothing and logged no error.
+func (b *browser) noPageErrors() {
+	b.t.Helper()
+	require.Empty(b.t, b.pageErrors(), "JavaScript errors on the page")
+}
+
+func jsString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`)
+	return "'" + r.Replace(s) + "'"
+}
+
+// eval runs a JavaScript expression and returns its value.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.shot("failure")
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// setValue replaces an input's value as typing would (input events fire).
+func (b *browser) setValue(sel, v string) {
+	b.t.Helper()
+	b.wait(`document.querySelector(` + jsString(sel) + `)`)
+	eval[bool](b, `(() => { const el = document.querySelector(`+jsString(sel)+`); el.value = ''; el.dispatchEvent(new Event('input')); return true })()`)
+	b.do(chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), v))
+}
+
+// currentBotID reads the bot id from the page's location (#/bot/{id}/…).
+func (b *browser) currentBotID() string {
+	b.t.Helper()
+	b.wait(`location.hash.startsWith('#/bot/')`)
+	return eval[string](b, `decodeURIComponent(location.hash.split('/')[2])`)
+}
+
+func TestUISignInCreateBotLoreAndVersions(t *testing.T) {
+	e := newBotsEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
+	api := e.as("k1")
+	b := newBrowser(t, e.srv, 1440, 1000)
+
+	// A server with keys asks for one; a wrong key is refused at the field.
+	b.open("/ui/")
+	b.wait(`document.querySelector('#apikey')`)
+	b.typeIn("#apikey", "wrong")
+	b.click("form button[type=submit]")
+	b.waitText("#apikey-err", "not accepted")
+	b.setValue("#apikey", "k1")
+	b.click("form button[type=submit]")
+	b.wait(`document.querySelector('#bot-list')`)
+	require.Equal(t, "k1", eval[string](b, `sessionStorage.getItem('longmem.apiKey')`))
+
+	// Create a bot through the form; the preview resolves the macros.
+	b.click("#new-bot")
+	b.typeIn(`[data-field="name"] input`, "Aria")
+	b.typeIn(`[data-field="description"] textarea`, "{{char}} greets {{user}} at the gate.")
+	b.waitText("#resolved", "Aria greets User at the gate.")
+	b.setValue("#preview-user", "Sam")
+	b.waitText("#resolved", "Aria greets Sam at the gate.")
+	b.click("#save")
+	b.waitText("#save-status", "version 1")
+	id := b.currentBotID()
+	bot := api.must(http.StatusOK, "GET", "/v1/bots/"+id, "").json(t)
+	require.Equal(t, "Aria", bot["name"])
+	require.Equal(t, "{{char}} greets {{user}} at the gate.", bot["description"], "stored with its macros")
+
+	// The tabs answer the arrow keys.
+	b.do(chromedp.Focus(chromedp.CSS("#tab-persona")), chromedp.SendKeys(chromedp.CSS("#tab-persona"), kb.ArrowRight))
+	b.wait(`document.querySelector('#tab-lore').getAttribute('aria-selected') === 'true' && document.activeElement.id === 'tab-lore'`)
+
+	// Add a lore entry with a key chip; saving makes version 2.
+	b.click("#add-entry")
+	b.typeIn(`[data-field="lorebook.entries[0].keys"] input`, "castle"+kb.Enter)
+	b.waitText(`[data-field="lorebook.entries[0].keys"] .chips`, "castle")
+	b.typeIn(`[data-field="lorebook.entries[0].content"] textarea`, "The castle has seven towers.")
+	b.click("#save")
+	b.waitText("#save-status", "version 2")
+	bot = api.must(http.StatusOK, "GET", "/v1/bots/"+id, "").json(t)
+	require.EqualValues(t, 2, bot["version"])
+	entries := bot["lorebook"].(map[string]any)["entries"].([]any)
+	require.Len(t, entries, 1)
+	require.Equal(t, []any{"castle"}, entries[0].(map[string]any)["keys"])
+	require.Equal(t, true, entries[0].(map[string]any)["enabled"])
+
+	// The trigger tester asks the server.
+	b.typeIn("#lore-test-text", "Tell me about the castle")
+	b.click("#lore-test")
+	b.waitText("#lore-test-result", "Triggered (1)")
+	b.wait(`document.querySelector('.entry.hit')`)
+	b.shot("lore")
+
+	// Versions: both, with their author, and the lorebook in the diff.
+	b.click("#tab-versions")
+	b.wait(`document.querySelectorAll('#versions tbody tr').length === 2`)
+	b.waitText("#versions", "t1")
+	b.waitText("#version-diff", "lorebook.entries[0].content")
+	b.shot("versions")
+	b.noPageErrors()
+}
+
+func TestUIValidationErrorAtField(t *testing.T) {
+	e := newBotsEnv(t, Config{}) // no keys: no sign-in
+	b := newBrowser(t, e.srv, 1440, 1000)
+
+	b.open("/ui/")
+	b.wait(`document.querySelector('#bot-list')`)
+	require.False(t, eval[bool](b, `!!document.querySelector('#apikey')`), "no sign-in without keys")
+
+	b.click("#new-bot")
+	b.click("#save")
+	b.wait(`document.querySelector('[data-field="name"]').classList.contains('invalid')`)
+	require.NotEmpty(t, b.text(`[data-field="name"] > .field-error`))
+	require.Equal(t, "true", eval[string](b, `document.querySelector('[data-field="name"] input').getAttribute('aria-invalid') === null ? 'false' : 'true'`))
+	require.Equal(t, "name", eval[string](b, `document.activeElement.closest('[data-field]').dataset.field`), "the field is focused")
+
+	b.typeIn(`[data-field="name"] input`, "Bo")
+	b.typeIn(`[data-field="model.temperature"] input`, "5")
+	b.click("#save")
+	b.wait(`document.querySelector('[data-field="model.temperature"]').classList.contains('invalid')`)
+	b.waitText(`[data-field="model.temperature"] > .field-error`, "2")
+	require.False(t, eval[bool](b, `document.querySelector('[data-field="name"]').classList.contains('invalid')`), "the fixed field is clear")
+	b.shot("validation")
+
+	// Nothing was created.
+	list := e.must(http.StatusOK, "GET", "/v1/bots", "").json(t)
+	require.Empty(t, list["bots"])
+	b.noPageErrors()
+}
+
+func TestUIImportCard(t *testing.T) {
+	e := newBotsEnv(t, Config{})
+	b := newBrowser(t, e.srv, 1440, 1000)
+	card := filepath.Join(t.TempDir(), "seraphina.json")
+	require.NoError(t, os.WriteFile(card, []byte(`{"spec":"chara_card_v2","spec_version":"2.0","data":{
+		"name":"Seraphina","description":"{{char}} is a guardian of the forest.","personality":"kind","scenario":"",
+		"first_mes":"Welcome, {{user}}.","mes_example":"","creator_notes":"","system_prompt":"","post_history_instructions":"",
+		"alternate_greetings":[],"tags":["fantasy"],"creator":"test","character_version":"1","extensions":{"x_custom":{"a":1}},
+		"character_book":{"entries":[{"keys":["glade"],"content":"The glade is sacred.","extensions":{},"enabled":true,"insertion_order":0,"id":1}],"extensions":{}}}}`), 0o644))
+
+	b.open("/ui/")
+	b.wait(`document.querySelector('#card-drop')`)
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#card-file"), []string{card}))
+	b.waitText("h1", "Seraphina")
+	id := b.currentBotID()
+	bot := e.must(http.StatusOK, "GET", "/v1/bots/"+id, "").json(t)
+	require.Equal(t, "Seraphina", bot["name"])
+	b.waitText("#resolved", "Seraphina is a guardian of the forest.")
+	b.click("#tab-lore")
+	b.waitText(`[data-field="lorebook.entries[0].keys"]`, "glade")
+	b.shot("imported")
+
+	// A file that is not a card is refused where it was dropped.
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"hello":1}`), 0o644))
+	b.open("/ui/#/")
+	b.wait(`document.querySelector('#card-file')`)
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#card-file"), []string{bad}))
+	b.waitText("#import-error", "bad.json")
+	b.noPageErrors()
+}
+
+func TestUIContextPreview(t *testing.T) {
+	e := newBotsEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"keeper","name":"Mara",
+		"system_prompt":"You are {{char}}, the lighthouse keeper of Skerry Point. Speak plainly to {{user}}."}`)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"keeper","user_id":"sam"}`)
+	var turns []string
+	for i, s := range []string{
+		"user: My sister Ida moved to Bergen last spring.",
+		"assistant: Bergen is rainy; does she like it?",
+		"user: She loves the fish market there.",
+		"assistant: The lamp needs oil every night.",
+		"user: The storm broke the north window.",
+		"assistant: I will fix it tomorrow.",
+		"user: Did you see the ships?",
+		"assistant: Three passed at dawn.",
+	} {
+		role, content, _ := strings.Cut(s, ": ")
+		turns = append(turns, `{"role":"`+role+`","content":"`+content+`","created_at":"2026-03-0`+string(rune('1'+i))+`T10:00:00Z"}`)
+	}
+	e.must(http.StatusCreated, "POST", "/v1/conversations/c1/turns", `{"turns":[`+strings.Join(turns, ",")+`]}`)
+
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/keeper/preview")
+	b.wait(`document.querySelector('#preview-conv option[value="c1"]')`)
+	b.do(chromedp.SetValue(chromedp.CSS("#preview-conv"), "c1"))
+	b.typeIn("#preview-message", "Where does my sister live now?")
+	b.setValue("#preview-budget", "2048")
+	b.click("#preview-run")
+
+	// The section bar, with the persona, and the exact messages.
+	b.wait(`document.querySelector('#section-bar .seg[data-section="persona"]')`)
+	b.waitText("#preview-messages", "You are Mara, the lighthouse keeper of Skerry Point.")
+	label := eval[string](b, `document.querySelector('#section-bar').getAttribute('aria-label')`)
+	require.Regexp(t, `persona \d+ tokens`, label)
+	require.Regexp(t, `message \d+ tokens`, label)
+	require.Contains(t, b.text(".legend"), "persona: ")
+	b.shot("preview")
+
+	// A smaller budget: the preview says what moved.
+	b.setValue("#preview-budget", "200")
+	b.click("#preview-run")
+	b.waitText("#preview-moved", "budget 2048 → 200 tokens")
+	b.shot("preview-moved")
+
+	// Phone width: no sideways scrolling, the bar still there.
+	b.do(chromedp.EmulateViewport(390, 844))
+	b.wait(`document.documentElement.scrollWidth <= window.innerWidth + 1`)
+	b.shot("preview-phone")
+	b.noPageErrors()
+}
+
+func TestUISaveConflict(t *testing.T) {
+	e := newBotsEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"First"}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/persona")
+	b.waitText("#save-status", "version 1")
+
+	// Someone else saves version 2 meanwhile.
+	e.must(http.StatusOK, "PUT", "/v1/bots/b1", `{"id":"b1","name":"Theirs"}`, "X-Author: alice")
+	b.setValue(`[data-field="name"] input`, "Mine")
+	b.click("#save")
+	b.waitText("#conflict", "version 2")
+	b.waitText("#conflict", "alice")
+	b.shot("conflict")
+	require.Equal(t, "Theirs", e.must(http.StatusOK, "GET", "/v1/bots/b1", "").json(t)["name"], "nothing overwritten")
+
+	b.click("#conflict button")
+	b.waitText("#save-status", "version 2")
+	require.Equal(t, "Theirs", eval[string](b, `document.querySelector('[data-field="name"] input').value`))
+	b.noPageErrors()
+}
+
+func TestUIDarkAndConversations(t *testing.T) {
+	e := newBotsEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Nox"}`)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"b1"}`)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"other","bot_id":"b2"}`)
+	e.must(http.StatusCreated, "POST", "/v1/conversations/c1/turns", `{"turns":[{"role":"user","content":"hello there"},{"role":"assistant","content":"good evening"}]}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+		})
+		return err
+	}))
+	b.open("/ui/#/bot/b1/conversations")
+	b.wait(`document.querySelector('#conv-list button')`)
+	require.NotContains(t, b.text("#conv-list"), "other", "only the bot's conversations")
+	b.click("#conv-list button")
+	b.waitText("#conv-detail", "good evening")
+	b.waitText("#conv-detail", "#2")
+	require.Equal(t, "rgb(20, 23, 28)", eval[string](b, `getComputedStyle(document.body).backgroundColor`), "dark colours")
+	b.shot("dark-conversations")
+	b.noPageErrors()
+}

@@ -1,0 +1,132 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// runMini replays the mini LoCoMo file at two budgets and returns the
+// report and its records.
+func runMini(t *testing.T) (Report, []QuestionRecord) {
+	t.Helper()
+	env := newEnv(t)
+	convs, err := LoadLoCoMo("testdata/locomo-mini.json")
+	require.NoError(t, err)
+	var qs bytes.Buffer
+	cfg := env.config([]int{60, 200, 1000})
+	cfg.Questions = &qs
+	rep, err := Run(context.Background(), cfg, "locomo", convs)
+	require.NoError(t, err)
+	var recs []QuestionRecord
+	for _, line := range strings.Split(strings.TrimSpace(qs.String()), "\n") {
+		var r QuestionRecord
+		require.NoError(t, json.Unmarshal([]byte(line), &r))
+		recs = append(recs, r)
+	}
+	return rep, recs
+}
+
+func TestWriteHTMLIsSelfContained(t *testing.T) {
+	rep, recs := runMini(t)
+	var page bytes.Buffer
+	require.NoError(t, WriteHTML(&page, rep, recs))
+	html := page.String()
+	for _, id := range []string{"chart-recall-budget", "chart-recall-category", "chart-latency", "figures"} {
+		require.Contains(t, html, `id="`+id+`"`)
+	}
+	require.NotContains(t, html, "<script", "no script")
+	require.NotContains(t, html, "src=", "nothing loaded from anywhere")
+	require.NotContains(t, html, "href=", "no link")
+	require.Contains(t, html, "Worst-missed questions")
+	require.Contains(t, html, "What is the name of Ben&#39;s greyhound?", "a question longmem missed at 60 tokens, escaped")
+}
+
+// TestReportHTMLRendersInChromium opens report.html in headless Chromium
+// and checks that each chart is laid out with visible marks.
+func TestReportHTMLRendersInChromium(t *testing.T) {
+	exe := ""
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			exe = p
+			break
+		}
+	}
+	if exe == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed; CI installs it (.ci/run: apt-get install -y chromium)")
+		}
+		t.Skip("browser test SKIPPED: chromium is not installed (apt-get install -y chromium)")
+	}
+	rep, recs := runMini(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "report.html")
+	var page bytes.Buffer
+	require.NoError(t, WriteHTML(&page, rep, recs))
+	require.NoError(t, os.WriteFile(path, page.Bytes(), 0o644))
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	// A guard against a hung browser, not a speed requirement.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelTimeout()
+
+	type box struct {
+		Width, Height float64
+		Marks         int
+		MarkArea      float64
+	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("file://"+path), chromedp.WaitVisible(chromedp.CSS("#chart-latency"))))
+	boxes, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]box](`(() => {
+		const out = {};
+		for (const id of ["chart-recall-budget", "chart-recall-category", "chart-latency"]) {
+			const svg = document.getElementById(id);
+			if (!svg) continue;
+			const r = svg.getBoundingClientRect();
+			let marks = 0, area = 0;
+			for (const m of svg.querySelectorAll("polyline.series, rect.bar")) {
+				const b = m.getBoundingClientRect();
+				if (b.width > 0 && b.height > 0) { marks++; area += b.width * b.height; }
+			}
+			out[id] = {Width: r.width, Height: r.height, Marks: marks, MarkArea: area};
+		}
+		return out;
+	})()`))
+	require.NoError(t, err)
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	for _, id := range []string{"chart-recall-budget", "chart-recall-category", "chart-latency"} {
+		b, ok := boxes[id]
+		require.True(t, ok, "%s is in the page", id)
+		require.Positive(t, b.Width, id)
+		require.Positive(t, b.Height, id)
+		require.Positive(t, b.Marks, "%s draws visible lines or bars", id)
+		require.Positive(t, b.MarkArea, id)
+	}
+	require.GreaterOrEqual(t, boxes["chart-recall-budget"].Marks, 3, "one line per strategy")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "report.png"), shot, 0o644))
+	require.Greater(t, len(shot), 10000, "a real screenshot")
+	t.Logf("screenshot: %s", filepath.Join(dir, "report.png"))
+	if p := os.Getenv("REPLAY_SCREENSHOT"); p != "" {
+		require.NoError(t, os.WriteFile(p, shot, 0o644))
+	}
+}

@@ -19,13 +19,19 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/bots/embeddedbots"
+	"github.com/longmem/longmem/bots/llm"
+	"github.com/longmem/longmem/memory/embedded"
 )
 
 // The web page's assets: served under /ui/, self-contained.
 
 func TestUIAssets(t *testing.T) {
-	e := newBotsEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
+	e := newUIEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
 
 	r := e.do("GET", "/ui", "")
 	require.Equal(t, http.StatusMovedPermanently, r.status)
@@ -73,6 +79,32 @@ func TestUISelfContained(t *testing.T) {
 		return nil
 	}))
 	require.GreaterOrEqual(t, n, 3)
+}
+
+// newUIEnv is a server with everything the page uses: conversations,
+// bots, and the chat loop for context previews (no inference backend: a
+// preview never calls one).
+func newUIEnv(t *testing.T, cfg Config) *env {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := embedded.Open(embedded.Config{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, store.Close()) })
+	bs, err := embeddedbots.Open(embeddedbots.Config{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, bs.Close()) })
+	backends, err := bots.NewBackends(llm.Config{}, http.DefaultClient)
+	require.NoError(t, err)
+	deps := recallDeps(t, Deps{Store: store, Tokenizer: tok, Registerer: prometheus.NewRegistry(), Bots: bs})
+	var srv *Server
+	deps.Chat, err = bots.NewChat(bots.ChatConfig{}, bots.ChatDeps{
+		Store: store, Bots: bs, Assembler: deps.Assembler, Tokenizer: tok, Backends: backends,
+		OnAppend: func(tenant, id string, seq int64) { srv.Appended(tenant, id, seq) },
+	})
+	require.NoError(t, err)
+	srv, err = New(cfg, deps)
+	require.NoError(t, err)
+	return &env{t: t, srv: srv, store: store}
 }
 
 // Browser tests: Debian's chromium, headless, driven by chromedp against a
@@ -287,7 +319,7 @@ func (b *browser) currentBotID() string {
 }
 
 func TestUISignInCreateBotLoreAndVersions(t *testing.T) {
-	e := newBotsEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
+	e := newUIEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
 	api := e.as("k1")
 	b := newBrowser(t, e.srv, 1440, 1000)
 
@@ -351,7 +383,7 @@ func TestUISignInCreateBotLoreAndVersions(t *testing.T) {
 }
 
 func TestUIValidationErrorAtField(t *testing.T) {
-	e := newBotsEnv(t, Config{}) // no keys: no sign-in
+	e := newUIEnv(t, Config{}) // no keys: no sign-in
 	b := newBrowser(t, e.srv, 1440, 1000)
 
 	b.open("/ui/")
@@ -380,7 +412,7 @@ func TestUIValidationErrorAtField(t *testing.T) {
 }
 
 func TestUIImportCard(t *testing.T) {
-	e := newBotsEnv(t, Config{})
+	e := newUIEnv(t, Config{})
 	b := newBrowser(t, e.srv, 1440, 1000)
 	card := filepath.Join(t.TempDir(), "seraphina.json")
 	require.NoError(t, os.WriteFile(card, []byte(`{"spec":"chara_card_v2","spec_version":"2.0","data":{
@@ -412,7 +444,7 @@ func TestUIImportCard(t *testing.T) {
 }
 
 func TestUIContextPreview(t *testing.T) {
-	e := newBotsEnv(t, Config{})
+	e := newUIEnv(t, Config{})
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"keeper","name":"Mara",
 		"system_prompt":"You are {{char}}, the lighthouse keeper of Skerry Point. Speak plainly to {{user}}."}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"keeper","user_id":"sam"}`)
@@ -455,6 +487,20 @@ func TestUIContextPreview(t *testing.T) {
 	b.waitText("#preview-moved", "budget 2048 → 200 tokens")
 	b.shot("preview-moved")
 
+	// Sample turns pasted into a scratch conversation, made through the API.
+	b.click(".preview-form summary")
+	b.typeIn("#scratch-turns", "Sam: I keep bees in Tromsø.\nMara: Bees, this far north?")
+	b.click("#scratch-create")
+	b.wait(`document.querySelector('#preview-conv').selectedOptions[0].textContent.includes('scratch')`)
+	scratch := eval[string](b, `document.querySelector('#preview-conv').value`)
+	conv := e.must(http.StatusOK, "GET", "/v1/conversations/"+scratch, "").json(t)
+	require.Equal(t, "keeper", conv["bot_id"])
+	require.EqualValues(t, 2, conv["last_seq"])
+	b.setValue("#preview-message", "What do I keep?")
+	b.setValue("#preview-budget", "1024")
+	b.click("#preview-run")
+	b.waitText("#preview-messages", "I keep bees in Tromsø.")
+
 	// Phone width: no sideways scrolling, the bar still there.
 	b.do(chromedp.EmulateViewport(390, 844))
 	b.wait(`document.documentElement.scrollWidth <= window.innerWidth + 1`)
@@ -463,7 +509,7 @@ func TestUIContextPreview(t *testing.T) {
 }
 
 func TestUISaveConflict(t *testing.T) {
-	e := newBotsEnv(t, Config{})
+	e := newUIEnv(t, Config{})
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"First"}`)
 	b := newBrowser(t, e.srv, 1440, 1000)
 	b.open("/ui/#/bot/b1/persona")
@@ -485,10 +531,10 @@ func TestUISaveConflict(t *testing.T) {
 }
 
 func TestUIDarkAndConversations(t *testing.T) {
-	e := newBotsEnv(t, Config{})
+	e := newUIEnv(t, Config{})
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Nox"}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"b1"}`)
-	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"other","bot_id":"b2"}`)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"other"}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations/c1/turns", `{"turns":[{"role":"user","content":"hello there"},{"role":"assistant","content":"good evening"}]}`)
 	b := newBrowser(t, e.srv, 1440, 1000)
 	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {

@@ -157,7 +157,7 @@ function why(r) {
     turns.length ? h('div', { class: 'scroll-x' }, h('table', { class: 'why', id: 'preview-why' },
       h('thead', {}, h('tr', {}, ['Turn', 'Section', 'Score', 'Tokens', 'Reasons'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, turns.map((t) => h('tr', {},
-        h('td', {}, `#${t.seq}`), h('td', {}, h('span', { class: `swatch s-${cls(t.section)}` }), t.section),
+        h('td', {}, `#${t.seq}`), h('td', { class: 'nowrap' }, h('span', { class: `swatch s-${cls(t.section)}` }), t.section),
         h('td', {}, t.score ? t.score.toFixed(3) : ''), h('td', {}, t.tokens),
         h('td', {}, (t.reasons || []).map((x) => h('span', { class: 'chip' }, x))))))))
       : h('p', { class: 'muted' }, 'No earlier turns in this context.'),

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,7 @@ import (
 	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/bots/embeddedbots"
 	"github.com/longmem/longmem/bots/llm"
+	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory/embedded"
 )
 
@@ -82,7 +84,7 @@ func TestUISelfContained(t *testing.T) {
 }
 
 // newUIEnv is a server with everything the page uses: conversations,
-// bots, and the chat loop for context previews (no inference backend: a
+// summaries, bots, and the chat loop for context previews (no inference backend: a
 // preview never calls one).
 func newUIEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
@@ -95,7 +97,10 @@ func newUIEnv(t *testing.T, cfg Config) *env {
 	t.Cleanup(func() { require.NoError(t, bs.Close()) })
 	backends, err := bots.NewBackends(llm.Config{}, http.DefaultClient)
 	require.NoError(t, err)
-	deps := recallDeps(t, Deps{Store: store, Tokenizer: tok, Registerer: prometheus.NewRegistry(), Bots: bs})
+	// Compaction on demand (POST …/compact); no background loop.
+	worker, err := compaction.NewWorker(compaction.Config{KeepRecentTurns: 10}, compaction.Deps{Store: store, Tokenizer: tok})
+	require.NoError(t, err)
+	deps := recallDeps(t, Deps{Store: store, Tokenizer: tok, Registerer: prometheus.NewRegistry(), Bots: bs, Compactor: worker})
 	var srv *Server
 	deps.Chat, err = bots.NewChat(bots.ChatConfig{}, bots.ChatDeps{
 		Store: store, Bots: bs, Assembler: deps.Assembler, Tokenizer: tok, Backends: backends,
@@ -535,7 +540,13 @@ func TestUIDarkAndConversations(t *testing.T) {
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Nox"}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"b1"}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"other"}`)
-	e.must(http.StatusCreated, "POST", "/v1/conversations/c1/turns", `{"turns":[{"role":"user","content":"hello there"},{"role":"assistant","content":"good evening"}]}`)
+	var turns []string
+	for i := range 60 {
+		turns = append(turns, fmt.Sprintf(`{"role":"user","content":"Turn %d: the night watch saw lantern number %d on the east wall."}`, i+1, i+1))
+	}
+	e.must(http.StatusCreated, "POST", "/v1/conversations/c1/turns", `{"turns":[`+strings.Join(turns, ",")+`]}`)
+	e.must(http.StatusOK, "POST", "/v1/conversations/c1/compact", "")
+
 	b := newBrowser(t, e.srv, 1440, 1000)
 	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
@@ -547,8 +558,14 @@ func TestUIDarkAndConversations(t *testing.T) {
 	b.wait(`document.querySelector('#conv-list button')`)
 	require.NotContains(t, b.text("#conv-list"), "other", "only the bot's conversations")
 	b.click("#conv-list button")
-	b.waitText("#conv-detail", "good evening")
-	b.waitText("#conv-detail", "#2")
+
+	// Turns paged with seq and date; the summaries timeline.
+	b.waitText("#conv-detail", "turns 1–50 of 60")
+	b.waitText("#conv-detail table.turns", "#50")
+	b.wait(`document.querySelectorAll('.tl-bar').length > 0`)
+	require.Contains(t, b.text(".summaries"), "L0 · turns 1–")
+	b.click("#conv-detail .row button:last-child")
+	b.waitText("#conv-detail", "turns 51–60 of 60")
 	require.Equal(t, "rgb(20, 23, 28)", eval[string](b, `getComputedStyle(document.body).backgroundColor`), "dark colours")
 	b.shot("dark-conversations")
 	b.noPageErrors()

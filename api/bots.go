@@ -129,7 +129,8 @@ func (s *Server) ifMatch(c echo.Context, id string) (int, error) {
 	}
 	switch len(versions) {
 	case 0:
-		return 0, botErr(bots.ErrPrecondition, id)
+		return 0, &storeError{err: bots.ErrPrecondition,
+			precondition: "If-Match " + strconv.Quote(h) + " names no version of bot " + strconv.Quote(id) + ` (want its ETag, e.g. ` + bots.ETag(id, 1) + ")"}
 	case 1:
 		return versions[0], nil
 	}

@@ -31,6 +31,9 @@ func (s *Server) routes() {
 	e.DELETE("/v1/conversations/:id/turns/:seq", s.deleteTurn, auth)
 
 	e.POST("/v1/conversations/:id/context", s.assembleContext, auth)
+	e.GET("/v1/conversations/:id/summaries", s.listSummaries, auth)
+	e.POST("/v1/conversations/:id/compact", s.compact, auth)
+	e.POST("/v1/conversations/:id/chat", s.chat, auth)
 
 	// Persona bots and their versions (501 without Deps.Bots).
 	nb := s.needBots
@@ -43,9 +46,6 @@ func (s *Server) routes() {
 	e.GET("/v1/bots/:id/versions", s.listBotVersions, auth, nb)
 	e.GET("/v1/bots/:id/versions/:v", s.getBotVersion, auth, nb)
 	e.POST("/v1/bots/:id/versions/:v/restore", s.restoreBotVersion, auth, nb)
-	e.GET("/v1/conversations/:id/summaries", s.listSummaries, auth)
-	e.POST("/v1/conversations/:id/compact", s.compact, auth)
-	e.POST("/v1/conversations/:id/chat", s.chat, auth)
 
 	// OpenAI-compatible: errors in OpenAI's shape.
 	oa := s.openAIRoute

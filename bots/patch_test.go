@@ -56,3 +56,19 @@ func TestMergePatch(t *testing.T) {
 		require.Equal(t, tc.field, ie.Field, tc.patch)
 	}
 }
+
+// FuzzMergePatch: any patch either applies or is a *memory.InvalidError;
+// never a panic or another kind of error.
+func FuzzMergePatch(f *testing.F) {
+	for _, seed := range []string{`{}`, `{"name":"x"}`, `{"model":{"temperature":null}}`, `{"lorebook":{"entries":[{"id":1}]}}`, `[]`, `null`, `{"metadata":{"a":{"b":null}}}`, `{"tags":"x"}`} {
+		f.Add([]byte(seed))
+	}
+	base := validBot()
+	f.Fuzz(func(t *testing.T, patch []byte) {
+		_, err := MergePatch(base, patch)
+		if err != nil {
+			var ie *memory.InvalidError
+			require.True(t, errors.As(err, &ie), "%v", err)
+		}
+	})
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,17 +56,7 @@ func TestBulkImportIsCoveredBySummaries(t *testing.T) {
 	}
 	cfg := defaultConfig()
 	cfg.Storage.Data = t.TempDir()
-	logger, err := newLogger(cfg, io.Discard)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	a, err := newApp(ctx, cfg, logger)
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- a.serveHTTP(ctx, ln) }()
-	base := "http://" + ln.Addr().String()
+	base, stop := startApp(t, cfg, io.Discard)
 	client := &http.Client{}
 	defer client.CloseIdleConnections()
 	post := func(path, body string) {
@@ -135,9 +124,8 @@ func TestBulkImportIsCoveredBySummaries(t *testing.T) {
 	require.Contains(t, m.String(), `longmem_compaction_summaries_written_total{level="0",producer="extractive"}`)
 	require.Contains(t, m.String(), "longmem_compaction_summarize_duration_seconds_count")
 
-	cancel()
-	require.NoError(t, <-done)
-	require.NoError(t, a.Close())
+	client.CloseIdleConnections()
+	stop()
 }
 
 // TestServeSummarizesWithTheBackend configures an inference backend (an

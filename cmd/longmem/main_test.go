@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -249,21 +250,34 @@ func TestServeInProcessRedis(t *testing.T) {
 	serveInProcess(t, cfg)
 }
 
-func serveInProcess(t *testing.T, cfg Config) {
-	cfg.API.Keys = []api.Key{{Key: "k1", Tenant: "acme"}}
-	var logs bytes.Buffer
-	logger, err := newLogger(cfg, &logs)
+// startApp wires an app from cfg as serve does and serves it on a free
+// loopback port. stop ends serving (requiring a clean shutdown) and closes
+// the app.
+func startApp(t *testing.T, cfg Config, logw io.Writer) (base string, stop func()) {
+	t.Helper()
+	logger, err := newLogger(cfg, logw)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	a, err := newApp(ctx, cfg, logger)
-	require.NoError(t, err)
+	if err != nil {
+		cancel()
+		require.NoError(t, err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- a.serveHTTP(ctx, ln) }()
+	return "http://" + ln.Addr().String(), func() {
+		cancel()
+		require.NoError(t, <-done)
+		require.NoError(t, a.Close())
+	}
+}
 
-	base := "http://" + ln.Addr().String()
+func serveInProcess(t *testing.T, cfg Config) {
+	cfg.API.Keys = []api.Key{{Key: "k1", Tenant: "acme"}}
+	var logs bytes.Buffer
+	base, stop := startApp(t, cfg, &logs)
 	client := &http.Client{}
 	req, err := http.NewRequest("POST", base+"/v1/conversations", strings.NewReader(`{"id":"x"}`))
 	require.NoError(t, err)
@@ -304,9 +318,7 @@ func serveInProcess(t *testing.T, cfg Config) {
 	require.Contains(t, metrics.String(), "longmem_compaction_lag_turns_max")
 	client.CloseIdleConnections()
 
-	cancel()
-	require.NoError(t, <-done)
-	require.NoError(t, a.Close())
+	stop()
 	require.Contains(t, logs.String(), "longmem serving")
 	require.NotContains(t, logs.String(), "k1")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/longmem/longmem/api"
+	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/memory/embedded"
@@ -44,6 +45,7 @@ type app struct {
 	recall    *recall
 	compactor *compaction.Worker
 	api       *api.Server
+	bots      bots.Store // persona bots, beside the memory store
 }
 
 // newLogger writes text logs at cfg's level to w.
@@ -101,24 +103,34 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 		store.Close()
 		return nil, err
 	}
+	bs, err := openBots(ctx, cfg.Storage)
+	if err != nil {
+		rc.index.Close()
+		store.Close()
+		return nil, err
+	}
 	srv, err := api.New(cfg.API, api.Deps{
 		Store: store, Tokenizer: tok, Logger: logger.With("component", "api"),
 		Registerer: reg, Gatherer: reg,
 		Indexer:   rc.indexer,
 		Assembler: rc.assembler,
 		Compactor: worker,
+		Bots:      bs,
 	})
 	if err != nil {
+		bs.Close()
 		rc.index.Close()
 		store.Close()
 		return nil, err
 	}
 	return &app{cfg: cfg, logger: logger, store: store, tokenizer: tok, registry: reg, recall: rc,
-		compactor: worker, api: srv}, nil
+		compactor: worker, api: srv, bots: bs}, nil
 }
 
 // Close closes the index and the store, flushing what they buffer.
-func (a *app) Close() error { return errors.Join(a.recall.index.Close(), a.store.Close()) }
+func (a *app) Close() error {
+	return errors.Join(a.recall.index.Close(), a.store.Close(), a.bots.Close())
+}
 
 // serveHTTP serves the API on ln, and runs the background indexer and
 // compaction worker, until

@@ -378,9 +378,23 @@ func TestUISignInCreateBotLoreAndVersions(t *testing.T) {
 	b.wait(`document.querySelector('.entry.hit')`)
 	b.shot("lore")
 
-	// Versions: both, with their author, and the lorebook in the diff.
+	// A second entry, moved first: the order is the insertion order.
+	b.click("#add-entry")
+	b.typeIn(`[data-field="lorebook.entries[1].keys"] input`, "tower,")
+	b.typeIn(`[data-field="lorebook.entries[1].content"] textarea`, "The towers lean east.")
+	b.click(`[data-field="lorebook.entries[1]"] button.up`)
+	b.waitText(`[data-field="lorebook.entries[0]"]`, "#1")
+	b.click("#save")
+	b.waitText("#save-status", "version 3")
+	entries = api.must(http.StatusOK, "GET", "/v1/bots/"+id, "").json(t)["lorebook"].(map[string]any)["entries"].([]any)
+	require.Len(t, entries, 2)
+	require.Equal(t, []any{"tower"}, entries[0].(map[string]any)["keys"])
+	require.EqualValues(t, 0, entries[0].(map[string]any)["insertion_order"])
+	require.EqualValues(t, 1, entries[1].(map[string]any)["insertion_order"])
+
+	// Versions: all three, with their author, and the lorebook in the diff.
 	b.click("#tab-versions")
-	b.wait(`document.querySelectorAll('#versions tbody tr').length === 2`)
+	b.wait(`document.querySelectorAll('#versions tbody tr').length === 3`)
 	b.waitText("#versions", "t1")
 	b.waitText("#version-diff", "lorebook.entries[0].content")
 	b.shot("versions")

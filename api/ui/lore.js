@@ -24,7 +24,9 @@ export function lorePanel(page) {
     es.forEach((e, k) => { e.insertion_order = k; }); // list order is insertion order
     draw();
     onChange();
-    list.querySelectorAll('.entry')[j]?.querySelector(j < i ? '.up' : '.down')?.focus();
+    const moved = list.querySelectorAll('.entry')[j];
+    const [want, other] = j < i ? ['.up', '.down'] : ['.down', '.up'];
+    (moved?.querySelector(`${want}:not(:disabled)`) || moved?.querySelector(other))?.focus();
   };
   const entryCard = (e, i, n) => {
     const p = `lorebook.entries[${i}]`;

@@ -18,6 +18,7 @@ export async function previewPanel(panel, page) {
     h('button', { type: 'button', class: 'small', onclick: () => { budget.value = n; } }, String(n))));
   const run = h('button', { type: 'button', class: 'primary', id: 'preview-run' }, 'Preview context');
   const err = h('p', { class: 'field-error', role: 'alert', id: 'preview-error' });
+  const note = h('p', { class: 'warn small', 'aria-live': 'polite' });
   const out = h('div', { id: 'preview-out' });
   let previous = null;
 
@@ -49,6 +50,7 @@ export async function previewPanel(panel, page) {
     if (!message.value.trim()) { err.textContent = 'message.content: type the message to answer.'; message.focus(); return; }
     const n = parseInt(budget.value, 10);
     if (!(n > 0)) { err.textContent = 'budget_tokens: a positive number of tokens.'; budget.focus(); return; }
+    note.textContent = page.dirty ? `Unsaved edits are not in this preview: it uses saved version ${bot().version}.` : '';
     run.disabled = true;
     try {
       if (!conv) {
@@ -80,7 +82,7 @@ export async function previewPanel(panel, page) {
       h('div', { class: 'field' }, h('label', { for: 'preview-message' }, 'Message'), message),
       h('div', { class: 'field' }, h('label', { for: 'preview-budget' }, 'Budget (tokens)'), budget, presets),
       h('div', { class: 'row' }, run, h('span', { class: 'muted small' }, 'Ctrl+Enter in the message · previews the saved version of the bot')),
-      err),
+      err, note),
     out);
   page.onSaved = [...(page.onSaved || []), () => { if (previous) toast('Saved: preview again to see what moved'); }];
 }

@@ -35,6 +35,11 @@ func (s *Server) routes() {
 	e.POST("/v1/conversations/:id/compact", s.compact, auth)
 	e.POST("/v1/conversations/:id/chat", s.chat, auth)
 
+	// OpenAI-compatible: errors in OpenAI's shape.
+	oa := s.openAIRoute
+	e.POST("/v1/chat/completions", s.chatCompletions, oa, auth)
+	e.GET("/v1/models", s.listModels, oa, auth)
+
 	// Persona bots and their versions (501 without Deps.Bots).
 	nb := s.needBots
 	e.POST("/v1/bots", s.createBot, auth, nb)
@@ -46,9 +51,7 @@ func (s *Server) routes() {
 	e.GET("/v1/bots/:id/versions", s.listBotVersions, auth, nb)
 	e.GET("/v1/bots/:id/versions/:v", s.getBotVersion, auth, nb)
 	e.POST("/v1/bots/:id/versions/:v/restore", s.restoreBotVersion, auth, nb)
-
-	// OpenAI-compatible: errors in OpenAI's shape.
-	oa := s.openAIRoute
-	e.POST("/v1/chat/completions", s.chatCompletions, oa, auth)
-	e.GET("/v1/models", s.listModels, oa, auth)
+	e.POST("/v1/bots/import", s.importBot, auth, nb)
+	e.GET("/v1/bots/:id/card", s.exportCard, auth, nb)
+	e.POST("/v1/bots/:id/lore/test", s.loreTest, auth, nb)
 }

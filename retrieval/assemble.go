@@ -14,11 +14,20 @@ import (
 
 // Section names of a context, in prompt order.
 const (
-	SectionPersona  = "persona"
-	SectionSummary  = "summaries"
+	SectionPersona = "persona"
+	// SectionLoreConstant holds the lorebook's constant entries, right after
+	// the persona in the system message (part of the stable prefix).
+	SectionLoreConstant = "lore_constant"
+	SectionSummary      = "summaries"
+	// SectionLore holds the lorebook entries triggered by the message and
+	// the recent turns.
+	SectionLore     = "lore"
 	SectionRecalled = "recalled"
 	SectionRecent   = "recent"
-	SectionMessage  = "message"
+	// SectionPostHistory is the bot's post-history instructions, a system
+	// message right before the new message.
+	SectionPostHistory = "post_history"
+	SectionMessage     = "message"
 )
 
 // Message is one chat message in the OpenAI wire shape.
@@ -44,6 +53,14 @@ type Request struct {
 	Policy *BudgetPolicy
 	// NoSummaries leaves the long-term memory section out.
 	NoSummaries bool
+	// Lore is the bot's lorebook (nil: none). Its entries are scanned for
+	// against the message and the last LoreScanDepth turns (0: the message
+	// only).
+	Lore          Lorebook
+	LoreScanDepth int
+	// PostHistory is the bot's post-history instructions, sent as a system
+	// message right before the new message (empty: none).
+	PostHistory string
 	// BeforeSeq, when > 0, builds the context as it stood before turn
 	// BeforeSeq: turns with seq >= BeforeSeq are neither recent nor
 	// recalled. The chat loop stores the new message first (as turn
@@ -69,6 +86,9 @@ type Report struct {
 	// Summaries lists the summaries in the long-term memory section and the
 	// turns each covers.
 	Summaries []SummaryReport `json:"summaries"`
+	// Lore lists the lorebook entries in the context (constant ones first),
+	// each with why it triggered.
+	Lore []LoreReport `json:"lore"`
 	// IndexedThrough is the index watermark the recall used.
 	IndexedThrough int64 `json:"indexed_through"`
 }
@@ -181,6 +201,19 @@ func (a *Assembler) count(s string) int {
 	return n
 }
 
+// maxCachedText is the longest text whose count is cached (bytes): names,
+// headers and the usual lore entries, never long texts that would make the
+// cache hold megabytes.
+const maxCachedText = 2048
+
+// countText returns the tokens of s, cached when s is short.
+func (a *Assembler) countText(s string) int {
+	if len(s) > maxCachedText {
+		return a.tok.Count(s)
+	}
+	return a.count(s)
+}
+
 // Assemble builds the context for req.
 func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) {
 	policy := a.cfg.Budget
@@ -217,38 +250,75 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 
 	// Persona: always first; it shares the system message with summaries
 	// and recalled turns, whose overhead it pays when present.
+	// The post-history instructions, a system message of their own before
+	// the new message, count with the persona against its share.
 	var sys systemMessage
-	if p := strings.TrimSpace(req.Persona); p != "" {
-		cost := a.tok.Count(p)
-		limit := int(float64(free) * policy.PersonaShare)
-		if cost+overhead > limit {
-			return Context{}, memory.Invalid("budget_tokens", "the persona needs %d tokens, more than its share (%d of %d)", cost+overhead, limit, req.BudgetTokens)
+	persona, post := strings.TrimSpace(req.Persona), strings.TrimSpace(req.PostHistory)
+	postCost := 0
+	if post != "" {
+		postCost = a.countText(post) + overhead
+	}
+	if persona != "" || post != "" {
+		cost := 0
+		if persona != "" {
+			cost = a.tok.Count(persona) + overhead
 		}
-		sys.add(SectionPersona, p, cost, 1)
+		limit := int(float64(free) * policy.PersonaShare)
+		if cost+postCost > limit {
+			return Context{}, memory.Invalid("budget_tokens", "the persona needs %d tokens, more than its share (%d of %d)", cost+postCost, limit, req.BudgetTokens)
+		}
+		if persona != "" {
+			sys.add(SectionPersona, persona, cost-overhead, 1)
+		}
 	}
 	personaCost := sys.cost(overhead)
-	free -= personaCost
+	free -= personaCost + postCost
 
-	// Recent window demand: the last turns, newest first, as many as the
-	// policy allows.
+	// The last turns before lastSeq: the recent window (as many as the
+	// policy allows) and what the lorebook scans.
 	lastSeq := conv.LastSeq
 	if req.BeforeSeq > 0 {
 		lastSeq = min(lastSeq, req.BeforeSeq-1)
 	}
-	var recent []memory.Turn
-	if !req.ExcludeRecent && policy.RecentMaxTurns > 0 && lastSeq > 0 {
+	want := 0
+	if !req.ExcludeRecent {
+		want = policy.RecentMaxTurns
+	}
+	if req.Lore != nil {
+		want = max(want, req.LoreScanDepth)
+	}
+	var last []memory.Turn
+	if want > 0 && lastSeq > 0 {
 		// Turns after lastSeq (at most conv.LastSeq-lastSeq of them) come
 		// too and are cut off.
 		later := int(min(conv.LastSeq-lastSeq, maxLaterTurns))
-		if recent, err = a.store.LastTurns(ctx, req.Tenant, req.ConversationID, policy.RecentMaxTurns+later); err != nil {
+		if last, err = a.store.LastTurns(ctx, req.Tenant, req.ConversationID, want+later); err != nil {
 			return Context{}, err
 		}
-		for len(recent) > 0 && recent[len(recent)-1].Seq > lastSeq {
-			recent = recent[:len(recent)-1]
+		for len(last) > 0 && last[len(last)-1].Seq > lastSeq {
+			last = last[:len(last)-1]
 		}
-		if len(recent) > policy.RecentMaxTurns {
-			recent = recent[len(recent)-policy.RecentMaxTurns:]
+		if len(last) > want {
+			last = last[len(last)-want:]
 		}
+	}
+	var recent []memory.Turn
+	if !req.ExcludeRecent {
+		recent = last[max(0, len(last)-policy.RecentMaxTurns):]
+	}
+
+	// Lore demand: every triggered entry, constant ones included.
+	var lore []loreItem
+	if req.Lore != nil {
+		texts := make([]string, len(last))
+		for i, t := range last {
+			texts[i] = t.Content
+		}
+		lore = a.loreItems(req.Lore.Triggered(loreScan(req.Message.Content, texts, req.LoreScanDepth)))
+	}
+	loreDemand := a.loreCost(lore, !sys.empty(), overhead)
+	if lb, ok := req.Lore.(LoreBudgeter); ok && lb.LoreTokenBudget() > 0 {
+		loreDemand = min(loreDemand, lb.LoreTokenBudget())
 	}
 	recentDemand := 0
 	for _, t := range recent {
@@ -272,7 +342,11 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 			summaryDemand += overhead
 		}
 	}
-	alloc := policy.Allocate(free, recentDemand, summaryDemand)
+	alloc := policy.AllocateWithLore(free, recentDemand, summaryDemand, loreDemand)
+	lore = a.fitLore(lore, alloc.Lore, !sys.empty(), overhead)
+	if text, cost, n := a.renderLore(lore, true); n > 0 {
+		sys.add(SectionLoreConstant, text, cost, n)
+	}
 	recentIn := a.fitRecent(recent, alloc.Recent, overhead)
 	recentCost := 0
 	for _, t := range recentIn {
@@ -299,6 +373,10 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 			}
 		}
 	}
+	if text, cost, n := a.renderLore(lore, false); n > 0 {
+		sys.add(SectionLore, text, cost, n)
+	}
+	rep.Lore = loreReports(lore)
 	recallBudget := free - recentCost - (sys.cost(overhead) - personaCost)
 	if sys.empty() {
 		recallBudget -= overhead // the system message recall would open
@@ -352,9 +430,12 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	for _, t := range recentIn {
 		msgs = append(msgs, Message{Role: string(t.Role), Name: MessageName(t.Name), Content: t.Content})
 	}
-	last := req.Message
-	last.Name = MessageName(last.Name)
-	msgs = append(msgs, last)
+	if post != "" {
+		msgs = append(msgs, Message{Role: string(memory.RoleSystem), Content: post})
+	}
+	newMsg := req.Message
+	newMsg.Name = MessageName(newMsg.Name)
+	msgs = append(msgs, newMsg)
 
 	// Report.
 	for i, s := range sys.sections {
@@ -368,6 +449,9 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 		rep.Sections = append(rep.Sections, SectionReport{Name: s.name, Tokens: tokens, Items: s.items})
 	}
 	rep.Sections = append(rep.Sections, SectionReport{Name: SectionRecent, Tokens: recentCost, Items: len(recentIn)})
+	if post != "" {
+		rep.Sections = append(rep.Sections, SectionReport{Name: SectionPostHistory, Tokens: postCost, Items: 1})
+	}
 	rep.Sections = append(rep.Sections, SectionReport{Name: SectionMessage, Tokens: msgCost, Items: 1})
 	for _, s := range rep.Sections {
 		rep.UsedTokens += s.Tokens

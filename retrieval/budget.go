@@ -21,8 +21,12 @@ type BudgetPolicy struct {
 	RecentMaxTurns  int     `yaml:"recent_max_turns" json:"recent_max_turns,omitempty"`
 	// SummaryShare is the share of long-term memory (summaries) (default 0.2).
 	SummaryShare float64 `yaml:"summary_share" json:"summary_share,omitempty"`
-	// PersonaShare caps the persona (system prompt, lore) (default 0.5).
+	// PersonaShare caps the persona (system prompt and post-history
+	// instructions) (default 0.5).
 	PersonaShare float64 `yaml:"persona_share" json:"persona_share,omitempty"`
+	// LoreShare is the share of a bot's lorebook entries, constant and
+	// triggered (default 0.1).
+	LoreShare float64 `yaml:"lore_share" json:"lore_share,omitempty"`
 	// The rest goes to recalled turns.
 }
 
@@ -42,6 +46,9 @@ func (p BudgetPolicy) withDefaults() BudgetPolicy {
 	if p.PersonaShare == 0 {
 		p.PersonaShare = 0.5
 	}
+	if p.LoreShare == 0 {
+		p.LoreShare = 0.1
+	}
 	return p
 }
 
@@ -50,13 +57,16 @@ func (p BudgetPolicy) Validate() error {
 	if p.MessageOverhead < 0 || p.RecentMaxTokens < 0 || p.RecentMaxTurns < 0 {
 		return fmt.Errorf("retrieval: budget message_overhead, recent_max_tokens and recent_max_turns must be >= 0")
 	}
-	for name, v := range map[string]float64{"recent_share": p.RecentShare, "summary_share": p.SummaryShare, "persona_share": p.PersonaShare} {
-		if v < 0 || v > 1 || math.IsNaN(v) {
-			return fmt.Errorf("retrieval: budget %s must be in [0,1], got %v", name, v)
+	for _, s := range []struct {
+		name string
+		v    float64
+	}{{"recent_share", p.RecentShare}, {"summary_share", p.SummaryShare}, {"persona_share", p.PersonaShare}, {"lore_share", p.LoreShare}} {
+		if s.v < 0 || s.v > 1 || math.IsNaN(s.v) {
+			return fmt.Errorf("retrieval: budget %s must be in [0,1], got %v", s.name, s.v)
 		}
 	}
-	if p.RecentShare+p.SummaryShare > 1 {
-		return fmt.Errorf("retrieval: budget recent_share + summary_share must be <= 1, got %v", p.RecentShare+p.SummaryShare)
+	if sum := p.RecentShare + p.SummaryShare + p.LoreShare; sum > 1 {
+		return fmt.Errorf("retrieval: budget recent_share + summary_share + lore_share must be <= 1, got %v", sum)
 	}
 	return nil
 }
@@ -65,6 +75,7 @@ func (p BudgetPolicy) Validate() error {
 type Allocation struct {
 	Recent   int
 	Summary  int
+	Lore     int
 	Recalled int
 }
 
@@ -73,6 +84,13 @@ type Allocation struct {
 // could use at most (their demand). Recall has unbounded demand and takes the
 // rest, including what the others leave unused. Pure.
 func (p BudgetPolicy) Allocate(free, recentDemand, summaryDemand int) Allocation {
+	return p.AllocateWithLore(free, recentDemand, summaryDemand, 0)
+}
+
+// AllocateWithLore is Allocate with a lore section: it gets up to its share
+// of free tokens, capped by its demand, like the recent window and the
+// summaries; what it leaves unused goes to recall. Pure.
+func (p BudgetPolicy) AllocateWithLore(free, recentDemand, summaryDemand, loreDemand int) Allocation {
 	p = p.withDefaults()
 	if free <= 0 {
 		return Allocation{}
@@ -84,7 +102,8 @@ func (p BudgetPolicy) Allocate(free, recentDemand, summaryDemand int) Allocation
 	a := Allocation{
 		Recent:  min(recentDemand, recentCap),
 		Summary: min(summaryDemand, int(float64(free)*p.SummaryShare)),
+		Lore:    max(0, min(loreDemand, int(float64(free)*p.LoreShare))),
 	}
-	a.Recalled = free - a.Recent - a.Summary
+	a.Recalled = free - a.Recent - a.Summary - a.Lore
 	return a
 }

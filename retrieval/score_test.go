@@ -103,6 +103,12 @@ func TestAllocate(t *testing.T) {
 	}
 	capped := BudgetPolicy{RecentShare: 0.5, RecentMaxTokens: 300}
 	require.Equal(t, 300, capped.Allocate(1000, 900, 0).Recent)
+	lore := BudgetPolicy{RecentShare: 0.25, SummaryShare: 0.2, LoreShare: 0.1}
+	require.Equal(t, Allocation{Recent: 250, Summary: 200, Lore: 100, Recalled: 450}, lore.AllocateWithLore(1000, 5000, 5000, 5000), "lore within its share")
+	require.Equal(t, Allocation{Recent: 250, Summary: 200, Lore: 30, Recalled: 520}, lore.AllocateWithLore(1000, 5000, 5000, 30), "unused lore share spills to recall")
+	require.Equal(t, Allocation{Recent: 250, Summary: 200, Recalled: 550}, lore.Allocate(1000, 5000, 5000))
+	require.Error(t, BudgetPolicy{RecentShare: 0.5, SummaryShare: 0.2, LoreShare: 0.4}.Validate())
+	require.Error(t, BudgetPolicy{LoreShare: 1.5}.Validate())
 	require.Error(t, BudgetPolicy{RecentShare: 0.9, SummaryShare: 0.2}.Validate())
 	require.Error(t, BudgetPolicy{RecentShare: -1}.Validate())
 	require.NoError(t, BudgetPolicy{}.Validate())

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/longmem/longmem/api"
+	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/bots/llm"
 	"github.com/longmem/longmem/memory/redisstore"
 	"github.com/longmem/longmem/retrieval"
@@ -44,6 +45,9 @@ type Config struct {
 	// LLM summaries). Its API key comes from LONGMEM_BACKEND_KEY only.
 	Backend    llm.Config       `yaml:"backend"`
 	Compaction CompactionConfig `yaml:"compaction"`
+	// Chat is the chat loop's defaults (context window and max output
+	// tokens of bots that set none).
+	Chat bots.ChatConfig `yaml:"chat"`
 }
 
 // StorageConfig selects and configures the memory.Store backend.
@@ -143,6 +147,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Compaction.Validate(c.Backend); err != nil {
+		return err
+	}
+	if err := c.Chat.Validate(); err != nil {
 		return err
 	}
 	return c.API.CheckListenAddr(c.Addr)

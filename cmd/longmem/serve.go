@@ -109,6 +109,13 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 		store.Close()
 		return nil, err
 	}
+	chat, srvRef, err := openChat(cfg, store, bs, rc, tok, logger)
+	if err != nil {
+		bs.Close()
+		rc.index.Close()
+		store.Close()
+		return nil, err
+	}
 	srv, err := api.New(cfg.API, api.Deps{
 		Store: store, Tokenizer: tok, Logger: logger.With("component", "api"),
 		Registerer: reg, Gatherer: reg,
@@ -116,6 +123,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 		Assembler: rc.assembler,
 		Compactor: worker,
 		Bots:      bs,
+		Chat:      chat,
 	})
 	if err != nil {
 		bs.Close()
@@ -123,8 +131,30 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 		store.Close()
 		return nil, err
 	}
+	*srvRef = srv
 	return &app{cfg: cfg, logger: logger, store: store, tokenizer: tok, registry: reg, recall: rc,
 		compactor: worker, api: srv, bots: bs}, nil
+}
+
+// openChat wires the chat loop: the bots, the assembler, one backend client
+// per base URL from cfg.Backend (none configured: chat answers 503 unless a
+// bot names its own backend). Its appends notify the API server that
+// *srvRef will point at (set before any request is served).
+func openChat(cfg Config, store memory.Store, bs bots.Store, rc *recall, tok retrieval.Tokenizer, logger *slog.Logger) (*bots.Chat, **api.Server, error) {
+	backends, err := bots.NewBackends(cfg.Backend, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	srvRef := new(*api.Server)
+	chat, err := bots.NewChat(cfg.Chat, bots.ChatDeps{
+		Store: store, Bots: bs, Assembler: rc.assembler, Tokenizer: tok, Backends: backends,
+		OnAppend: func(tenant, id string, lastSeq int64) { (*srvRef).Appended(tenant, id, lastSeq) },
+		Logger:   logger.With("component", "chat"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return chat, srvRef, nil
 }
 
 // Close closes the index and the store, flushing what they buffer.

@@ -1,0 +1,355 @@
+package bots
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/longmem/longmem/retrieval"
+)
+
+// DefaultLoreScanDepth is how many recent turns are scanned for keys when a
+// lorebook does not say (besides the new message).
+const DefaultLoreScanDepth = 4
+
+// MaxLoreRecursion bounds recursive scanning: entries triggered by the
+// content of entries triggered by … at most this many passes after the
+// first.
+const MaxLoreRecursion = 3
+
+// LoreMatch is one triggered lorebook entry and why it triggered.
+type LoreMatch struct {
+	Entry LoreEntry
+	// Reasons say which key matched where, e.g. `key "castle" in message`,
+	// or "constant".
+	Reasons []string
+}
+
+// ReasonConstant is the reason of an entry that is always inserted.
+const ReasonConstant = "constant"
+
+// EffectiveScanDepth is ScanDepth, or DefaultLoreScanDepth when unset.
+func (lb *Lorebook) EffectiveScanDepth() int {
+	if lb == nil || lb.ScanDepth <= 0 {
+		return DefaultLoreScanDepth
+	}
+	return lb.ScanDepth
+}
+
+// Match returns the entries of lb that trigger for scan: scan[0] is the new
+// message, scan[1:] the recent turns, newest first (the caller cuts them to
+// the scan depth). Disabled entries never trigger; constant entries always
+// do; others when one of their keys occurs in a scanned text — compared
+// case-insensitively unless the entry is case sensitive, as a whole word
+// where the key begins or ends with a letter or digit (CJK characters match
+// anywhere) — and, for selective entries with secondary keys, when the
+// secondary keys satisfy the selective logic. With RecursiveScanning the
+// content of triggered entries is scanned too, at most MaxLoreRecursion
+// passes. The result is ordered by insertion order, then id. Pure.
+func (lb *Lorebook) Match(scan []string) []LoreMatch {
+	if lb == nil {
+		return nil
+	}
+	texts := make([]scanText, 0, len(scan))
+	for i, s := range scan {
+		where := "message"
+		if i > 0 {
+			where = fmt.Sprintf("recent turn %d", i)
+		}
+		texts = append(texts, newScanText(s, where))
+	}
+	done := make(map[int]bool, len(lb.Entries)) // index into Entries
+	var out []LoreMatch
+	var fresh []int
+	for i, e := range lb.Entries {
+		if !e.Enabled {
+			continue
+		}
+		if e.Constant {
+			done[i] = true
+			out = append(out, LoreMatch{Entry: e, Reasons: []string{ReasonConstant}})
+			fresh = append(fresh, i)
+			continue
+		}
+		if reasons, ok := matchEntry(e, texts); ok {
+			done[i] = true
+			out = append(out, LoreMatch{Entry: e, Reasons: reasons})
+			fresh = append(fresh, i)
+		}
+	}
+	for pass := 0; lb.RecursiveScanning && pass < MaxLoreRecursion && len(fresh) > 0; pass++ {
+		for _, i := range fresh {
+			e := lb.Entries[i]
+			texts = append(texts, newScanText(e.Content, fmt.Sprintf("entry %d", e.ID)))
+		}
+		fresh = fresh[:0]
+		for i, e := range lb.Entries {
+			if done[i] || !e.Enabled || e.Constant {
+				continue
+			}
+			if reasons, ok := matchEntry(e, texts); ok {
+				done[i] = true
+				out = append(out, LoreMatch{Entry: e, Reasons: reasons})
+				fresh = append(fresh, i)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b LoreMatch) int {
+		if a.Entry.InsertionOrder != b.Entry.InsertionOrder {
+			return cmpInt(a.Entry.InsertionOrder, b.Entry.InsertionOrder)
+		}
+		return cmpInt(a.Entry.ID, b.Entry.ID)
+	})
+	return out
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// scanText is one scanned text with its lower-cased form, computed once.
+type scanText struct {
+	text, lower, where string
+}
+
+func newScanText(s, where string) scanText {
+	return scanText{text: s, lower: strings.ToLower(s), where: where}
+}
+
+// matchEntry reports whether e's keys trigger it in texts, with the reasons.
+func matchEntry(e LoreEntry, texts []scanText) ([]string, bool) {
+	whole := true
+	if v, ok := e.Extensions["match_whole_words"].(bool); ok {
+		whole = v // SillyTavern's per-entry override
+	}
+	if useRegex(e) {
+		for _, k := range e.Keys {
+			if where, ok := findRegex(k, texts, e.CaseSensitive); ok {
+				return []string{fmt.Sprintf("regex %q in %s", k, where)}, true
+			}
+		}
+		return nil, false // V3: secondary keys are ignored with use_regex
+	}
+	var reasons []string
+	for _, k := range e.Keys {
+		if where, ok := findKey(k, texts, e.CaseSensitive, whole); ok {
+			reasons = append(reasons, fmt.Sprintf("key %q in %s", k, where))
+			break
+		}
+	}
+	if reasons == nil {
+		return nil, false
+	}
+	secondary := nonEmpty(e.SecondaryKeys)
+	if !e.Selective || len(secondary) == 0 {
+		return reasons, true
+	}
+	var found, missing []string
+	for _, k := range secondary {
+		if where, ok := findKey(k, texts, e.CaseSensitive, whole); ok {
+			found = append(found, fmt.Sprintf("secondary key %q in %s", k, where))
+		} else {
+			missing = append(missing, fmt.Sprintf("secondary key %q absent", k))
+		}
+	}
+	switch e.SelectiveLogic {
+	case LogicAndAll:
+		if len(missing) > 0 {
+			return nil, false
+		}
+		return append(reasons, found...), true
+	case LogicNotAny:
+		if len(found) > 0 {
+			return nil, false
+		}
+		return append(reasons, "no secondary key present"), true
+	case LogicNotAll:
+		if len(missing) == 0 {
+			return nil, false
+		}
+		return append(reasons, missing[0]), true
+	default: // and_any
+		if len(found) == 0 {
+			return nil, false
+		}
+		return append(reasons, found[0]), true
+	}
+}
+
+// CardFieldsKey is the key, in a lorebook entry's Extensions, of the
+// Character Card fields longmem keeps verbatim (see bots/card); the matcher
+// reads V3's use_regex from it.
+const CardFieldsKey = "longmem/card_fields"
+
+func useRegex(e LoreEntry) bool {
+	f, _ := e.Extensions[CardFieldsKey].(map[string]any)
+	v, _ := f["use_regex"].(bool)
+	return v
+}
+
+// findRegex returns where the regular expression key (RE2 syntax, either
+// bare — case-insensitive unless caseSensitive — or as /pattern/flags with
+// the flags i, m and s) first matches in texts. An invalid pattern never
+// matches.
+func findRegex(key string, texts []scanText, caseSensitive bool) (string, bool) {
+	pat, flags := key, ""
+	if !caseSensitive {
+		flags = "i"
+	}
+	if j := strings.LastIndexByte(key, '/'); len(key) > 2 && key[0] == '/' && j > 0 {
+		pat, flags = key[1:j], ""
+		for _, f := range key[j+1:] {
+			if strings.ContainsRune("ims", f) && !strings.ContainsRune(flags, f) {
+				flags += string(f)
+			}
+		}
+	}
+	if flags != "" {
+		pat = "(?" + flags + ")" + pat
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil || key == "" {
+		return "", false
+	}
+	for _, t := range texts {
+		if re.MatchString(t.text) {
+			return t.where, true
+		}
+	}
+	return "", false
+}
+
+func nonEmpty(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if strings.TrimSpace(k) != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// findKey returns where key first occurs in texts.
+func findKey(key string, texts []scanText, caseSensitive, whole bool) (string, bool) {
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return "", false
+	}
+	k := key
+	if !caseSensitive {
+		k = strings.ToLower(key)
+	}
+	first, _ := utf8.DecodeRuneInString(k)
+	last, _ := utf8.DecodeLastRuneInString(k)
+	needStart := whole && isWordRune(first) && !isCJK(first)
+	needEnd := whole && isWordRune(last) && !isCJK(last)
+	for _, t := range texts {
+		h := t.lower
+		if caseSensitive {
+			h = t.text
+		}
+		if containsKey(h, k, needStart, needEnd) {
+			return t.where, true
+		}
+	}
+	return "", false
+}
+
+// containsKey reports whether k occurs in h, with a word boundary before it
+// when needStart and after it when needEnd.
+func containsKey(h, k string, needStart, needEnd bool) bool {
+	for off := 0; off <= len(h)-len(k); {
+		i := strings.Index(h[off:], k)
+		if i < 0 {
+			return false
+		}
+		i += off
+		ok := true
+		if needStart && i > 0 {
+			r, _ := utf8.DecodeLastRuneInString(h[:i])
+			ok = !isWordRune(r) || isCJK(r)
+		}
+		if ok && needEnd && i+len(k) < len(h) {
+			r, _ := utf8.DecodeRuneInString(h[i+len(k):])
+			ok = !isWordRune(r) || isCJK(r)
+		}
+		if ok {
+			return true
+		}
+		_, size := utf8.DecodeRuneInString(h[i:])
+		off = i + size
+	}
+	return false
+}
+
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || unicode.Is(unicode.Mn, r)
+}
+
+// isCJK reports a character of a script written without spaces between
+// words, where a key matches as a substring.
+func isCJK(r rune) bool {
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul, unicode.Thai)
+}
+
+// LoreSource adapts a bot's lorebook to the assembler's retrieval.Lorebook,
+// with the {{char}} and {{user}} macros expanded in keys and contents.
+type LoreSource struct {
+	Book *Lorebook
+	// Char and User replace the macros, as Expand does.
+	Char, User string
+}
+
+var _ retrieval.Lorebook = LoreSource{}
+var _ retrieval.LoreBudgeter = LoreSource{}
+
+// Triggered implements retrieval.Lorebook.
+func (s LoreSource) Triggered(scan []string) []retrieval.LoreItem {
+	if s.Book == nil || len(s.Book.Entries) == 0 {
+		return nil
+	}
+	lb := *s.Book
+	lb.Entries = make([]LoreEntry, len(s.Book.Entries))
+	for i, e := range s.Book.Entries {
+		keys := make([]string, len(e.Keys))
+		for k, key := range e.Keys {
+			keys[k] = Expand(key, s.Char, s.User)
+		}
+		sec := make([]string, len(e.SecondaryKeys))
+		for k, key := range e.SecondaryKeys {
+			sec[k] = Expand(key, s.Char, s.User)
+		}
+		e.Keys, e.SecondaryKeys = keys, sec
+		e.Content = Expand(e.Content, s.Char, s.User)
+		lb.Entries[i] = e
+	}
+	matches := lb.Match(scan)
+	out := make([]retrieval.LoreItem, len(matches))
+	for i, m := range matches {
+		name := m.Entry.Name
+		if name == "" {
+			name = m.Entry.Comment
+		}
+		out[i] = retrieval.LoreItem{ID: m.Entry.ID, Name: name, Content: m.Entry.Content, Constant: m.Entry.Constant,
+			Order: m.Entry.InsertionOrder, Priority: m.Entry.Priority, Reasons: m.Reasons}
+	}
+	return out
+}
+
+// LoreTokenBudget implements retrieval.LoreBudgeter: the lorebook's
+// token_budget (0: none).
+func (s LoreSource) LoreTokenBudget() int {
+	if s.Book == nil {
+		return 0
+	}
+	return s.Book.TokenBudget
+}

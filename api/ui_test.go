@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
@@ -316,6 +318,31 @@ func (b *browser) setValue(sel, v string) {
 	b.do(chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), v))
 }
 
+// downloadsTo lets the page download files into dir.
+func (b *browser) downloadsTo(dir string) {
+	b.t.Helper()
+	c := chromedp.FromContext(b.ctx)
+	_, err := cdp.Call(b.ctx, c.Browser, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+	})
+	require.NoError(b.t, err)
+}
+
+// waitFile waits for a download to be complete and returns its content.
+func (b *browser) waitFile(path string) []byte {
+	b.t.Helper()
+	for {
+		if data, err := os.ReadFile(path); err == nil && len(data) > 0 {
+			return data
+		}
+		select {
+		case <-b.ctx.Done():
+			b.t.Fatalf("no download %s: %v", path, b.ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // currentBotID reads the bot id from the page's location (#/bot/{id}/…).
 func (b *browser) currentBotID() string {
 	b.t.Helper()
@@ -396,7 +423,7 @@ func TestUISignInCreateBotLoreAndVersions(t *testing.T) {
 	b.click("#tab-versions")
 	b.wait(`document.querySelectorAll('#versions tbody tr').length === 3`)
 	b.waitText("#versions", "t1")
-	b.waitText("#version-diff", "lorebook.entries[0].content")
+	b.waitText("#version-diff", "lorebook.entries[id=0].insertion_order")
 	b.shot("versions")
 	b.noPageErrors()
 }
@@ -452,6 +479,25 @@ func TestUIImportCard(t *testing.T) {
 	b.waitText(`[data-field="lorebook.entries[0].keys"]`, "glade")
 	b.shot("imported")
 
+	// Export: the PNG card downloads, and it imports back.
+	downloads := t.TempDir()
+	b.downloadsTo(downloads)
+	b.click("#tab-card")
+	b.click("#export-png")
+	png := b.waitFile(filepath.Join(downloads, id+".png"))
+	require.True(t, bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")), "a PNG")
+	b.click("#export-v3")
+	v3 := b.waitFile(filepath.Join(downloads, id+".v3.json"))
+	require.Contains(t, string(v3), `"chara_card_v3"`)
+
+	// A PNG card (a SillyTavern-style chara chunk).
+	b.open("/ui/#/")
+	b.wait(`document.querySelector('#card-file')`)
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#card-file"), []string{filepath.Join("..", "bots", "card", "testdata", "v2_text.png")}))
+	b.wait(`location.hash.startsWith('#/bot/') && decodeURIComponent(location.hash.split('/')[2]) !== ` + jsString(id))
+	pngBot := e.must(http.StatusOK, "GET", "/v1/bots/"+b.currentBotID(), "").json(t)
+	b.waitText("h1", pngBot["name"].(string))
+
 	// A file that is not a card is refused where it was dropped.
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	require.NoError(t, os.WriteFile(bad, []byte(`{"hello":1}`), 0o644))
@@ -465,7 +511,11 @@ func TestUIImportCard(t *testing.T) {
 func TestUIContextPreview(t *testing.T) {
 	e := newUIEnv(t, Config{})
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"keeper","name":"Mara",
-		"system_prompt":"You are {{char}}, the lighthouse keeper of Skerry Point. Speak plainly to {{user}}."}`)
+		"system_prompt":"You are {{char}}, the lighthouse keeper of Skerry Point. Speak plainly to {{user}}.",
+		"post_history_instructions":"Stay in character.",
+		"lorebook":{"entries":[
+			{"id":1,"name":"Skerry","keys":[],"constant":true,"enabled":true,"insertion_order":0,"content":"Skerry Point is a rock with one lamp."},
+			{"id":2,"name":"Bergen","keys":["sister"],"enabled":true,"insertion_order":1,"content":"Bergen is a rainy harbour city."}]}}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"keeper","user_id":"sam"}`)
 	var turns []string
 	for i, s := range []string{
@@ -498,6 +548,11 @@ func TestUIContextPreview(t *testing.T) {
 	require.Regexp(t, `persona \d+ tokens`, label)
 	require.Regexp(t, `message \d+ tokens`, label)
 	require.Contains(t, b.text(".legend"), "persona: ")
+	for _, sec := range []string{"lore_constant", "lore", "post_history"} {
+		require.Regexp(t, sec+` \d+ tokens`, label)
+	}
+	b.waitText("#preview-lore", "#2 Bergen")
+	b.waitText("#preview-messages", "Skerry Point is a rock with one lamp.")
 	b.shot("preview")
 
 	// A smaller budget: the preview says what moved.

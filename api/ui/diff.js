@@ -27,10 +27,14 @@ export function seqDiff(x, y) {
 }
 
 // flatten maps an object to {path: leaf}: "model.temperature",
-// "lorebook.entries[0].keys" (arrays of scalars stay whole).
+// "lorebook.entries[id=3].keys" (objects with unique ids are matched by id,
+// so a reordered list diffs as its order fields only; arrays of scalars stay
+// whole).
 export function flatten(v, prefix = '', out = {}) {
   if (Array.isArray(v) && v.some((x) => x && typeof x === 'object')) {
-    v.forEach((x, i) => flatten(x, `${prefix}[${i}]`, out));
+    const ids = v.map((x) => x?.id);
+    const byID = ids.every((id) => id !== undefined && id !== null) && new Set(ids).size === ids.length;
+    v.forEach((x, i) => flatten(x, byID ? `${prefix}[id=${x.id}]` : `${prefix}[${i}]`, out));
   } else if (v && typeof v === 'object' && !Array.isArray(v)) {
     for (const k of Object.keys(v).sort()) flatten(v[k], prefix ? `${prefix}.${k}` : k, out);
   } else if (v !== undefined && v !== null && v !== '') {
@@ -77,6 +81,10 @@ export function previewMoves(prev, cur) {
   const pS = sums(prev.result), cS = sums(cur.result);
   for (const s of cS) if (!pS.has(s)) moves.push({ kind: 'in', text: `summary ${s} came in` });
   for (const s of pS) if (!cS.has(s)) moves.push({ kind: 'out', text: `summary ${s} left` });
+  const lore = (r) => new Map((r.report.lore || []).map((l) => [l.id, l.name || '']));
+  const pl = lore(prev.result), cl = lore(cur.result);
+  for (const [id, name] of cl) if (!pl.has(id)) moves.push({ kind: 'in', text: `lore entry #${id} ${name} came in` });
+  for (const [id, name] of pl) if (!cl.has(id)) moves.push({ kind: 'out', text: `lore entry #${id} ${name} left` });
   // The system message (persona, lore, memory) changes in place: a line
   // diff. The other messages shift as the window moves: a sequence diff.
   const sys = (r) => ((r.messages || [])[0]?.role === 'system' ? r.messages[0].content : '');

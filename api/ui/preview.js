@@ -5,7 +5,7 @@ import { h, replace, toast, fmtTime } from './dom.js';
 import { api, request, enc, q } from './api.js';
 import { previewMoves } from './diff.js';
 
-const SECTIONS = ['persona', 'lore', 'summaries', 'recalled', 'recent', 'message'];
+const SECTIONS = ['persona', 'lore_constant', 'summaries', 'lore', 'recalled', 'recent', 'post_history', 'message'];
 
 export async function previewPanel(panel, page) {
   const bot = () => page.bot;
@@ -163,6 +163,11 @@ function why(r) {
         h('td', {}, t.score ? t.score.toFixed(3) : ''), h('td', {}, t.tokens),
         h('td', {}, (t.reasons || []).map((x) => h('span', { class: 'chip' }, x))))))))
       : h('p', { class: 'muted' }, 'No earlier turns in this context.'),
+    h('h2', {}, 'Lore in'),
+    (r.lore || []).length ? h('ul', { id: 'preview-lore' }, r.lore.map((l) =>
+      h('li', {}, h('strong', {}, `#${l.id} ${l.name || ''}`), ` · ${l.tokens} tokens · `,
+        l.constant ? 'constant' : (l.reasons || []).join('; '))))
+      : h('p', { class: 'muted' }, 'No lore entry (none triggered, or no room).'),
     h('h2', {}, 'Summaries in'),
     (r.summaries || []).length ? h('ul', { id: 'preview-summaries' }, r.summaries.map((s) =>
       h('li', {}, `level ${s.level} · covers turns ${s.from_seq}–${s.to_seq} · ${s.tokens} tokens`)))

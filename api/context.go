@@ -79,6 +79,7 @@ func (s *Server) assembleContext(c echo.Context) error {
 		}
 		p := chat.PromptFor(bot, req.Message.Name)
 		areq.Persona, areq.Policy, areq.NoSummaries = p.Persona, p.Policy, p.NoSummaries
+		areq.Lore, areq.LoreScanDepth, areq.PostHistory = p.Lore, p.LoreScanDepth, p.PostHistory
 		if req.BudgetTokens == nil {
 			areq.BudgetTokens = p.BudgetTokens
 		}

@@ -493,8 +493,11 @@ func TestUIImportCard(t *testing.T) {
 	// A PNG card (a SillyTavern-style chara chunk).
 	b.open("/ui/#/")
 	b.wait(`document.querySelector('#card-file')`)
-	b.do(chromedp.SetUploadFiles(chromedp.CSS("#card-file"), []string{filepath.Join("..", "bots", "card", "testdata", "v2_text.png")}))
-	b.wait(`location.hash.startsWith('#/bot/') && decodeURIComponent(location.hash.split('/')[2]) !== ` + jsString(id))
+	pngCard, err := filepath.Abs(filepath.Join("..", "bots", "card", "testdata", "v2_text.png"))
+	require.NoError(t, err)
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#card-file"), []string{pngCard}))
+	b.wait(`(location.hash.startsWith('#/bot/') && decodeURIComponent(location.hash.split('/')[2]) !== ` + jsString(id) + `) || document.querySelector('#import-error')?.textContent`)
+	require.Empty(t, eval[string](b, `document.querySelector('#import-error')?.textContent || ''`))
 	pngBot := e.must(http.StatusOK, "GET", "/v1/bots/"+b.currentBotID(), "").json(t)
 	b.waitText("h1", pngBot["name"].(string))
 

@@ -202,6 +202,12 @@ type Prompt struct {
 	Persona     string
 	Policy      *retrieval.BudgetPolicy
 	NoSummaries bool
+	// Lore is the bot's lorebook (nil: none), scanned against the message
+	// and the last LoreScanDepth turns.
+	Lore          retrieval.Lorebook
+	LoreScanDepth int
+	// PostHistory is the bot's post-history instructions, macros expanded.
+	PostHistory string
 	// BudgetTokens is the default context budget: memory.budget_tokens,
 	// else the context window minus the max output tokens.
 	BudgetTokens int
@@ -223,6 +229,11 @@ func (c *Chat) PromptFor(b *Bot, user string) Prompt {
 		p.Persona = RenderPersona(*b, user)
 		p.Policy = budgetPolicy(b.Memory)
 		p.NoSummaries = b.Memory.Summaries != nil && !*b.Memory.Summaries
+		if b.Lorebook != nil && len(b.Lorebook.Entries) > 0 {
+			p.Lore = LoreSource{Book: b.Lorebook, Char: b.Name, User: user}
+			p.LoreScanDepth = b.Lorebook.EffectiveScanDepth()
+		}
+		p.PostHistory = strings.TrimSpace(Expand(b.PostHistoryInstructions, b.Name, user))
 	}
 	if maxOut >= window {
 		maxOut = window / 2
@@ -238,11 +249,11 @@ func (c *Chat) PromptFor(b *Bot, user string) Prompt {
 // budgetPolicy maps a bot's memory policy to the assembler's; nil when the
 // bot keeps the server's.
 func budgetPolicy(m MemoryPolicy) *retrieval.BudgetPolicy {
-	if m.RecentShare == 0 && m.RecentMaxTurns == 0 && m.SummaryShare == 0 && m.PersonaShare == 0 {
+	if m.RecentShare == 0 && m.RecentMaxTurns == 0 && m.SummaryShare == 0 && m.PersonaShare == 0 && m.LoreShare == 0 {
 		return nil
 	}
 	return &retrieval.BudgetPolicy{RecentShare: m.RecentShare, RecentMaxTurns: m.RecentMaxTurns,
-		SummaryShare: m.SummaryShare, PersonaShare: m.PersonaShare}
+		SummaryShare: m.SummaryShare, PersonaShare: m.PersonaShare, LoreShare: m.LoreShare}
 }
 
 // Bot returns bot id of tenant: version v, or the latest when v is 0. A
@@ -333,6 +344,18 @@ func (c *Chat) Send(ctx context.Context, req ChatRequest) (ChatResult, error) {
 		budget = prompt.BudgetTokens
 	}
 
+	// The context as of now, assembled before anything is written, so that
+	// a request it refuses (a budget too small) changes nothing.
+	areq := retrieval.Request{
+		Tenant: conv.Tenant, ConversationID: conv.ID, Message: msg, BudgetTokens: budget,
+		Persona: prompt.Persona, Policy: prompt.Policy, NoSummaries: prompt.NoSummaries, BeforeSeq: conv.LastSeq + 1,
+		Lore: prompt.Lore, LoreScanDepth: prompt.LoreScanDepth, PostHistory: prompt.PostHistory,
+	}
+	asm, err := c.deps.Assembler.Assemble(ctx, areq)
+	if err != nil {
+		return ChatResult{}, err
+	}
+
 	// The user turn, stored once per idempotency key.
 	userHash := requestHash(conv.ID, msg)
 	user, err := c.append(ctx, conv, memory.Turn{Role: memory.RoleUser, Name: msg.Name, Content: msg.Content},
@@ -350,13 +373,13 @@ func (c *Chat) Send(ctx context.Context, req ChatRequest) (ChatResult, error) {
 			return c.replay(res, stored, req)
 		}
 	}
-
-	asm, err := c.deps.Assembler.Assemble(ctx, retrieval.Request{
-		Tenant: conv.Tenant, ConversationID: conv.ID, Message: msg, BudgetTokens: budget,
-		Persona: prompt.Persona, Policy: prompt.Policy, NoSummaries: prompt.NoSummaries, BeforeSeq: user.Seq,
-	})
-	if err != nil {
-		return res, err
+	if user.Seq != areq.BeforeSeq {
+		// A retry (its user turn stored earlier) or a concurrent append:
+		// the context is the one before this user turn.
+		areq.BeforeSeq = user.Seq
+		if asm, err = c.deps.Assembler.Assemble(ctx, areq); err != nil {
+			return res, err
+		}
 	}
 	res.Report = &asm.Report
 	if req.OnStart != nil {

@@ -3,8 +3,10 @@ package bots_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +27,7 @@ type rig struct {
 	bots    *embeddedbots.Store
 	chat    *bots.Chat
 	backend *llmtest.Server
-	appends int
+	appends atomic.Int32
 }
 
 var sharedTok retrieval.Tokenizer
@@ -56,7 +58,7 @@ func newRig(t *testing.T, handle llmtest.Handler, cfg llm.Config) *rig {
 	require.NoError(t, err)
 	r.chat, err = bots.NewChat(bots.ChatConfig{}, bots.ChatDeps{
 		Store: st, Bots: r.bots, Assembler: retrieval.NewAssembler(retrieval.AssemblerConfig{}, st, ix, sharedTok),
-		Tokenizer: sharedTok, Backends: be, OnAppend: func(string, string, int64) { r.appends++ },
+		Tokenizer: sharedTok, Backends: be, OnAppend: func(string, string, int64) { r.appends.Add(1) },
 	})
 	require.NoError(t, err)
 	return r
@@ -119,7 +121,7 @@ func TestChatPlainReplyStored(t *testing.T) {
 	require.Equal(t, "stop", res.FinishReason)
 	require.NotNil(t, res.Report)
 	require.Equal(t, 4096-256, res.Report.BudgetTokens, "budget: the context window less the max output")
-	require.Equal(t, 2, r.appends)
+	require.EqualValues(t, 2, r.appends.Load())
 
 	// Stored with its metadata.
 	turns := r.turns(t, "c")
@@ -215,6 +217,11 @@ func TestChatBackendFailureKeepsUserTurnAndRetryGenerates(t *testing.T) {
 	require.Equal(t, memory.RoleUser, turns[0].Role)
 	require.Equal(t, memory.RoleAssistant, turns[1].Role)
 	require.Equal(t, 2, r.backend.Calls())
+	n := 0
+	for _, m := range r.backend.Requests()[1].Messages {
+		n += strings.Count(m.Content, "Are you there?")
+	}
+	require.Equal(t, 1, n, "the retry's context has the stored message once")
 
 	// The same key with another message is a conflict and stores nothing.
 	_, err = r.chat.Send(context.Background(), send("something else", "k1"))
@@ -347,6 +354,7 @@ func TestChatRejects(t *testing.T) {
 		{"empty", bots.ChatRequest{ConversationID: "plain", Message: retrieval.Message{Content: " "}}, memory.ErrInvalid, "message.content"},
 		{"role", bots.ChatRequest{ConversationID: "plain", Message: retrieval.Message{Role: "assistant", Content: "x"}}, memory.ErrInvalid, "message.role"},
 		{"budget", bots.ChatRequest{ConversationID: "plain", Message: retrieval.Message{Content: "x"}, BudgetTokens: -1}, memory.ErrInvalid, "budget_tokens"},
+		{"budget too small", bots.ChatRequest{ConversationID: "plain", Message: retrieval.Message{Content: "a message longer than its budget"}, BudgetTokens: 5}, memory.ErrInvalid, "budget_tokens"},
 		{"no conversation", bots.ChatRequest{ConversationID: "none", Message: retrieval.Message{Content: "x"}}, memory.ErrNotFound, `conversation "none" not found`},
 		{"no bot", bots.ChatRequest{ConversationID: "c", Message: retrieval.Message{Content: "x"}}, memory.ErrNotFound, `bot "nobody" not found`},
 	} {
@@ -406,4 +414,77 @@ func TestGreet(t *testing.T) {
 	turn, err := r.chat.Greet(context.Background(), conv, &quiet)
 	require.NoError(t, err)
 	require.Nil(t, turn)
+}
+
+func TestChatLoreAndPostHistory(t *testing.T) {
+	r := newRig(t, llmtest.Reply(usage, "ok"), llm.Config{})
+	b := aria
+	b.PostHistoryInstructions = "Answer {{user}} in one sentence."
+	b.Lorebook = &bots.Lorebook{Entries: []bots.LoreEntry{
+		{ID: 1, Constant: true, Enabled: true, Content: "The greenhouse is on Kestrel Island."},
+		{ID: 2, Keys: []string{"orchid"}, Enabled: true, Content: "{{char}} grows a rare ghost orchid."},
+	}}
+	r.put(t, b)
+	r.conversation(t, "c", "aria", 0)
+	for _, q := range []string{"Good morning!", "How is the orchid?"} {
+		res, err := r.chat.Send(context.Background(), send(q, ""))
+		require.NoError(t, err)
+		require.NotNil(t, res.Report)
+	}
+	reqs := r.backend.Requests()
+	first, second := reqs[0].Messages, reqs[1].Messages
+	require.Contains(t, first[0].Content, "Kestrel Island", "constant lore is in every prompt")
+	require.NotContains(t, first[0].Content, "ghost orchid")
+	require.Contains(t, second[0].Content, "Aria grows a rare ghost orchid.", "a key in the message triggers its entry")
+	for _, msgs := range [][]llmtest.Message{first, second} {
+		post := msgs[len(msgs)-2]
+		require.Equal(t, "system", post.Role)
+		require.Equal(t, "Answer Alice in one sentence.", post.Content)
+	}
+	// Persona and constant lore form the stable prefix.
+	prefix := first[0].Content
+	if i := strings.Index(prefix, "Kestrel Island."); i >= 0 {
+		prefix = prefix[:i+len("Kestrel Island.")]
+	}
+	require.True(t, strings.HasPrefix(second[0].Content, prefix))
+}
+
+// TestChatConcurrentRetriesStoreOneReply: two attempts with the same key
+// in flight at once both reach the backend, but only one reply is stored
+// and both return it.
+func TestChatConcurrentRetriesStoreOneReply(t *testing.T) {
+	arrived := make(chan struct{}, 2)
+	both := make(chan struct{})
+	var r *rig
+	r = newRig(t, func(w http.ResponseWriter, req *http.Request, lr llmtest.Request, n int) {
+		arrived <- struct{}{}
+		select {
+		case <-both:
+		case <-r.backend.Release:
+			return
+		}
+		llmtest.Reply(usage, fmt.Sprintf("answer %d", n))(w, req, lr, n)
+	}, llm.Config{})
+	r.conversation(t, "c", "", 0)
+	go func() {
+		<-arrived
+		<-arrived
+		close(both)
+	}()
+	results := make(chan bots.ChatResult, 2)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			res, err := r.chat.Send(context.Background(), send("hello twice", "same-key"))
+			results <- res
+			errs <- err
+		}()
+	}
+	a, b := <-results, <-results
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	require.Equal(t, a.Reply.Seq, b.Reply.Seq)
+	require.Equal(t, a.Reply.Content, b.Reply.Content)
+	require.Equal(t, a.UserTurn.Seq, b.UserTurn.Seq)
+	require.Len(t, r.turns(t, "c"), 2, "one user turn, one reply")
 }

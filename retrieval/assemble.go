@@ -62,9 +62,9 @@ type Request struct {
 	// message right before the new message (empty: none).
 	PostHistory string
 	// BeforeSeq, when > 0, builds the context as it stood before turn
-	// BeforeSeq: turns with seq >= BeforeSeq are neither recent nor
-	// recalled. The chat loop stores the new message first (as turn
-	// BeforeSeq) and must not see it twice.
+	// BeforeSeq: turns with seq >= BeforeSeq are neither recent, nor
+	// scanned for lore, nor recalled. The chat loop stores the new message
+	// first (as turn BeforeSeq) and must not see it twice.
 	BeforeSeq int64
 }
 
@@ -274,8 +274,8 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	personaCost := sys.cost(overhead)
 	free -= personaCost + postCost
 
-	// The last turns before lastSeq: the recent window (as many as the
-	// policy allows) and what the lorebook scans.
+	// The last turns: the recent window (as many as the policy allows) and
+	// what the lorebook scans, all before BeforeSeq.
 	lastSeq := conv.LastSeq
 	if req.BeforeSeq > 0 {
 		lastSeq = min(lastSeq, req.BeforeSeq-1)

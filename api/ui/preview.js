@@ -119,7 +119,8 @@ function render(cur, prev) {
   return h('div', {},
     h('h2', {}, 'Tokens by section'),
     h('p', {}, h('strong', {}, `${used}`), ` of ${budget} tokens used (${Math.round((100 * used) / budget)} %) · bot version ${cur.version} · ${cur.at.toLocaleTimeString()}`),
-    bar(secs, budget),
+    h('p', { class: 'muted small' }, 'Share of the budget:'), bar(secs, budget, 'section-bar'),
+    h('p', { class: 'muted small' }, 'Share of what is used:'), bar(secs, used, 'section-bar-used'),
     h('ul', { class: 'legend' }, secs.map((s) => h('li', {}, h('span', { class: `swatch s-${cls(s.name)}` }),
       `${s.name}: ${s.tokens} tokens`, s.items ? h('span', { class: 'muted' }, ` · ${s.items} item${s.items === 1 ? '' : 's'}`) : null))),
     prev ? moved(prev, cur) : null,
@@ -132,9 +133,9 @@ function render(cur, prev) {
 
 const cls = (name) => (SECTIONS.includes(name) ? name : 'other');
 
-function bar(secs, budget) {
+function bar(secs, budget, id) {
   const total = Math.max(budget, secs.reduce((s, x) => s + x.tokens, 0)) || 1;
-  return h('div', { class: 'stack', id: 'section-bar', role: 'img',
+  return h('div', { class: 'stack', id, role: 'img',
     'aria-label': secs.map((s) => `${s.name} ${s.tokens} tokens`).join(', ') + ` of ${budget}` },
   secs.filter((s) => s.tokens > 0).map((s) => h('div', { class: `seg s-${cls(s.name)}`, dataset: { section: s.name },
     style: { flexBasis: `${(100 * s.tokens) / total}%` }, title: `${s.name}: ${s.tokens} tokens` },

@@ -425,6 +425,14 @@ func TestUISignInCreateBotLoreAndVersions(t *testing.T) {
 	b.waitText("#versions", "t1")
 	b.waitText("#version-diff", "lorebook.entries[id=0].insertion_order")
 	b.shot("versions")
+
+	// Restore version 1: a new version 4 with version 1's content.
+	b.click(`#versions tbody tr:last-child button`)
+	b.waitText("#save-status", "version 4")
+	b.wait(`document.querySelectorAll('#versions tbody tr').length === 4`)
+	bot = api.must(http.StatusOK, "GET", "/v1/bots/"+id, "").json(t)
+	require.EqualValues(t, 4, bot["version"])
+	require.Nil(t, bot["lorebook"], "version 1 had no lorebook")
 	b.noPageErrors()
 }
 

@@ -182,8 +182,8 @@ class Page {
     crumbs({ href: '#/', label: 'Bots' }, { label: bot.name });
     this.status.textContent = `version ${bot.version}`;
     this.renderForms();
+    this.loaded.versions = this.loaded.card = false; // reloaded when shown
     this.show(this.tab);
-    for (const k of ['versions', 'card']) if (this.loaded[k]) { this.loaded[k] = false; }
     this.onSaved?.forEach((f) => f());
   }
 

@@ -33,6 +33,7 @@ export function lorePanel(page) {
     const f = (k, label, kind, opts) => field(d, `${p}.${k}`, label, kind, opts, (path) => {
       onChange();
       if (k === 'selective') card.classList.toggle('selective', !!e.selective);
+      if (k === 'enabled') card.classList.toggle('disabled', !e.enabled);
       if (k === 'name') title.textContent = e.name || `Entry ${e.id}`;
     });
     const title = h('strong', {}, e.name || `Entry ${e.id}`);

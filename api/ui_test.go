@@ -477,6 +477,7 @@ func TestUIImportCard(t *testing.T) {
 
 	b.open("/ui/")
 	b.wait(`document.querySelector('#card-drop')`)
+	b.shot("empty-list")
 	b.do(chromedp.SetUploadFiles(chromedp.CSS("#card-file"), []string{card}))
 	b.waitText("h1", "Seraphina")
 	id := b.currentBotID()
@@ -516,6 +517,14 @@ func TestUIImportCard(t *testing.T) {
 	b.wait(`document.querySelector('#card-file')`)
 	b.do(chromedp.SetUploadFiles(chromedp.CSS("#card-file"), []string{bad}))
 	b.waitText("#import-error", "bad.json")
+	b.waitText("#bot-list", "Seraphina")
+	b.shot("list")
+
+	// Search asks the API (name, tags, description).
+	require.Equal(t, 2, eval[int](b, `document.querySelectorAll('#bot-list li').length`))
+	b.typeIn("#bot-search", "Eldwood")
+	b.wait(`document.querySelectorAll('#bot-list li').length === 1`)
+	b.waitText("#bot-list", "Eldwood forest")
 	b.noPageErrors()
 }
 

@@ -81,7 +81,7 @@ func TestBotsValidation(t *testing.T) {
 		{`{"name":"x","model":{"temperature":2.5}}`, "model.temperature"},
 		{`{"name":"x","model":{"top_p":"high"}}`, "model.top_p"},
 		{`{"name":"x","memory":{"recent_share":0.6,"lore_share":0.6}}`, "memory"},
-		{`{"name":"x","lorebook":{"entries":[{"id":1,"keys":["a"]},{"id":2,"keys":["b"]},{"id":3,"keys":[]}]}}`, "lorebook.entries[2].keys"},
+		{`{"name":"x","lorebook":{"entries":[{"id":1,"keys":["a"]},{"id":2,"keys":["b"]},{"id":3,"keys":[""]}]}}`, "lorebook.entries[2].keys[0]"},
 		{`{"name":"x","id":"bad id"}`, "id"},
 		{`{"name":"x","tenant":"other"}`, "tenant"},
 		{`{"name":`, "body"},

@@ -101,7 +101,7 @@ func TestImportErrors(t *testing.T) {
 		{"broken png", cardFixture(t, "v2_text.png")[:300], "image/png", "card", "PNG"},
 		{"wrong type", `{"spec":"chara_card_v2","data":{"name":"x","tags":"a"}}`, "", "data.tags", "array of strings"},
 		{"no name", `{"spec":"chara_card_v3","data":{"description":"x"}}`, "", "data.name", "required"},
-		{"invalid lore", `{"spec":"chara_card_v2","data":{"name":"x","character_book":{"entries":[{"keys":[],"content":"c"}]}}}`, "", "lorebook.entries[0].keys", "empty"},
+		{"invalid longmem settings", `{"spec":"chara_card_v2","data":{"name":"x","extensions":{"longmem":{"model":{"temperature":5}}}}}`, "", "temperature", "5"},
 		{"multipart without file", "--x\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nv\r\n--x--\r\n", "multipart/form-data; boundary=x", "file", "file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -226,9 +226,6 @@ func validateLorebook(l Lorebook) error {
 			return memory.Invalid(at+".id", "%d is also the id of lorebook.entries[%d]; ids must be unique", e.ID, j)
 		}
 		seen[e.ID] = i
-		if len(e.Keys) == 0 && !e.Constant {
-			return memory.Invalid(at+".keys", "must not be empty unless the entry is constant")
-		}
 		if err := checkKeys(at+".keys", e.Keys); err != nil {
 			return err
 		}

@@ -74,7 +74,6 @@ func TestValidate(t *testing.T) {
 		{"lorebook.scan_depth", func(b *Bot) { b.Lorebook.ScanDepth = -1 }},
 		{"lorebook.entries[2].id", func(b *Bot) { b.Lorebook.Entries[2].ID = 0 }},
 		{"lorebook.entries[0].id", func(b *Bot) { b.Lorebook.Entries[0].ID = -1 }},
-		{"lorebook.entries[0].keys", func(b *Bot) { b.Lorebook.Entries[0].Keys = nil }},
 		{"lorebook.entries[0].keys[1]", func(b *Bot) { b.Lorebook.Entries[0].Keys = []string{"a", " "} }},
 		{"lorebook.entries[2].secondary_keys[0]", func(b *Bot) { b.Lorebook.Entries[2].SecondaryKeys = []string{""} }},
 		{"lorebook.entries[2].selective_logic", func(b *Bot) { b.Lorebook.Entries[2].SelectiveLogic = "or" }},

@@ -645,7 +645,10 @@ func (o obj) keys(key string) ([]string, error) {
 		}
 		return out, nil
 	}
-	return o.strs(key)
+	keys, err := o.strs(key)
+	// Cards in the wild carry blank keys ("" from an editor's empty
+	// field); they can match nothing, so they are dropped, not refused.
+	return slices.DeleteFunc(keys, func(k string) bool { return strings.TrimSpace(k) == "" }), err
 }
 
 func (o obj) boolean(key string, def bool) (bool, error) {

@@ -301,3 +301,20 @@ func TestPNGFallsBackToChara(t *testing.T) {
 	require.ErrorIs(t, err, memory.ErrInvalid)
 	require.ErrorContains(t, err, "ccv3 chunk is not base64", "the preferred chunk's error")
 }
+
+// Cards exported by other editors carry blank keys and keyless entries;
+// they import (blank keys dropped, the keyless entry kept: it never
+// triggers) instead of failing validation.
+func TestParseLenientLoreKeys(t *testing.T) {
+	b, err := card.ParseJSON([]byte(`{"spec":"chara_card_v2","spec_version":"2.0","data":{"name":"Aria",
+		"character_book":{"entries":[{"id":1,"keys":["", "castle", "  "],"content":"A castle.","enabled":true,"insertion_order":0},
+		{"id":2,"keys":[],"content":"Orphan.","enabled":true,"insertion_order":1}]}}}`))
+	require.NoError(t, err)
+	b.ID = "aria"
+	require.NoError(t, bots.Validate(b))
+	require.Equal(t, []string{"castle"}, b.Lorebook.Entries[0].Keys)
+	require.Empty(t, b.Lorebook.Entries[1].Keys)
+	got := b.Lorebook.Match([]string{"the castle and the orphan"})
+	require.Len(t, got, 1)
+	require.Equal(t, 1, got[0].Entry.ID)
+}

@@ -459,6 +459,11 @@ func TestUIValidationErrorAtField(t *testing.T) {
 	require.False(t, eval[bool](b, `document.querySelector('[data-field="name"]').classList.contains('invalid')`), "the fixed field is clear")
 	b.shot("validation")
 
+	// The form at phone width: one column, no sideways scrolling.
+	b.do(chromedp.EmulateViewport(390, 844))
+	b.wait(`document.documentElement.scrollWidth <= window.innerWidth + 1`)
+	b.shot("validation-phone")
+
 	// Nothing was created.
 	list := e.must(http.StatusOK, "GET", "/v1/bots", "").json(t)
 	require.Empty(t, list["bots"])

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -14,18 +16,26 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+
+	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/bots/embeddedbots"
+	"github.com/longmem/longmem/bots/llm"
+	"github.com/longmem/longmem/compaction"
+	"github.com/longmem/longmem/memory/embedded"
 )
 
 // The web page's assets: served under /ui/, self-contained.
 
 func TestUIAssets(t *testing.T) {
-	e := newBotsEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
+	e := newUIEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
 
 	r := e.do("GET", "/ui", "")
 	require.Equal(t, http.StatusMovedPermanently, r.status)
@@ -73,6 +83,35 @@ func TestUISelfContained(t *testing.T) {
 		return nil
 	}))
 	require.GreaterOrEqual(t, n, 3)
+}
+
+// newUIEnv is a server with everything the page uses: conversations,
+// summaries, bots, and the chat loop for context previews (no inference backend: a
+// preview never calls one).
+func newUIEnv(t *testing.T, cfg Config) *env {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := embedded.Open(embedded.Config{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, store.Close()) })
+	bs, err := embeddedbots.Open(embeddedbots.Config{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, bs.Close()) })
+	backends, err := bots.NewBackends(llm.Config{}, http.DefaultClient)
+	require.NoError(t, err)
+	// Compaction on demand (POST …/compact); no background loop.
+	worker, err := compaction.NewWorker(compaction.Config{KeepRecentTurns: 10}, compaction.Deps{Store: store, Tokenizer: tok})
+	require.NoError(t, err)
+	deps := recallDeps(t, Deps{Store: store, Tokenizer: tok, Registerer: prometheus.NewRegistry(), Bots: bs, Compactor: worker})
+	var srv *Server
+	deps.Chat, err = bots.NewChat(bots.ChatConfig{}, bots.ChatDeps{
+		Store: store, Bots: bs, Assembler: deps.Assembler, Tokenizer: tok, Backends: backends,
+		OnAppend: func(tenant, id string, seq int64) { srv.Appended(tenant, id, seq) },
+	})
+	require.NoError(t, err)
+	srv, err = New(cfg, deps)
+	require.NoError(t, err)
+	return &env{t: t, srv: srv, store: store}
 }
 
 // Browser tests: Debian's chromium, headless, driven by chromedp against a
@@ -279,6 +318,31 @@ func (b *browser) setValue(sel, v string) {
 	b.do(chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), v))
 }
 
+// downloadsTo lets the page download files into dir.
+func (b *browser) downloadsTo(dir string) {
+	b.t.Helper()
+	c := chromedp.FromContext(b.ctx)
+	_, err := cdp.Call(b.ctx, c.Browser, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+	})
+	require.NoError(b.t, err)
+}
+
+// waitFile waits for a download to be complete and returns its content.
+func (b *browser) waitFile(path string) []byte {
+	b.t.Helper()
+	for {
+		if data, err := os.ReadFile(path); err == nil && len(data) > 0 {
+			return data
+		}
+		select {
+		case <-b.ctx.Done():
+			b.t.Fatalf("no download %s: %v", path, b.ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // currentBotID reads the bot id from the page's location (#/bot/{id}/…).
 func (b *browser) currentBotID() string {
 	b.t.Helper()
@@ -287,7 +351,7 @@ func (b *browser) currentBotID() string {
 }
 
 func TestUISignInCreateBotLoreAndVersions(t *testing.T) {
-	e := newBotsEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
+	e := newUIEnv(t, Config{Keys: []Key{{Key: "k1", Tenant: "t1"}}})
 	api := e.as("k1")
 	b := newBrowser(t, e.srv, 1440, 1000)
 
@@ -341,17 +405,39 @@ func TestUISignInCreateBotLoreAndVersions(t *testing.T) {
 	b.wait(`document.querySelector('.entry.hit')`)
 	b.shot("lore")
 
-	// Versions: both, with their author, and the lorebook in the diff.
+	// A second entry, moved first: the order is the insertion order.
+	b.click("#add-entry")
+	b.typeIn(`[data-field="lorebook.entries[1].keys"] input`, "tower,")
+	b.typeIn(`[data-field="lorebook.entries[1].content"] textarea`, "The towers lean east.")
+	b.click(`[data-field="lorebook.entries[1]"] button.up`)
+	b.waitText(`[data-field="lorebook.entries[0]"]`, "#1")
+	b.click("#save")
+	b.waitText("#save-status", "version 3")
+	entries = api.must(http.StatusOK, "GET", "/v1/bots/"+id, "").json(t)["lorebook"].(map[string]any)["entries"].([]any)
+	require.Len(t, entries, 2)
+	require.Equal(t, []any{"tower"}, entries[0].(map[string]any)["keys"])
+	require.EqualValues(t, 0, entries[0].(map[string]any)["insertion_order"])
+	require.EqualValues(t, 1, entries[1].(map[string]any)["insertion_order"])
+
+	// Versions: all three, with their author, and the lorebook in the diff.
 	b.click("#tab-versions")
-	b.wait(`document.querySelectorAll('#versions tbody tr').length === 2`)
+	b.wait(`document.querySelectorAll('#versions tbody tr').length === 3`)
 	b.waitText("#versions", "t1")
-	b.waitText("#version-diff", "lorebook.entries[0].content")
+	b.waitText("#version-diff", "lorebook.entries[id=0].insertion_order")
 	b.shot("versions")
+
+	// Restore version 1: a new version 4 with version 1's content.
+	b.click(`#versions tbody tr:last-child button`)
+	b.waitText("#save-status", "version 4")
+	b.wait(`document.querySelectorAll('#versions tbody tr').length === 4`)
+	bot = api.must(http.StatusOK, "GET", "/v1/bots/"+id, "").json(t)
+	require.EqualValues(t, 4, bot["version"])
+	require.Nil(t, bot["lorebook"], "version 1 had no lorebook")
 	b.noPageErrors()
 }
 
 func TestUIValidationErrorAtField(t *testing.T) {
-	e := newBotsEnv(t, Config{}) // no keys: no sign-in
+	e := newUIEnv(t, Config{}) // no keys: no sign-in
 	b := newBrowser(t, e.srv, 1440, 1000)
 
 	b.open("/ui/")
@@ -373,6 +459,11 @@ func TestUIValidationErrorAtField(t *testing.T) {
 	require.False(t, eval[bool](b, `document.querySelector('[data-field="name"]').classList.contains('invalid')`), "the fixed field is clear")
 	b.shot("validation")
 
+	// The form at phone width: one column, no sideways scrolling.
+	b.do(chromedp.EmulateViewport(390, 844))
+	b.wait(`document.documentElement.scrollWidth <= window.innerWidth + 1`)
+	b.shot("validation-phone")
+
 	// Nothing was created.
 	list := e.must(http.StatusOK, "GET", "/v1/bots", "").json(t)
 	require.Empty(t, list["bots"])
@@ -380,7 +471,7 @@ func TestUIValidationErrorAtField(t *testing.T) {
 }
 
 func TestUIImportCard(t *testing.T) {
-	e := newBotsEnv(t, Config{})
+	e := newUIEnv(t, Config{})
 	b := newBrowser(t, e.srv, 1440, 1000)
 	card := filepath.Join(t.TempDir(), "seraphina.json")
 	require.NoError(t, os.WriteFile(card, []byte(`{"spec":"chara_card_v2","spec_version":"2.0","data":{
@@ -391,6 +482,7 @@ func TestUIImportCard(t *testing.T) {
 
 	b.open("/ui/")
 	b.wait(`document.querySelector('#card-drop')`)
+	b.shot("empty-list")
 	b.do(chromedp.SetUploadFiles(chromedp.CSS("#card-file"), []string{card}))
 	b.waitText("h1", "Seraphina")
 	id := b.currentBotID()
@@ -401,6 +493,28 @@ func TestUIImportCard(t *testing.T) {
 	b.waitText(`[data-field="lorebook.entries[0].keys"]`, "glade")
 	b.shot("imported")
 
+	// Export: the PNG card downloads, and it imports back.
+	downloads := t.TempDir()
+	b.downloadsTo(downloads)
+	b.click("#tab-card")
+	b.click("#export-png")
+	png := b.waitFile(filepath.Join(downloads, id+".png"))
+	require.True(t, bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")), "a PNG")
+	b.click("#export-v3")
+	v3 := b.waitFile(filepath.Join(downloads, id+".v3.json"))
+	require.Contains(t, string(v3), `"chara_card_v3"`)
+
+	// A PNG card (a SillyTavern-style chara chunk).
+	b.open("/ui/#/")
+	b.wait(`document.querySelector('#card-file')`)
+	pngCard, err := filepath.Abs(filepath.Join("..", "bots", "card", "testdata", "v2_text.png"))
+	require.NoError(t, err)
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#card-file"), []string{pngCard}))
+	b.wait(`(location.hash.startsWith('#/bot/') && decodeURIComponent(location.hash.split('/')[2]) !== ` + jsString(id) + `) || document.querySelector('#import-error')?.textContent`)
+	require.Empty(t, eval[string](b, `document.querySelector('#import-error')?.textContent || ''`))
+	pngBot := e.must(http.StatusOK, "GET", "/v1/bots/"+b.currentBotID(), "").json(t)
+	b.waitText("h1", pngBot["name"].(string))
+
 	// A file that is not a card is refused where it was dropped.
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	require.NoError(t, os.WriteFile(bad, []byte(`{"hello":1}`), 0o644))
@@ -408,13 +522,25 @@ func TestUIImportCard(t *testing.T) {
 	b.wait(`document.querySelector('#card-file')`)
 	b.do(chromedp.SetUploadFiles(chromedp.CSS("#card-file"), []string{bad}))
 	b.waitText("#import-error", "bad.json")
+	b.waitText("#bot-list", "Seraphina")
+	b.shot("list")
+
+	// Search asks the API (name, tags, description).
+	require.Equal(t, 2, eval[int](b, `document.querySelectorAll('#bot-list li').length`))
+	b.typeIn("#bot-search", "Eldwood")
+	b.wait(`document.querySelectorAll('#bot-list li').length === 1`)
+	b.waitText("#bot-list", "Eldwood forest")
 	b.noPageErrors()
 }
 
 func TestUIContextPreview(t *testing.T) {
-	e := newBotsEnv(t, Config{})
+	e := newUIEnv(t, Config{})
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"keeper","name":"Mara",
-		"system_prompt":"You are {{char}}, the lighthouse keeper of Skerry Point. Speak plainly to {{user}}."}`)
+		"system_prompt":"You are {{char}}, the lighthouse keeper of Skerry Point. Speak plainly to {{user}}.",
+		"post_history_instructions":"Stay in character.",
+		"lorebook":{"entries":[
+			{"id":1,"name":"Skerry","keys":[],"constant":true,"enabled":true,"insertion_order":0,"content":"Skerry Point is a rock with one lamp."},
+			{"id":2,"name":"Bergen","keys":["sister"],"enabled":true,"insertion_order":1,"content":"Bergen is a rainy harbour city."}]}}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"keeper","user_id":"sam"}`)
 	var turns []string
 	for i, s := range []string{
@@ -447,6 +573,11 @@ func TestUIContextPreview(t *testing.T) {
 	require.Regexp(t, `persona \d+ tokens`, label)
 	require.Regexp(t, `message \d+ tokens`, label)
 	require.Contains(t, b.text(".legend"), "persona: ")
+	for _, sec := range []string{"lore_constant", "lore", "post_history"} {
+		require.Regexp(t, sec+` \d+ tokens`, label)
+	}
+	b.waitText("#preview-lore", "#2 Bergen")
+	b.waitText("#preview-messages", "Skerry Point is a rock with one lamp.")
 	b.shot("preview")
 
 	// A smaller budget: the preview says what moved.
@@ -454,6 +585,20 @@ func TestUIContextPreview(t *testing.T) {
 	b.click("#preview-run")
 	b.waitText("#preview-moved", "budget 2048 → 200 tokens")
 	b.shot("preview-moved")
+
+	// Sample turns pasted into a scratch conversation, made through the API.
+	b.click(".preview-form summary")
+	b.typeIn("#scratch-turns", "Sam: I keep bees in Tromsø.\nMara: Bees, this far north?")
+	b.click("#scratch-create")
+	b.wait(`document.querySelector('#preview-conv').selectedOptions[0].textContent.includes('scratch')`)
+	scratch := eval[string](b, `document.querySelector('#preview-conv').value`)
+	conv := e.must(http.StatusOK, "GET", "/v1/conversations/"+scratch, "").json(t)
+	require.Equal(t, "keeper", conv["bot_id"])
+	require.EqualValues(t, 2, conv["last_seq"])
+	b.setValue("#preview-message", "What do I keep?")
+	b.setValue("#preview-budget", "1024")
+	b.click("#preview-run")
+	b.waitText("#preview-messages", "I keep bees in Tromsø.")
 
 	// Phone width: no sideways scrolling, the bar still there.
 	b.do(chromedp.EmulateViewport(390, 844))
@@ -463,7 +608,7 @@ func TestUIContextPreview(t *testing.T) {
 }
 
 func TestUISaveConflict(t *testing.T) {
-	e := newBotsEnv(t, Config{})
+	e := newUIEnv(t, Config{})
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"First"}`)
 	b := newBrowser(t, e.srv, 1440, 1000)
 	b.open("/ui/#/bot/b1/persona")
@@ -485,11 +630,17 @@ func TestUISaveConflict(t *testing.T) {
 }
 
 func TestUIDarkAndConversations(t *testing.T) {
-	e := newBotsEnv(t, Config{})
+	e := newUIEnv(t, Config{})
 	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Nox"}`)
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"b1"}`)
-	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"other","bot_id":"b2"}`)
-	e.must(http.StatusCreated, "POST", "/v1/conversations/c1/turns", `{"turns":[{"role":"user","content":"hello there"},{"role":"assistant","content":"good evening"}]}`)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"other"}`)
+	var turns []string
+	for i := range 60 {
+		turns = append(turns, fmt.Sprintf(`{"role":"user","content":"Turn %d: the night watch saw lantern number %d on the east wall."}`, i+1, i+1))
+	}
+	e.must(http.StatusCreated, "POST", "/v1/conversations/c1/turns", `{"turns":[`+strings.Join(turns, ",")+`]}`)
+	e.must(http.StatusOK, "POST", "/v1/conversations/c1/compact", "")
+
 	b := newBrowser(t, e.srv, 1440, 1000)
 	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
@@ -501,8 +652,14 @@ func TestUIDarkAndConversations(t *testing.T) {
 	b.wait(`document.querySelector('#conv-list button')`)
 	require.NotContains(t, b.text("#conv-list"), "other", "only the bot's conversations")
 	b.click("#conv-list button")
-	b.waitText("#conv-detail", "good evening")
-	b.waitText("#conv-detail", "#2")
+
+	// Turns paged with seq and date; the summaries timeline.
+	b.waitText("#conv-detail", "turns 1–50 of 60")
+	b.waitText("#conv-detail table.turns", "#50")
+	b.wait(`document.querySelectorAll('.tl-bar').length > 0`)
+	require.Contains(t, b.text(".summaries"), "L0 · turns 1–")
+	b.click("#conv-detail .row button:last-child")
+	b.waitText("#conv-detail", "turns 51–60 of 60")
 	require.Equal(t, "rgb(20, 23, 28)", eval[string](b, `getComputedStyle(document.body).backgroundColor`), "dark colours")
 	b.shot("dark-conversations")
 	b.noPageErrors()

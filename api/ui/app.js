@@ -10,6 +10,7 @@ const main = document.getElementById('main');
 // #/ (bots), #/new, #/bot/{id}/{tab}, #/signin.
 async function route() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  updateWho();
   try {
     if (!auth.open && !auth.key()) return signIn();
     if (parts[0] === 'signin') return signIn();

@@ -21,9 +21,17 @@ const clone = (o) => JSON.parse(JSON.stringify(o));
 
 const blank = () => ({ name: '', model: {}, memory: {} });
 
+// Unsaved edits: the browser asks before the tab is closed or reloaded.
+window.addEventListener('beforeunload', (e) => { if (current?.dirty) e.preventDefault(); });
+
 // botPage renders bot id (null: a new bot) on tab.
 export async function botPage(main, id, tab) {
-  if (current && current.id === id && main.contains(current.root)) return current.show(tab);
+  // The open page, or unsaved edits left for another page of this tab,
+  // come back as they were.
+  if (current && current.id === id && (main.contains(current.root) || current.dirty)) {
+    if (!main.contains(current.root)) current.reattach();
+    return current.show(tab);
+  }
   let bot = null, etag = '';
   if (id) ({ data: bot, etag } = await request('GET', `/v1/bots/${enc(id)}`));
   current = new Page(main, bot, etag);
@@ -54,7 +62,8 @@ class Page {
     this.body = h('div', {});
     this.root = h('div', { class: 'bot-page' },
       h('div', { class: 'savebar' },
-        h('h1', {}, b ? b.name : 'New bot'), this.status, h('span', { class: 'grow' }), this.saveBtn),
+        h('h1', {}, b ? b.name : 'New bot'), b ? h('code', { class: 'muted' }, b.id) : null, this.status,
+        h('span', { class: 'grow' }), this.saveBtn),
       this.alert, this.tablist, this.body);
     for (const [k] of TABS) {
       this.panels[k] = h('section', { id: `panel-${k}`, role: 'tabpanel', 'aria-labelledby': `tab-${k}`, hidden: true, tabindex: '-1' });
@@ -66,6 +75,11 @@ class Page {
     this.root.addEventListener('keydown', (e) => {
       if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); this.save(); }
     });
+  }
+
+  reattach() {
+    crumbs({ href: '#/', label: 'Bots' }, { label: this.bot ? this.bot.name : 'New bot' });
+    replace(this.main, this.root);
   }
 
   // renderForms rebuilds the editable panels from the draft.
@@ -99,7 +113,10 @@ class Page {
         conversations: () => conversationsPanel(p, this),
         card: () => replace(p, h('h2', {}, 'Export the card'),
           h('p', { class: 'muted' }, 'Character Card V2 or V3 JSON, or a PNG with the card in its text chunk (chara / ccv3), for SillyTavern and other tools.'),
-          exportButtons(this.bot)),
+          exportButtons(this.bot),
+          h('h2', {}, 'Delete'),
+          h('p', { class: 'muted' }, 'Deletes the bot and all its versions. Its conversations stay.'),
+          h('button', { type: 'button', class: 'danger', id: 'delete-bot', onclick: () => this.remove() }, `Delete ${this.bot.name}`)),
       }[tab];
       if (load) Promise.resolve(load()).catch(fail);
     }
@@ -165,8 +182,8 @@ class Page {
     crumbs({ href: '#/', label: 'Bots' }, { label: bot.name });
     this.status.textContent = `version ${bot.version}`;
     this.renderForms();
+    this.loaded.versions = this.loaded.card = false; // reloaded when shown
     this.show(this.tab);
-    for (const k of ['versions', 'card']) if (this.loaded[k]) { this.loaded[k] = false; }
     this.onSaved?.forEach((f) => f());
   }
 
@@ -198,6 +215,18 @@ class Page {
       ks = ks.slice(0, -1);
     }
     return null;
+  }
+
+  async remove() {
+    if (!window.confirm(`Delete ${this.bot.name} and all its versions?`)) return;
+    try {
+      await request('DELETE', `/v1/bots/${enc(this.bot.id)}`);
+      current = null;
+      toast(`Deleted ${this.bot.name}`);
+      location.hash = '#/';
+    } catch (e) {
+      toast(`Delete failed: ${e.message}`);
+    }
   }
 
   // conflict explains a lost update (412) and offers the two ways out.

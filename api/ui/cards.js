@@ -49,7 +49,7 @@ export function exportButtons(bot) {
     }
   };
   return h('div', { class: 'row' },
-    h('button', { type: 'button', onclick: () => dl('v2') }, 'Export V2 (JSON)'),
-    h('button', { type: 'button', onclick: () => dl('v3') }, 'Export V3 (JSON)'),
-    h('button', { type: 'button', onclick: () => dl('png') }, 'Export PNG'));
+    h('button', { type: 'button', id: 'export-v2', onclick: () => dl('v2') }, 'Export V2 (JSON)'),
+    h('button', { type: 'button', id: 'export-v3', onclick: () => dl('v3') }, 'Export V3 (JSON)'),
+    h('button', { type: 'button', id: 'export-png', onclick: () => dl('png') }, 'Export PNG'));
 }

@@ -75,7 +75,9 @@ async function showSummaries(box, c) {
         h('div', { class: 'tl-track' }, sums.filter((s) => s.level === lv).map((s) =>
           h('span', { class: 'tl-bar', role: 'listitem', title: `level ${s.level}: turns ${s.from_seq}–${s.to_seq}`,
             style: { left: `${(100 * (s.from_seq - 1)) / last}%`, width: `${(100 * (s.to_seq - s.from_seq + 1)) / last}%` } },
-          `${s.from_seq}–${s.to_seq}`)))))),
+          `${s.from_seq}–${s.to_seq}`))))),
+      h('div', { class: 'tl-row tl-axis', 'aria-hidden': 'true' }, h('span', { class: 'tl-label' }),
+        h('div', { class: 'row between grow muted small' }, h('span', {}, 'turn 1'), h('span', {}, `turn ${last}`)))),
     h('ul', { class: 'summaries' }, sums.map((s) => h('li', {},
       h('details', {}, h('summary', {}, `L${s.level} · turns ${s.from_seq}–${s.to_seq} · ${s.tokens} tokens · ${s.producer || ''} · ${fmtTime(s.created_at)}`),
         h('p', { class: 'pre' }, s.content))))));

@@ -2,7 +2,13 @@
 
 // lineDiff is an LCS diff of two texts by line: [{op:'='|'-'|'+', line}].
 export function lineDiff(a, b) {
-  const x = (a || '').split('\n'), y = (b || '').split('\n');
+  return seqDiff((a || '').split('\n'), (b || '').split('\n'));
+}
+
+const clip = (s) => (s.length > 80 ? s.slice(0, 79) + '…' : s);
+
+// seqDiff is an LCS diff of two lists of strings.
+export function seqDiff(x, y) {
   const n = x.length, m = y.length;
   if (n * m > 4e6) return [...x.map((line) => ({ op: '-', line })), ...y.map((line) => ({ op: '+', line }))];
   const L = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
@@ -21,10 +27,14 @@ export function lineDiff(a, b) {
 }
 
 // flatten maps an object to {path: leaf}: "model.temperature",
-// "lorebook.entries[0].keys" (arrays of scalars stay whole).
+// "lorebook.entries[id=3].keys" (objects with unique ids are matched by id,
+// so a reordered list diffs as its order fields only; arrays of scalars stay
+// whole).
 export function flatten(v, prefix = '', out = {}) {
   if (Array.isArray(v) && v.some((x) => x && typeof x === 'object')) {
-    v.forEach((x, i) => flatten(x, `${prefix}[${i}]`, out));
+    const ids = v.map((x) => x?.id);
+    const byID = ids.every((id) => id !== undefined && id !== null) && new Set(ids).size === ids.length;
+    v.forEach((x, i) => flatten(x, byID ? `${prefix}[id=${x.id}]` : `${prefix}[${i}]`, out));
   } else if (v && typeof v === 'object' && !Array.isArray(v)) {
     for (const k of Object.keys(v).sort()) flatten(v[k], prefix ? `${prefix}.${k}` : k, out);
   } else if (v !== undefined && v !== null && v !== '') {
@@ -71,16 +81,23 @@ export function previewMoves(prev, cur) {
   const pS = sums(prev.result), cS = sums(cur.result);
   for (const s of cS) if (!pS.has(s)) moves.push({ kind: 'in', text: `summary ${s} came in` });
   for (const s of pS) if (!cS.has(s)) moves.push({ kind: 'out', text: `summary ${s} left` });
-  const pm = prev.result.messages || [], cm = cur.result.messages || [];
-  for (let i = 0; i < Math.max(pm.length, cm.length); i++) {
-    const a = pm[i], b = cm[i];
-    if (!a) moves.push({ kind: 'in', text: `message ${i + 1} (${b.role}) added` });
-    else if (!b) moves.push({ kind: 'out', text: `message ${i + 1} (${a.role}) removed` });
-    else if (a.content !== b.content || a.role !== b.role) {
-      const d = lineDiff(a.content, b.content);
-      const add = d.filter((x) => x.op === '+').length, del = d.filter((x) => x.op === '-').length;
-      moves.push({ kind: 'moved', text: `message ${i + 1} (${b.role}) changed: +${add} −${del} lines`, diff: d });
-    }
+  const lore = (r) => new Map((r.report.lore || []).map((l) => [l.id, l.name || '']));
+  const pl = lore(prev.result), cl = lore(cur.result);
+  for (const [id, name] of cl) if (!pl.has(id)) moves.push({ kind: 'in', text: `lore entry #${id} ${name} came in` });
+  for (const [id, name] of pl) if (!cl.has(id)) moves.push({ kind: 'out', text: `lore entry #${id} ${name} left` });
+  // The system message (persona, lore, memory) changes in place: a line
+  // diff. The other messages shift as the window moves: a sequence diff.
+  const sys = (r) => ((r.messages || [])[0]?.role === 'system' ? r.messages[0].content : '');
+  const ps0 = sys(prev.result), cs0 = sys(cur.result);
+  if (ps0 !== cs0) {
+    const d = lineDiff(ps0, cs0);
+    const add = d.filter((x) => x.op === '+').length, del = d.filter((x) => x.op === '-').length;
+    moves.push({ kind: 'moved', text: `system message: +${add} −${del} lines`, diff: d });
+  }
+  const rest = (r) => (r.messages || []).filter((m, i) => !(i === 0 && m.role === 'system'))
+    .map((m) => `${m.role}${m.name ? ' ' + m.name : ''}: ${m.content}`);
+  for (const { op, line } of seqDiff(rest(prev.result), rest(cur.result))) {
+    if (op !== '=') moves.push({ kind: op === '+' ? 'in' : 'out', text: `${op === '+' ? 'message in' : 'message out'}: ${clip(line)}` });
   }
   return moves;
 }

@@ -24,13 +24,16 @@ export function lorePanel(page) {
     es.forEach((e, k) => { e.insertion_order = k; }); // list order is insertion order
     draw();
     onChange();
-    list.querySelectorAll('.entry')[j]?.querySelector(j < i ? '.up' : '.down')?.focus();
+    const moved = list.querySelectorAll('.entry')[j];
+    const [want, other] = j < i ? ['.up', '.down'] : ['.down', '.up'];
+    (moved?.querySelector(`${want}:not(:disabled)`) || moved?.querySelector(other))?.focus();
   };
   const entryCard = (e, i, n) => {
     const p = `lorebook.entries[${i}]`;
     const f = (k, label, kind, opts) => field(d, `${p}.${k}`, label, kind, opts, (path) => {
       onChange();
       if (k === 'selective') card.classList.toggle('selective', !!e.selective);
+      if (k === 'enabled') card.classList.toggle('disabled', !e.enabled);
       if (k === 'name') title.textContent = e.name || `Entry ${e.id}`;
     });
     const title = h('strong', {}, e.name || `Entry ${e.id}`);

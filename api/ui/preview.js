@@ -5,7 +5,7 @@ import { h, replace, toast, fmtTime } from './dom.js';
 import { api, request, enc, q } from './api.js';
 import { previewMoves } from './diff.js';
 
-const SECTIONS = ['persona', 'lore', 'summaries', 'recalled', 'recent', 'message'];
+const SECTIONS = ['persona', 'lore_constant', 'summaries', 'lore', 'recalled', 'recent', 'post_history', 'message'];
 
 export async function previewPanel(panel, page) {
   const bot = () => page.bot;
@@ -18,6 +18,7 @@ export async function previewPanel(panel, page) {
     h('button', { type: 'button', class: 'small', onclick: () => { budget.value = n; } }, String(n))));
   const run = h('button', { type: 'button', class: 'primary', id: 'preview-run' }, 'Preview context');
   const err = h('p', { class: 'field-error', role: 'alert', id: 'preview-error' });
+  const note = h('p', { class: 'warn small', 'aria-live': 'polite' });
   const out = h('div', { id: 'preview-out' });
   let previous = null;
 
@@ -49,6 +50,7 @@ export async function previewPanel(panel, page) {
     if (!message.value.trim()) { err.textContent = 'message.content: type the message to answer.'; message.focus(); return; }
     const n = parseInt(budget.value, 10);
     if (!(n > 0)) { err.textContent = 'budget_tokens: a positive number of tokens.'; budget.focus(); return; }
+    note.textContent = page.dirty ? `Unsaved edits are not in this preview: it uses saved version ${bot().version}.` : '';
     run.disabled = true;
     try {
       if (!conv) {
@@ -80,7 +82,7 @@ export async function previewPanel(panel, page) {
       h('div', { class: 'field' }, h('label', { for: 'preview-message' }, 'Message'), message),
       h('div', { class: 'field' }, h('label', { for: 'preview-budget' }, 'Budget (tokens)'), budget, presets),
       h('div', { class: 'row' }, run, h('span', { class: 'muted small' }, 'Ctrl+Enter in the message · previews the saved version of the bot')),
-      err),
+      err, note),
     out);
   page.onSaved = [...(page.onSaved || []), () => { if (previous) toast('Saved: preview again to see what moved'); }];
 }
@@ -117,7 +119,8 @@ function render(cur, prev) {
   return h('div', {},
     h('h2', {}, 'Tokens by section'),
     h('p', {}, h('strong', {}, `${used}`), ` of ${budget} tokens used (${Math.round((100 * used) / budget)} %) · bot version ${cur.version} · ${cur.at.toLocaleTimeString()}`),
-    bar(secs, budget),
+    h('p', { class: 'muted small' }, 'Share of the budget:'), bar(secs, budget, 'section-bar'),
+    h('p', { class: 'muted small' }, 'Share of what is used:'), bar(secs, used, 'section-bar-used'),
     h('ul', { class: 'legend' }, secs.map((s) => h('li', {}, h('span', { class: `swatch s-${cls(s.name)}` }),
       `${s.name}: ${s.tokens} tokens`, s.items ? h('span', { class: 'muted' }, ` · ${s.items} item${s.items === 1 ? '' : 's'}`) : null))),
     prev ? moved(prev, cur) : null,
@@ -130,9 +133,9 @@ function render(cur, prev) {
 
 const cls = (name) => (SECTIONS.includes(name) ? name : 'other');
 
-function bar(secs, budget) {
+function bar(secs, budget, id) {
   const total = Math.max(budget, secs.reduce((s, x) => s + x.tokens, 0)) || 1;
-  return h('div', { class: 'stack', id: 'section-bar', role: 'img',
+  return h('div', { class: 'stack', id, role: 'img',
     'aria-label': secs.map((s) => `${s.name} ${s.tokens} tokens`).join(', ') + ` of ${budget}` },
   secs.filter((s) => s.tokens > 0).map((s) => h('div', { class: `seg s-${cls(s.name)}`, dataset: { section: s.name },
     style: { flexBasis: `${(100 * s.tokens) / total}%` }, title: `${s.name}: ${s.tokens} tokens` },
@@ -157,10 +160,15 @@ function why(r) {
     turns.length ? h('div', { class: 'scroll-x' }, h('table', { class: 'why', id: 'preview-why' },
       h('thead', {}, h('tr', {}, ['Turn', 'Section', 'Score', 'Tokens', 'Reasons'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, turns.map((t) => h('tr', {},
-        h('td', {}, `#${t.seq}`), h('td', {}, h('span', { class: `swatch s-${cls(t.section)}` }), t.section),
+        h('td', {}, `#${t.seq}`), h('td', { class: 'nowrap' }, h('span', { class: `swatch s-${cls(t.section)}` }), t.section),
         h('td', {}, t.score ? t.score.toFixed(3) : ''), h('td', {}, t.tokens),
         h('td', {}, (t.reasons || []).map((x) => h('span', { class: 'chip' }, x))))))))
       : h('p', { class: 'muted' }, 'No earlier turns in this context.'),
+    h('h2', {}, 'Lore in'),
+    (r.lore || []).length ? h('ul', { id: 'preview-lore' }, r.lore.map((l) =>
+      h('li', {}, h('strong', {}, `#${l.id} ${l.name || ''}`), ` · ${l.tokens} tokens · `,
+        l.constant ? 'constant' : (l.reasons || []).join('; '))))
+      : h('p', { class: 'muted' }, 'No lore entry (none triggered, or no room).'),
     h('h2', {}, 'Summaries in'),
     (r.summaries || []).length ? h('ul', { id: 'preview-summaries' }, r.summaries.map((s) =>
       h('li', {}, `level ${s.level} · covers turns ${s.from_seq}–${s.to_seq} · ${s.tokens} tokens`)))

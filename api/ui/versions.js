@@ -16,10 +16,8 @@ export async function versionsPanel(panel, page) {
   const restore = async (v) => {
     try {
       const res = await request('POST', `/v1/bots/${enc(id)}/versions/${v}/restore`, { headers: { 'If-Match': page.etag } });
-      page.saved(res.data, res.etag);
+      page.saved(res.data, res.etag); // shows this tab again, reloaded
       toast(`Restored version ${v} as version ${res.data.version}`);
-      page.loaded.versions = true;
-      await versionsPanel(panel, page);
     } catch (e) {
       if (e.status === 412) return page.conflict();
       toast(`Restore failed: ${e.message}`);

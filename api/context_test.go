@@ -32,8 +32,11 @@ func TestContextRecallsWithinBudget(t *testing.T) {
 
 	out := e.context("c", `{"message":{"role":"user","content":"what spice goes in the lasagne?"},"budget_tokens":400}`)
 	require.LessOrEqual(t, out.Report.UsedTokens, 400)
-	require.Equal(t, "system", out.Messages[0].Role)
-	require.Contains(t, out.Messages[0].Content, contents[10])
+	// Cache layout: recent turns, then the recalled material in a system
+	// message right before the new message.
+	recalled := out.Messages[len(out.Messages)-2]
+	require.Equal(t, "system", recalled.Role)
+	require.Contains(t, recalled.Content, contents[10])
 	last := out.Messages[len(out.Messages)-1]
 	require.Equal(t, "what spice goes in the lasagne?", last.Content)
 	var found bool

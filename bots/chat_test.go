@@ -434,8 +434,16 @@ func TestChatLoreAndPostHistory(t *testing.T) {
 	reqs := r.backend.Requests()
 	first, second := reqs[0].Messages, reqs[1].Messages
 	require.Contains(t, first[0].Content, "Kestrel Island", "constant lore is in every prompt")
-	require.NotContains(t, first[0].Content, "ghost orchid")
-	require.Contains(t, second[0].Content, "Aria grows a rare ghost orchid.", "a key in the message triggers its entry")
+	all := func(msgs []llmtest.Message) string {
+		var b strings.Builder
+		for _, m := range msgs {
+			b.WriteString(m.Content + "\n")
+		}
+		return b.String()
+	}
+	require.NotContains(t, all(first), "ghost orchid")
+	require.Contains(t, all(second), "Aria grows a rare ghost orchid.", "a key in the message triggers its entry")
+	require.NotContains(t, second[0].Content, "ghost orchid", "triggered lore is not in the stable prefix")
 	for _, msgs := range [][]llmtest.Message{first, second} {
 		post := msgs[len(msgs)-2]
 		require.Equal(t, "system", post.Role)
@@ -447,6 +455,7 @@ func TestChatLoreAndPostHistory(t *testing.T) {
 		prefix = prefix[:i+len("Kestrel Island.")]
 	}
 	require.True(t, strings.HasPrefix(second[0].Content, prefix))
+	require.Equal(t, first[0], second[0], "the first message is the same from one reply to the next")
 }
 
 // TestChatConcurrentRetriesStoreOneReply: two attempts with the same key

@@ -134,7 +134,27 @@ type AssemblerConfig struct {
 	// negative disables).
 	PhraseWeight       float64 `yaml:"phrase_weight" json:"phrase_weight,omitempty"`
 	QueryContextWeight float64 `yaml:"query_context_weight" json:"query_context_weight,omitempty"`
+	// Layout orders the messages. "cache" (default) keeps what changes
+	// from one reply to the next at the end, for the backend's prefix
+	// cache: a system message with the persona and the constant lore, the
+	// recent window, then a system message with the summaries, triggered
+	// lore and recalled turns, then the new message. "chronological" puts
+	// everything the assembler chose in one system message before the
+	// recent window (oldest material first).
+	Layout string `yaml:"layout" json:"layout,omitempty"`
+	// RecentBlock makes the recent window's start move in blocks of this
+	// many seqs (default 8; 1 moves it with every turn): between two
+	// replies the window then only grows at its end, so the prompt up to
+	// its last turn stays byte-identical. The window holds up to
+	// RecentBlock-1 turns fewer than the policy allows.
+	RecentBlock int `yaml:"recent_block" json:"recent_block,omitempty"`
 }
+
+// Layouts of AssemblerConfig.Layout.
+const (
+	LayoutCache         = "cache"
+	LayoutChronological = "chronological"
+)
 
 // Validate reports a configuration that cannot work.
 func (c AssemblerConfig) Validate() error {
@@ -144,8 +164,13 @@ func (c AssemblerConfig) Validate() error {
 	if err := c.Rank.Validate(); err != nil {
 		return err
 	}
-	if c.CandidateLimit < 0 || c.QueryContextWeight < 0 {
-		return errors.New("retrieval: candidate_limit and query_context_weight must be >= 0")
+	if c.CandidateLimit < 0 || c.QueryContextWeight < 0 || c.RecentBlock < 0 {
+		return errors.New("retrieval: candidate_limit, query_context_weight and recent_block must be >= 0")
+	}
+	switch c.Layout {
+	case "", LayoutCache, LayoutChronological:
+	default:
+		return fmt.Errorf("retrieval: layout %q: want cache or chronological", c.Layout)
 	}
 	return nil
 }
@@ -154,6 +179,12 @@ func (c AssemblerConfig) withDefaults() AssemblerConfig {
 	c.Budget = c.Budget.withDefaults()
 	if c.CandidateLimit == 0 {
 		c.CandidateLimit = 200
+	}
+	if c.Layout == "" {
+		c.Layout = LayoutCache
+	}
+	if c.RecentBlock == 0 {
+		c.RecentBlock = 8
 	}
 	if c.PhraseWeight == 0 {
 		c.PhraseWeight = 0.5
@@ -278,6 +309,15 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	}
 	personaCost := sys.cost(overhead)
 	free -= personaCost + postCost
+	// The cache layout opens a second system message after the recent
+	// window when a persona opens the first: one more overhead, one join
+	// fewer. Reserved now so that every share below is computed as if
+	// there were one message.
+	split := 0
+	if a.cfg.Layout == LayoutCache && !sys.empty() {
+		split = overhead - sectionJoinCost
+		free -= split
+	}
 
 	// The last turns: the recent window (as many as the policy allows) and
 	// what the lorebook scans, all before BeforeSeq.
@@ -432,12 +472,19 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	}
 
 	// Messages, stable prefix first.
+	stable, volatile := sys, systemMessage{}
+	if a.cfg.Layout == LayoutCache {
+		stable, volatile = sys.split(split > 0)
+	}
 	var msgs []Message
-	if !sys.empty() {
-		msgs = append(msgs, Message{Role: string(memory.RoleSystem), Content: sys.text()})
+	if !stable.empty() {
+		msgs = append(msgs, Message{Role: string(memory.RoleSystem), Content: stable.text()})
 	}
 	for _, t := range recentIn {
 		msgs = append(msgs, Message{Role: string(t.Role), Name: MessageName(t.Name), Content: t.Content})
+	}
+	if !volatile.empty() {
+		msgs = append(msgs, Message{Role: string(memory.RoleSystem), Content: volatile.text()})
 	}
 	if post != "" {
 		msgs = append(msgs, Message{Role: string(memory.RoleSystem), Content: post})
@@ -446,18 +493,10 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	newMsg.Name = MessageName(newMsg.Name)
 	msgs = append(msgs, newMsg)
 
-	// Report.
-	for i, s := range sys.sections {
-		tokens := s.cost
-		if i == 0 {
-			tokens += overhead
-		}
-		if i > 0 {
-			tokens += sectionJoinCost
-		}
-		rep.Sections = append(rep.Sections, SectionReport{Name: s.name, Tokens: tokens, Items: s.items})
-	}
+	// Report, in the order of the messages.
+	rep.Sections = append(rep.Sections, stable.reports(overhead)...)
 	rep.Sections = append(rep.Sections, SectionReport{Name: SectionRecent, Tokens: recentCost, Items: len(recentIn)})
+	rep.Sections = append(rep.Sections, volatile.reports(overhead)...)
 	if post != "" {
 		rep.Sections = append(rep.Sections, SectionReport{Name: SectionPostHistory, Tokens: postCost, Items: 1})
 	}
@@ -534,6 +573,24 @@ func (a *Assembler) fitRecent(turns []memory.Turn, budget, overhead int) []memor
 		}
 		used += c
 		i--
+	}
+	return stickyStart(turns, i, int64(a.cfg.RecentBlock))
+}
+
+// stickyStart moves the recent window's start i forward to the first turn
+// of a block of `block` seqs (seqs 1..block, block+1..2·block, …), so that
+// consecutive replies see a window that only grows at its end until it
+// jumps by a block. turns[0] starts a block only when the turn before it
+// is in another one, which the slice does not show: it never counts.
+// Without such a start after i, i stays.
+func stickyStart(turns []memory.Turn, i int, block int64) []memory.Turn {
+	if block <= 1 {
+		return turns[i:]
+	}
+	for j := max(i, 1); j < len(turns); j++ {
+		if (turns[j].Seq-1)/block != (turns[j-1].Seq-1)/block {
+			return turns[j:]
+		}
 	}
 	return turns[i:]
 }
@@ -832,6 +889,35 @@ func (s *systemMessage) cost(overhead int) int {
 		c += sec.cost
 	}
 	return c
+}
+
+// split divides the sections in two messages for the cache layout: the
+// stable one (persona and constant lore: the same from one reply to the
+// next) and the volatile one (the rest). Without a stable part (no
+// persona opened the message: withPersona false) everything is volatile.
+func (s systemMessage) split(withPersona bool) (stable, volatile systemMessage) {
+	for _, sec := range s.sections {
+		if withPersona && (sec.name == SectionPersona || sec.name == SectionLoreConstant) {
+			stable.sections = append(stable.sections, sec)
+		} else {
+			volatile.sections = append(volatile.sections, sec)
+		}
+	}
+	return stable, volatile
+}
+
+// reports are the sections' report entries: the message's overhead counts
+// towards its first section, a join towards each later one.
+func (s systemMessage) reports(overhead int) []SectionReport {
+	var out []SectionReport
+	for i, sec := range s.sections {
+		tokens := sec.cost + sectionJoinCost
+		if i == 0 {
+			tokens = sec.cost + overhead
+		}
+		out = append(out, SectionReport{Name: sec.name, Tokens: tokens, Items: sec.items})
+	}
+	return out
 }
 
 func (s *systemMessage) text() string {

@@ -101,6 +101,17 @@ func exactTokens(tok retrieval.Tokenizer, msgs []retrieval.Message, overhead int
 	return n
 }
 
+// systemText is every system message of a context, in order.
+func systemText(c retrieval.Context) string {
+	var parts []string
+	for _, m := range c.Messages {
+		if m.Role == "system" {
+			parts = append(parts, m.Content)
+		}
+	}
+	return strings.Join(parts, "\n\n")
+}
+
 func ask(t testing.TB, r *rig, id, q string, budget int) retrieval.Context {
 	t.Helper()
 	out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: id,
@@ -149,9 +160,11 @@ func TestAssembleLayoutAndVerbatim(t *testing.T) {
 
 	out := ask(t, r, "c", "What is the name of my greyhound?", 1500)
 	msgs := out.Messages
-	require.Equal(t, "system", msgs[0].Role)
+	// Cache layout without a persona: the recent window, then one system
+	// message with what was recalled, then the new message.
+	require.Equal(t, "system", msgs[len(msgs)-2].Role, "recalled material right before the message")
 	require.Equal(t, "What is the name of my greyhound?", msgs[len(msgs)-1].Content, "the new message is last")
-	sys := msgs[0].Content
+	sys := msgs[len(msgs)-2].Content
 	require.Contains(t, sys, "Caroline: "+turns[40], "recalled content verbatim, speaker outside it")
 	require.Contains(t, sys, "[Wednesday, 10 May 2023]", "recalled turns carry their date") // turn 41 is day0 + 40 h
 
@@ -179,7 +192,7 @@ func TestAssembleLayoutAndVerbatim(t *testing.T) {
 	}
 	require.Less(t, last, recent[0].Seq, "recall never repeats the recent window")
 	for i, tr := range recent {
-		m := msgs[1+i]
+		m := msgs[i]
 		require.Equal(t, turns[tr.Seq-1], m.Content, "recent turns verbatim, in order")
 		require.Equal(t, []string{retrieval.ReasonRecent}, tr.Reasons)
 	}
@@ -198,7 +211,7 @@ func TestAssembleLayoutAndVerbatim(t *testing.T) {
 	for _, s := range out.Report.Sections {
 		names = append(names, s.Name)
 	}
-	require.Equal(t, []string{retrieval.SectionRecalled, retrieval.SectionRecent, retrieval.SectionMessage}, names)
+	require.Equal(t, []string{retrieval.SectionRecent, retrieval.SectionRecalled, retrieval.SectionMessage}, names) // in the order of the messages
 }
 
 func TestAssembleNeighboursComeWithAHit(t *testing.T) {
@@ -255,7 +268,7 @@ func TestAssembleDeterministicAndFresh(t *testing.T) {
 	out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", ExcludeRecent: true,
 		Message: retrieval.Message{Content: "what is the kayak called?"}, BudgetTokens: 300})
 	require.NoError(t, err)
-	require.Contains(t, out.Messages[0].Content, "Nimbus")
+	require.Contains(t, systemText(out), "Nimbus")
 	require.EqualValues(t, 301, out.Report.IndexedThrough)
 	for _, s := range out.Report.Sections {
 		if s.Name == retrieval.SectionRecent {
@@ -269,7 +282,7 @@ func TestAssembleDeterministicAndFresh(t *testing.T) {
 	out, err = r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", ExcludeRecent: true,
 		Message: retrieval.Message{Content: "what is the kayak called?"}, BudgetTokens: 300})
 	require.NoError(t, err)
-	require.NotContains(t, out.Messages[0].Content, "Nimbus")
+	require.NotContains(t, systemText(out), "Nimbus")
 }
 
 func TestAssembleRebuildsAfterRestart(t *testing.T) {
@@ -285,7 +298,7 @@ func TestAssembleRebuildsAfterRestart(t *testing.T) {
 	out, err := asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c",
 		Message: retrieval.Message{Content: "passport number?"}, BudgetTokens: 400})
 	require.NoError(t, err)
-	require.Contains(t, out.Messages[0].Content, "4471")
+	require.Contains(t, systemText(out), "4471")
 }
 
 func TestAssemblePersonaFirstAndStable(t *testing.T) {
@@ -295,12 +308,12 @@ func TestAssemblePersonaFirstAndStable(t *testing.T) {
 	req := retrieval.Request{ConversationID: "c", Persona: persona, Message: retrieval.Message{Content: "paint the sunrise"}, BudgetTokens: 1200}
 	a, err := r.asm.Assemble(context.Background(), req)
 	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(a.Messages[0].Content, persona+"\n\n"), "persona opens the system message")
+	require.Equal(t, persona, a.Messages[0].Content, "the persona alone opens the prompt (cache layout)")
 	require.Equal(t, retrieval.SectionPersona, a.Report.Sections[0].Name)
 	req.Message.Content = "and the lake?"
 	b, err := r.asm.Assemble(context.Background(), req)
 	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(b.Messages[0].Content, persona+"\n\n"), "the prefix stays byte-identical")
+	require.Equal(t, a.Messages[0], b.Messages[0], "the prefix stays byte-identical")
 
 	req.Persona = strings.Repeat("persona ", 2000)
 	_, err = r.asm.Assemble(context.Background(), req)
@@ -387,7 +400,7 @@ func TestAssembleSummariesByRelevance(t *testing.T) {
 		out := ask(t, r, "c", "What is the name of the greyhound Melanie adopted?", 2000)
 		require.Len(t, out.Report.Summaries, 1, "only the relevant summary")
 		require.EqualValues(t, 41, out.Report.Summaries[0].FromSeq)
-		require.Contains(t, out.Messages[0].Content, contents[1])
+		require.Contains(t, systemText(out), contents[1])
 
 		out = ask(t, r, "c", "Anything new with the quantum zebra?", 2000)
 		if only {

@@ -43,7 +43,7 @@ func (l *keyLore) Triggered(scan []string) []retrieval.LoreItem {
 func (l *keyLore) LoreTokenBudget() int { return l.budget }
 
 func TestAssembleLoreLayoutAndStablePrefix(t *testing.T) {
-	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	r := newRig(t, retrieval.AssemblerConfig{Layout: retrieval.LayoutChronological}, nil)
 	turns := filler(rand.New(rand.NewPCG(21, 22)), 120)
 	turns[119] = "We should visit the lighthouse tomorrow."
 	r.fill(t, "c", turns)

@@ -146,3 +146,40 @@ func TestCompactWithoutCompactor(t *testing.T) {
 	require.Contains(t, msg, "compaction")
 	require.Empty(t, e.summaries(id), "listing works without a compactor")
 }
+
+// TestForgetTriggersARebuild forgets a turn a summary covers: the summary
+// turns stale, the forget triggers the compactor, and a run rebuilds it
+// without the turn.
+func TestForgetTriggersARebuild(t *testing.T) {
+	e, cc := newCompactingEnv(t)
+	id := e.createConversation("c")
+	var contents []string
+	for i := range 40 {
+		contents = append(contents, fmt.Sprintf("Turn %d: Caroline mentioned her garden and the weather on day %d.", i, i))
+	}
+	contents[4] = "On 3 March 2024 Caroline told Melanie her locker code at Lisbon Central Station is zebra-quince-42."
+	e.appendContents(id, contents...)
+	e.must(http.StatusOK, "POST", "/v1/conversations/"+id+"/compact", "")
+	before := ""
+	for _, s := range e.summaries(id) {
+		before += s.Content
+	}
+	require.Contains(t, before, "zebra-quince", "the summary carried the turn before the forget")
+	triggers := cc.count("/c")
+
+	e.must(http.StatusNoContent, "DELETE", "/v1/conversations/"+id+"/turns/5", "")
+	require.Equal(t, triggers+1, cc.count("/c"), "a forget triggers the compactor")
+	stale := false
+	for _, s := range e.summaries(id) {
+		stale = stale || (s.Stale && s.FromSeq <= 5 && 5 <= s.ToSeq)
+	}
+	require.True(t, stale, "the summary covering the forgotten turn is stale until rebuilt")
+
+	var res compactResponse
+	require.NoError(t, json.Unmarshal(e.must(http.StatusOK, "POST", "/v1/conversations/"+id+"/compact", "").body, &res))
+	require.Equal(t, 1, res.Rebuilt)
+	for _, s := range e.summaries(id) {
+		require.False(t, s.Stale)
+		require.NotContains(t, s.Content, "zebra-quince")
+	}
+}

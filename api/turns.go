@@ -225,5 +225,10 @@ func (s *Server) deleteTurn(c echo.Context) error {
 	if err := s.store.DeleteTurn(c.Request().Context(), tenant(c), id, seq); err != nil {
 		return turnErr(err, id, seq)
 	}
+	if s.deps.Compactor != nil {
+		// The summaries that covered the turn are stale now: rebuild them
+		// without it soon rather than at the next append.
+		s.deps.Compactor.Trigger(tenant(c), id)
+	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -84,7 +84,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	fs.Float64Var(&o.minRecall, "min-recall", 0, "exit 3 when longmem's evidence recall at any budget is below this")
 	fs.BoolVar(&o.progress, "progress", isTerminal(stderr), "draw a progress bar on stderr (default: when stderr is a terminal)")
 	fs.StringVar(&sums, "summaries", "on", "on: compact each conversation (extractive summaries) before its questions and also run longmem without summaries (longmem-nosum); off: no summaries")
-	fs.IntVar(&o.summaryTokens, "summary-tokens", 128, "token target of a level-0 summary with --summaries on (compaction summary_tokens)")
+	fs.IntVar(&o.summaryTokens, "summary-tokens", compaction.DefaultSummaryTokens, "token target of a level-0 summary with --summaries on (compaction summary_tokens)")
 	fs.StringVar(&o.server, "server", "", "replay through the REST API of the longmem at this URL instead of in process")
 	fs.StringVar(&o.key, "key", "", "API key for --server (or LONGMEM_REPLAY_KEY)")
 	fs.StringVar(&o.backendURL, "backend-url", "", "OpenAI-compatible backend that answers each question from each context (end to end)")
@@ -266,6 +266,11 @@ func replayRun(ctx context.Context, cfgs []Config, o replayOptions, env map[stri
 		return err
 	}
 	if o.haystack > 0 {
+		if len(convs) < 2 {
+			// Burial takes other conversations' sessions; with one there
+			// are none, and the report must not claim a haystack.
+			return fmt.Errorf("--haystack needs at least two conversations to bury each among the others; %s holds %d", o.input, len(convs))
+		}
 		convs = replay.Haystack(convs, o.haystack)
 	}
 	tok, err := retrieval.NewTokenizer(cfg.Tokenizer)

@@ -62,6 +62,11 @@ func TestReplayUsageErrors(t *testing.T) {
 	code, _, stderr = runCmd(t, nil, "replay", "--input", miniLoCoMo, "--embedder", "word2vec:/x")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "want none, static:PATH or openai:URL")
+	// One conversation has no others to be buried among.
+	code, _, stderr = runCmd(t, nil, "replay", "--input", "../../retrieval/replay/testdata/example.jsonl", "--format", "jsonl",
+		"--haystack", "500", "--out", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "--haystack needs at least two conversations")
 }
 
 func TestRecallConfig(t *testing.T) {

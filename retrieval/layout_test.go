@@ -3,6 +3,7 @@ package retrieval_test
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +90,64 @@ func equalMessages(a, b []retrieval.Message) bool {
 		}
 	}
 	return true
+}
+
+func render(c retrieval.Context) string {
+	var b strings.Builder
+	for _, m := range c.Messages {
+		b.WriteString(m.Role + "\x00" + m.Name + "\x00" + m.Content + "\x01")
+	}
+	return b.String()
+}
+
+// TestPrefixRatioByRecentShare measures the shared-prefix ratio of
+// consecutive chat prompts (a 240-token persona, a 4,000-token budget,
+// 1,000 earlier turns) by recent share and layout, and checks the cache
+// layout reuses more the larger the recent window, and always more than
+// the chronological one. Figures: go test -run PrefixRatio -v ./retrieval/
+func TestPrefixRatioByRecentShare(t *testing.T) {
+	var last float64
+	for _, share := range []float64{0.15, 0.3, 0.45, 0.6} {
+		for _, layout := range []string{"cache", "chronological"} {
+			r := newRig(t, retrieval.AssemblerConfig{Layout: layout}, nil)
+			rng := rand.New(rand.NewPCG(5, 6))
+			r.fill(t, "c", filler(rng, 1000))
+			persona := strings.Repeat("You are Mel, a warm and witty painter who remembers everything Caroline tells her. ", 12)
+			policy := retrieval.BudgetPolicy{RecentShare: share, RecentMaxTurns: 200}
+			prev := ""
+			sum, n := 0.0, 0
+			for i := range 21 {
+				if i > 0 {
+					_, err := r.store.AppendTurns(context.Background(), "", "c", []memory.Turn{
+						{Role: memory.RoleUser, Name: "Caroline", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(1000+2*i) * time.Hour)},
+						{Role: memory.RoleAssistant, Name: "Melanie", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(1001+2*i) * time.Hour)},
+					}, memory.AppendOptions{})
+					require.NoError(t, err)
+				}
+				out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", Persona: persona, Policy: &policy,
+					Message: retrieval.Message{Role: "user", Content: filler(rng, 1)[0]}, BudgetTokens: 4000})
+				require.NoError(t, err)
+				cur := render(out)
+				if prev != "" {
+					k := 0
+					for k < len(prev) && k < len(cur) && prev[k] == cur[k] {
+						k++
+					}
+					sum += float64(r.tok.Count(cur[:k])) / float64(r.tok.Count(cur))
+					n++
+				}
+				prev = cur
+			}
+			ratio := sum / float64(n)
+			t.Logf("recent_share %.2f layout %s: mean prefix ratio %.3f", share, layout, ratio)
+			switch layout {
+			case "cache":
+				require.Greater(t, ratio, last, "a larger recent window is a longer shared prefix")
+				require.Greater(t, ratio, share*0.7, "the recent window is reused")
+				last = ratio
+			default:
+				require.Less(t, ratio, 0.1, "the chronological layout changes right after the persona")
+			}
+		}
+	}
 }

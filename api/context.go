@@ -14,6 +14,9 @@ type contextRequest struct {
 	Message       messageRequest `json:"message"`
 	BudgetTokens  *int           `json:"budget_tokens"`
 	ExcludeRecent bool           `json:"exclude_recent,omitempty"`
+	// NoSummaries leaves the long-term memory section out (to compare a
+	// deployment with and without summaries).
+	NoSummaries bool `json:"no_summaries,omitempty"`
 	// BotID and BotVersion preview the context with that bot's persona
 	// and budget policy (the conversation's own bot is not implied);
 	// budget_tokens then defaults to the bot's.
@@ -62,7 +65,7 @@ func (s *Server) assembleContext(c echo.Context) error {
 		return err
 	}
 	areq := retrieval.Request{
-		Tenant: tenant(c), ConversationID: id, ExcludeRecent: req.ExcludeRecent,
+		Tenant: tenant(c), ConversationID: id, ExcludeRecent: req.ExcludeRecent, NoSummaries: req.NoSummaries,
 		Message: retrieval.Message{Role: req.Message.Role, Name: req.Message.Name, Content: req.Message.Content},
 	}
 	if req.BudgetTokens != nil {

@@ -110,6 +110,10 @@ func TestSummariesAndCompact(t *testing.T) {
 	}
 	require.True(t, found, "a summaries section: %+v", ctx.Report.Sections)
 	require.Equal(t, 2, cc.count("/c"))
+
+	// Asked without summaries, the same context has none.
+	ctx = e.context(id, `{"message":{"role":"user","content":"what does the cat like?"},"budget_tokens":600,"no_summaries":true}`)
+	require.Empty(t, ctx.Report.Summaries)
 }
 
 func TestSummariesErrors(t *testing.T) {

@@ -162,11 +162,14 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 
 // Assemble implements Assembler with POST /context. The server's key
 // selects the tenant (req.Tenant is not sent); the server's policy
-// applies, so NoSummaries and Policy are not sent either.
+// applies, so Policy is not sent either; NoSummaries is.
 func (c *Client) Assemble(ctx context.Context, req retrieval.Request) (retrieval.Context, error) {
 	body := map[string]any{"message": req.Message, "budget_tokens": req.BudgetTokens}
 	if req.ExcludeRecent {
 		body["exclude_recent"] = true
+	}
+	if req.NoSummaries {
+		body["no_summaries"] = true
 	}
 	var out retrieval.Context
 	if err := c.do(ctx, http.MethodPost, "/v1/conversations/"+url.PathEscape(req.ConversationID)+"/context", body, &out); err != nil {

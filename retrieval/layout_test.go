@@ -37,11 +37,7 @@ func TestCacheLayoutKeepsThePrefixAcrossReplies(t *testing.T) {
 			kept := 0
 			for n := range 21 {
 				if n > 0 {
-					_, err := r.store.AppendTurns(context.Background(), "", "c", []memory.Turn{
-						{Role: memory.RoleUser, Name: "Caroline", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(300+2*n) * time.Hour)},
-						{Role: memory.RoleAssistant, Name: "Melanie", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(301+2*n) * time.Hour)},
-					}, memory.AppendOptions{})
-					require.NoError(t, err)
+					appendExchange(t, r, rng, 300+2*n)
 				}
 				out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", Persona: persona, Policy: &policy,
 					Message: retrieval.Message{Role: "user", Content: filler(rng, 1)[0]}, BudgetTokens: 2000})
@@ -68,6 +64,17 @@ func TestCacheLayoutKeepsThePrefixAcrossReplies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// appendExchange appends a user turn and a reply to conversation "c", hour
+// h and h+1 after day0.
+func appendExchange(t *testing.T, r *rig, rng *rand.Rand, h int) {
+	t.Helper()
+	_, err := r.store.AppendTurns(context.Background(), "", "c", []memory.Turn{
+		{Role: memory.RoleUser, Name: "Caroline", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(h) * time.Hour)},
+		{Role: memory.RoleAssistant, Name: "Melanie", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(h+1) * time.Hour)},
+	}, memory.AppendOptions{})
+	require.NoError(t, err)
 }
 
 func recentSeqs(c retrieval.Context) []int64 {
@@ -118,11 +125,7 @@ func TestPrefixRatioByRecentShare(t *testing.T) {
 			sum, n := 0.0, 0
 			for i := range 21 {
 				if i > 0 {
-					_, err := r.store.AppendTurns(context.Background(), "", "c", []memory.Turn{
-						{Role: memory.RoleUser, Name: "Caroline", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(1000+2*i) * time.Hour)},
-						{Role: memory.RoleAssistant, Name: "Melanie", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(1001+2*i) * time.Hour)},
-					}, memory.AppendOptions{})
-					require.NoError(t, err)
+					appendExchange(t, r, rng, 1000+2*i)
 				}
 				out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", Persona: persona, Policy: &policy,
 					Message: retrieval.Message{Role: "user", Content: filler(rng, 1)[0]}, BudgetTokens: 4000})

@@ -225,3 +225,33 @@ func TestChatConsecutiveRepliesKeepPrefixAndSummaries(t *testing.T) {
 	require.Equal(t, reports[0].Summaries, reports[1].Summaries)
 	require.NotEqual(t, first[len(first)-1].Content, second[len(second)-1].Content)
 }
+
+// A lore entry's position reaches the prompt: before_char puts a constant
+// entry before the persona and a triggered one before the summaries;
+// after_char (and no position) after the persona and at the end.
+func TestChatLorePositions(t *testing.T) {
+	r := newRig(t, llmtest.Reply(usage, "ok"), llm.Config{})
+	b := aria
+	b.Lorebook = &bots.Lorebook{Entries: []bots.LoreEntry{
+		{ID: 1, Constant: true, Enabled: true, Position: bots.PositionBeforeChar, Content: "World rule: plants can talk."},
+		{ID: 2, Constant: true, Enabled: true, Content: "The greenhouse is on Kestrel Island."},
+		{ID: 3, Keys: []string{"orchid"}, Enabled: true, Position: bots.PositionBeforeChar, Content: "Orchids need humidity."},
+		{ID: 4, Keys: []string{"orchid"}, Enabled: true, Position: bots.PositionAfterChar, Content: "{{char}} grows a ghost orchid."},
+	}}
+	r.put(t, b)
+	r.conversation(t, "c", "aria", 0)
+	res, err := r.chat.Send(context.Background(), send("How is the orchid?", ""))
+	require.NoError(t, err)
+	msgs := r.backend.Requests()[0].Messages
+	require.True(t, strings.HasPrefix(msgs[0].Content, "World info:\nWorld rule: plants can talk.\n\nCharacter: Aria"), msgs[0].Content)
+	require.True(t, strings.HasSuffix(msgs[0].Content, "\n\nWorld info:\nThe greenhouse is on Kestrel Island."), msgs[0].Content)
+	vol := msgs[len(msgs)-2]
+	require.Equal(t, "system", vol.Role)
+	require.True(t, strings.HasPrefix(vol.Content, "World info relevant now:\nOrchids need humidity."), vol.Content)
+	require.True(t, strings.HasSuffix(vol.Content, "World info relevant now:\nAria grows a ghost orchid."), vol.Content)
+	var sections []string
+	for _, l := range res.Report.Lore {
+		sections = append(sections, l.Section)
+	}
+	require.Equal(t, []string{retrieval.SectionLoreConstantBefore, retrieval.SectionLoreConstant, retrieval.SectionLoreBefore, retrieval.SectionLore}, sections)
+}

@@ -340,7 +340,7 @@ func (s LoreSource) Triggered(scan []string) []retrieval.LoreItem {
 			name = m.Entry.Comment
 		}
 		out[i] = retrieval.LoreItem{ID: m.Entry.ID, Name: name, Content: m.Entry.Content, Constant: m.Entry.Constant,
-			Order: m.Entry.InsertionOrder, Priority: m.Entry.Priority, Reasons: m.Reasons}
+			Before: m.Entry.Position == PositionBeforeChar, Order: m.Entry.InsertionOrder, Priority: m.Entry.Priority, Reasons: m.Reasons}
 	}
 	return out
 }

@@ -5,7 +5,7 @@ import { h, replace, toast, fmtTime } from './dom.js';
 import { api, request, enc, q } from './api.js';
 import { previewMoves } from './diff.js';
 
-const SECTIONS = ['persona', 'lore_constant', 'summaries', 'lore', 'recalled', 'recent', 'post_history', 'message'];
+const SECTIONS = ['lore_constant_before', 'persona', 'lore_constant', 'lore_before', 'summaries', 'lore', 'recalled', 'recent', 'post_history', 'message'];
 
 export async function previewPanel(panel, page) {
   const bot = () => page.bot;

@@ -166,7 +166,7 @@ function why(r) {
       : h('p', { class: 'muted' }, 'No earlier turns in this context.'),
     h('h2', {}, 'Lore in'),
     (r.lore || []).length ? h('ul', { id: 'preview-lore' }, r.lore.map((l) =>
-      h('li', {}, h('strong', {}, `#${l.id} ${l.name || ''}`), ` · ${l.tokens} tokens · `,
+      h('li', {}, h('strong', {}, `#${l.id} ${l.name || ''}`), ` · ${l.tokens} tokens · ${l.section || ''} · `,
         l.constant ? 'constant' : (l.reasons || []).join('; '))))
       : h('p', { class: 'muted' }, 'No lore entry (none triggered, or no room).'),
     h('h2', {}, 'Summaries in'),

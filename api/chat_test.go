@@ -112,7 +112,7 @@ func TestChatPlain(t *testing.T) {
 	require.EqualValues(t, 0, conv["bot_version"])
 	first := e.turnList("c1")
 	require.Len(t, first, 1)
-	require.Equal(t, "Ahoy, User! I'm Mira.", first[0].Content)
+	require.Equal(t, "Ahoy, ana! I'm Mira.", first[0].Content, "{{user}} is the conversation's user_id")
 	require.Equal(t, "Mira", first[0].Name)
 
 	r := e.must(http.StatusOK, "POST", "/v1/conversations/c1/chat",
@@ -134,7 +134,7 @@ func TestChatPlain(t *testing.T) {
 	require.Equal(t, "c1", req.User, "the conversation id is the OpenAI user")
 	require.Equal(t, "moe-a13b", req.Model)
 	require.Contains(t, req.Messages[0].Content, "Mira is a lighthouse keeper who talks to Ana about the sea.")
-	require.Equal(t, "Ahoy, User! I'm Mira.", req.Messages[1].Content, "the first message is history")
+	require.Equal(t, "Ahoy, ana! I'm Mira.", req.Messages[1].Content, "the first message is history")
 	require.Equal(t, "How is the sea?", req.Messages[len(req.Messages)-1].Content)
 
 	// The retry returns the stored reply without a backend call.
@@ -461,4 +461,22 @@ func TestChatNotConfigured(t *testing.T) {
 	code, _ := r.errorCode(t)
 	require.Equal(t, "not_implemented", code)
 	e.must(http.StatusNotImplemented, "GET", "/v1/models", "")
+}
+
+// {{user}} is the conversation's user_id when the message names nobody:
+// in the first message, the chat's prompt and the context preview alike.
+func TestChatUserIsConversationUserID(t *testing.T) {
+	e := newChatEnv(t, llmtest.Reply(testUsage, "Aye."), llm.Config{})
+	e.putBot(mira)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c","bot_id":"mira","user_id":"Ana"}`)
+	require.Equal(t, "Ahoy, Ana! I'm Mira.", e.turnList("c")[0].Content)
+	e.must(http.StatusOK, "POST", "/v1/conversations/c/chat", `{"message":{"content":"Storm coming?"}}`)
+	require.Contains(t, e.backend.Requests()[0].Messages[0].Content, "talks to Ana about the sea")
+	r := e.must(http.StatusOK, "POST", "/v1/conversations/c/context", `{"message":{"content":"and now?"},"bot_id":"mira"}`)
+	require.Contains(t, string(r.body), "talks to Ana about the sea")
+	r = e.must(http.StatusOK, "POST", "/v1/conversations/c/context", `{"message":{"name":"Bo","content":"and now?"},"bot_id":"mira"}`)
+	require.Contains(t, string(r.body), "talks to Bo about the sea")
+
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"anon","bot_id":"mira"}`)
+	require.Equal(t, "Ahoy, User! I'm Mira.", e.turnList("anon")[0].Content)
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/retrieval"
 )
@@ -80,7 +81,15 @@ func (s *Server) assembleContext(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		p := chat.PromptFor(bot, req.Message.Name)
+		// {{user}} as the chat loop has it: the message's name, else the
+		// conversation's user_id.
+		user := req.Message.Name
+		if user == "" {
+			if conv, err := s.store.GetConversation(c.Request().Context(), tenant(c), id); err == nil {
+				user = bots.UserName(conv, "")
+			}
+		}
+		p := chat.PromptFor(bot, user)
 		areq.Persona, areq.Policy, areq.NoSummaries = p.Persona, p.Policy, p.NoSummaries
 		areq.Lore, areq.LoreScanDepth, areq.PostHistory = p.Lore, p.LoreScanDepth, p.PostHistory
 		if req.BudgetTokens == nil {

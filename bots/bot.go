@@ -114,7 +114,11 @@ type LoreEntry struct {
 	// Priority decides which entries are dropped first when the lore does
 	// not fit (lower first).
 	Priority int `json:"priority,omitempty"`
-	// Position is "before_char" or "after_char" (default "before_char").
+	// Position is "before_char" or "after_char" (empty: after_char, as
+	// SillyTavern imports it). A constant entry goes before or after the
+	// persona; a triggered one at the start (before the summaries) or the
+	// end (after the recalled turns) of the system message that changes
+	// from reply to reply.
 	Position   string         `json:"position,omitempty"`
 	Enabled    bool           `json:"enabled"`
 	Content    string         `json:"content"`

@@ -338,7 +338,7 @@ func (c *Chat) Send(ctx context.Context, req ChatRequest) (ChatResult, error) {
 	if err != nil {
 		return ChatResult{}, err
 	}
-	prompt := c.PromptFor(bot, msg.Name)
+	prompt := c.PromptFor(bot, UserName(conv, msg.Name))
 	budget := req.BudgetTokens
 	if budget == 0 {
 		budget = prompt.BudgetTokens
@@ -572,14 +572,26 @@ func requestHash(id string, m retrieval.Message) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Greet stores bot's first message (macros expanded) as the first
-// assistant turn of the new conversation conv, once (an idempotency key
-// guards it). It does nothing when the bot has no first message.
+// UserName is who {{user}} is in a prompt for conversation conv: name
+// (the message's speaker) when given, else the conversation's user_id,
+// else "" (which Expand reads as DefaultUserName). The chat loop, the
+// context preview and the first message use it alike.
+func UserName(conv memory.Conversation, name string) string {
+	if name = strings.TrimSpace(name); name != "" {
+		return name
+	}
+	return strings.TrimSpace(conv.UserID)
+}
+
+// Greet stores bot's first message (macros expanded, {{user}} being the
+// conversation's user_id, else DefaultUserName) as the first assistant
+// turn of the new conversation conv, once (an idempotency key guards it).
+// It does nothing when the bot has no first message.
 func (c *Chat) Greet(ctx context.Context, conv memory.Conversation, bot *Bot) (*memory.Turn, error) {
 	if bot == nil || strings.TrimSpace(bot.FirstMessage) == "" {
 		return nil, nil
 	}
-	content := strings.TrimSpace(Expand(bot.FirstMessage, bot.Name, DefaultUserName))
+	content := strings.TrimSpace(Expand(bot.FirstMessage, bot.Name, UserName(conv, "")))
 	md := map[string]any{"first_message": true, "bot_id": bot.ID, "bot_version": bot.Version}
 	h := sha256.Sum256([]byte(bot.ID + "\x00" + content))
 	t, err := c.append(ctx, conv, memory.Turn{Role: memory.RoleAssistant, Name: bot.Name, Content: content, Metadata: md},

@@ -409,9 +409,28 @@ func TestGreet(t *testing.T) {
 	require.Equal(t, memory.RoleAssistant, turns[0].Role)
 	require.Equal(t, "Aria", turns[0].Name)
 
+	// {{user}} is the conversation's user_id when it has one, as in the
+	// prompts of its chats.
+	_, err = r.store.CreateConversation(context.Background(), memory.Conversation{ID: "sam", BotID: "aria", UserID: "Sam"})
+	require.NoError(t, err)
+	samConv, err := r.store.GetConversation(context.Background(), "", "sam")
+	require.NoError(t, err)
+	turn, err := r.chat.Greet(context.Background(), samConv, &b)
+	require.NoError(t, err)
+	require.Equal(t, "Hello Sam, I am Aria!", turn.Content)
+	req := send("hi", "")
+	req.ConversationID, req.Message.Name = "sam", ""
+	_, err = r.chat.Send(context.Background(), req)
+	require.NoError(t, err)
+	require.Contains(t, r.backend.Requests()[0].Messages[0].Content, "helps Sam with plants", "the persona's {{user}} too")
+	req.Message.Name = "Samuel"
+	_, err = r.chat.Send(context.Background(), req)
+	require.NoError(t, err)
+	require.Contains(t, r.backend.Requests()[1].Messages[0].Content, "helps Samuel with plants", "a message's name wins")
+
 	quiet := aria
 	quiet.FirstMessage = ""
-	turn, err := r.chat.Greet(context.Background(), conv, &quiet)
+	turn, err = r.chat.Greet(context.Background(), conv, &quiet)
 	require.NoError(t, err)
 	require.Nil(t, turn)
 }

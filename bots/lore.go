@@ -24,12 +24,22 @@ const MaxLoreRecursion = 3
 type LoreMatch struct {
 	Entry LoreEntry
 	// Reasons say which key matched where, e.g. `key "castle" in message`,
-	// or "constant".
+	// or "constant", or "@@activate".
 	Reasons []string
+	// Always: the entry is in every prompt (constant, or @@activate).
+	Always bool
+	// Text is the entry's content without its decorators: what the model
+	// is sent.
+	Text string
+	// Decorators are the ones the entry's content starts with.
+	Decorators Decorators
 }
 
-// ReasonConstant is the reason of an entry that is always inserted.
-const ReasonConstant = "constant"
+// Reasons of entries that are always inserted.
+const (
+	ReasonConstant = "constant"
+	ReasonActivate = "@@activate"
+)
 
 // EffectiveScanDepth is ScanDepth, or DefaultLoreScanDepth when unset.
 func (lb *Lorebook) EffectiveScanDepth() int {
@@ -62,38 +72,45 @@ func (lb *Lorebook) Match(scan []string) []LoreMatch {
 		texts = append(texts, newScanText(s, where))
 	}
 	done := make(map[int]bool, len(lb.Entries)) // index into Entries
+	decs := make([]Decorators, len(lb.Entries))
+	bodies := make([]string, len(lb.Entries))
+	for i, e := range lb.Entries {
+		decs[i], bodies[i] = ParseDecorators(e.Content)
+		if !e.Enabled || decs[i].never() {
+			done[i] = true // never triggers
+		}
+	}
 	var out []LoreMatch
 	var fresh []int
+	add := func(i int, reasons []string, always bool) {
+		done[i] = true
+		out = append(out, LoreMatch{Entry: lb.Entries[i], Reasons: reasons, Always: always, Text: bodies[i], Decorators: decs[i]})
+		fresh = append(fresh, i)
+	}
 	for i, e := range lb.Entries {
-		if !e.Enabled {
-			continue
-		}
-		if e.Constant {
-			done[i] = true
-			out = append(out, LoreMatch{Entry: e, Reasons: []string{ReasonConstant}})
-			fresh = append(fresh, i)
-			continue
-		}
-		if reasons, ok := matchEntry(e, texts); ok {
-			done[i] = true
-			out = append(out, LoreMatch{Entry: e, Reasons: reasons})
-			fresh = append(fresh, i)
+		switch {
+		case done[i]:
+		case decs[i].Activate:
+			add(i, []string{ReasonActivate}, true)
+		case e.Constant:
+			add(i, []string{ReasonConstant}, true)
+		default:
+			if reasons, ok := matchEntry(e, texts); ok {
+				add(i, reasons, false)
+			}
 		}
 	}
 	for pass := 0; lb.RecursiveScanning && pass < MaxLoreRecursion && len(fresh) > 0; pass++ {
 		for _, i := range fresh {
-			e := lb.Entries[i]
-			texts = append(texts, newScanText(e.Content, fmt.Sprintf("entry %d", e.ID)))
+			texts = append(texts, newScanText(bodies[i], fmt.Sprintf("entry %d", lb.Entries[i].ID)))
 		}
 		fresh = fresh[:0]
 		for i, e := range lb.Entries {
-			if done[i] || !e.Enabled || e.Constant {
+			if done[i] || e.Constant {
 				continue
 			}
 			if reasons, ok := matchEntry(e, texts); ok {
-				done[i] = true
-				out = append(out, LoreMatch{Entry: e, Reasons: reasons})
-				fresh = append(fresh, i)
+				add(i, reasons, false)
 			}
 		}
 	}
@@ -339,8 +356,12 @@ func (s LoreSource) Triggered(scan []string) []retrieval.LoreItem {
 		if name == "" {
 			name = m.Entry.Comment
 		}
-		out[i] = retrieval.LoreItem{ID: m.Entry.ID, Name: name, Content: m.Entry.Content, Constant: m.Entry.Constant,
-			Order: m.Entry.InsertionOrder, Priority: m.Entry.Priority, Reasons: m.Reasons}
+		pos := m.Entry.Position
+		if m.Decorators.Position != "" {
+			pos = m.Decorators.Position
+		}
+		out[i] = retrieval.LoreItem{ID: m.Entry.ID, Name: name, Content: m.Text, Constant: m.Always,
+			Before: pos == PositionBeforeChar, Order: m.Entry.InsertionOrder, Priority: m.Entry.Priority, Reasons: m.Reasons}
 	}
 	return out
 }
@@ -352,4 +373,94 @@ func (s LoreSource) LoreTokenBudget() int {
 		return 0
 	}
 	return s.Book.TokenBudget
+}
+
+// Decorators are the Character Card V3 decorators a lorebook entry's
+// content starts with: lines "@@name value" (and "@@@name value", the
+// fallback of the decorator before it, used when that one is not
+// recognised). The content keeps them as written; the model gets the text
+// after them. Of the spec's decorators longmem follows @@activate,
+// @@dont_activate and @@position before_desc/after_desc; the others are
+// stripped and ignored, as the spec allows.
+type Decorators struct {
+	// Activate: the entry is in every prompt (as a constant one is).
+	Activate bool
+	// DontActivate: the entry never triggers, unless Activate.
+	DontActivate bool
+	// Position is PositionBeforeChar for "@@position before_desc",
+	// PositionAfterChar for "after_desc", "" without; it overrides the
+	// entry's position.
+	Position string
+	// Names lists every decorator line's name as written ("depth",
+	// "@role" for a fallback …), recognised or not.
+	Names []string
+}
+
+// never reports an entry that must not trigger in any case.
+func (d Decorators) never() bool { return d.DontActivate && !d.Activate }
+
+// ParseDecorators splits content into its leading decorator lines (blank
+// lines among them allowed) and the text after them, trimmed of the
+// newlines around it. Content that does not start with "@@" comes back
+// whole and untouched.
+func ParseDecorators(content string) (Decorators, string) {
+	var d Decorators
+	rest := strings.TrimLeft(content, " \t\r\n")
+	if !strings.HasPrefix(rest, "@@") {
+		return d, content
+	}
+	seen := map[string]bool{}
+	fallbackWanted := false // the last decorator was not recognised
+	for {
+		line, after, found := strings.Cut(rest, "\n")
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "@@") {
+			break
+		}
+		if line != "" {
+			fallback := strings.HasPrefix(line, "@@@")
+			name, value, _ := strings.Cut(strings.TrimLeft(line, "@"), " ")
+			name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)
+			if fallback {
+				d.Names = append(d.Names, "@"+name)
+			} else {
+				d.Names = append(d.Names, name)
+			}
+			if !fallback || fallbackWanted {
+				used := !seen[name] && d.apply(name, value)
+				if used {
+					seen[name] = true
+				}
+				fallbackWanted = !used
+			}
+		}
+		rest = after
+		if !found {
+			rest = ""
+			break
+		}
+	}
+	return d, strings.TrimSpace(strings.Trim(rest, "\r\n"))
+}
+
+// apply records a decorator longmem follows; false when it is not one.
+func (d *Decorators) apply(name, value string) bool {
+	switch name {
+	case "activate":
+		d.Activate = true
+	case "dont_activate":
+		d.DontActivate = true
+	case "position":
+		switch strings.ToLower(value) {
+		case "before_desc":
+			d.Position = PositionBeforeChar
+		case "after_desc":
+			d.Position = PositionAfterChar
+		default:
+			return false
+		}
+	default:
+		return false
+	}
+	return true
 }

@@ -34,7 +34,8 @@ const (
 	LogicNotAll = "not_all"
 )
 
-// Positions of a lore entry relative to the character definition.
+// Positions of a lore entry relative to the character definition (see
+// LoreEntry.Position); empty is after_char.
 const (
 	PositionBeforeChar = "before_char"
 	PositionAfterChar  = "after_char"

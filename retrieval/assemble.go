@@ -14,16 +14,25 @@ import (
 
 // Section names of a context, in prompt order.
 const (
-	SectionPersona = "persona"
-	// SectionLoreConstant holds the lorebook's constant entries, right after
-	// the persona in the system message (part of the stable prefix).
+	// SectionLoreConstantBefore holds the constant lorebook entries placed
+	// before_char: before the persona, in the first system message.
+	SectionLoreConstantBefore = "lore_constant_before"
+	SectionPersona            = "persona"
+	// SectionLoreConstant holds the lorebook's constant entries placed
+	// after_char (the default), right after the persona in the first system
+	// message (part of the stable prefix).
 	SectionLoreConstant = "lore_constant"
-	SectionSummary      = "summaries"
+	// SectionLoreBefore holds the triggered entries placed before_char: at
+	// the start of the system message that changes from reply to reply,
+	// before the summaries.
+	SectionLoreBefore = "lore_before"
+	SectionSummary    = "summaries"
+	SectionRecalled   = "recalled"
 	// SectionLore holds the lorebook entries triggered by the message and
-	// the recent turns.
-	SectionLore     = "lore"
-	SectionRecalled = "recalled"
-	SectionRecent   = "recent"
+	// the recent turns, placed after_char (the default): at the end of that
+	// system message, after the recalled turns, closest to the message.
+	SectionLore   = "lore"
+	SectionRecent = "recent"
 	// SectionPostHistory is the bot's post-history instructions, a system
 	// message right before the new message.
 	SectionPostHistory = "post_history"
@@ -389,8 +398,10 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 	}
 	alloc := policy.AllocateWithLore(free, recentDemand, summaryDemand, loreDemand)
 	lore = a.fitLore(lore, alloc.Lore, !sys.empty(), overhead)
-	if text, cost, n := a.renderLore(lore, true); n > 0 {
-		sys.add(SectionLoreConstant, text, cost, n)
+	for _, k := range []loreKind{loreConstantBefore, loreConstantAfter} {
+		if text, cost, n := a.renderLore(lore, k); n > 0 {
+			sys.add(k.section(), text, cost, n)
+		}
 	}
 	recentIn := a.fitRecent(recent, alloc.Recent, overhead)
 	recentCost := 0
@@ -422,8 +433,10 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 			}
 		}
 	}
-	if text, cost, n := a.renderLore(lore, false); n > 0 {
-		sys.add(SectionLore, text, cost, n)
+	for _, k := range []loreKind{loreTriggeredBefore, loreTriggeredAfter} {
+		if text, cost, n := a.renderLore(lore, k); n > 0 {
+			sys.add(k.section(), text, cost, n)
+		}
 	}
 	rep.Lore = loreReports(lore)
 	recallBudget := free - recentCost - (sys.cost(overhead) - personaCost)
@@ -863,7 +876,9 @@ func (a *Assembler) renderRecalled(docs []Doc) (string, int) {
 	return b.String(), a.recalledCost(docs)
 }
 
-// systemMessage collects the sections that share the leading system message.
+// systemMessage collects the sections that share the leading system
+// message, kept in prompt order (sectionRank) whatever the order they are
+// added in.
 type systemMessage struct {
 	sections []sysSection
 }
@@ -873,8 +888,23 @@ type sysSection struct {
 	cost, items int
 }
 
+// sectionRank is the prompt order of the system message's sections: the
+// stable ones (lore placed before the persona, the persona, lore after
+// it), then what changes from reply to reply (lore placed before, the
+// summaries, the recalled turns, lore placed after).
+var sectionRank = map[string]int{
+	SectionLoreConstantBefore: 0, SectionPersona: 1, SectionLoreConstant: 2,
+	SectionLoreBefore: 3, SectionSummary: 4, SectionRecalled: 5, SectionLore: 6,
+}
+
+// add inserts a section at its place in prompt order. The message's cost
+// does not depend on the order: one overhead, a join between sections.
 func (s *systemMessage) add(name, text string, cost, items int) {
-	s.sections = append(s.sections, sysSection{name, text, cost, items})
+	i := len(s.sections)
+	for i > 0 && sectionRank[s.sections[i-1].name] > sectionRank[name] {
+		i--
+	}
+	s.sections = slices.Insert(s.sections, i, sysSection{name, text, cost, items})
 }
 
 func (s *systemMessage) empty() bool { return len(s.sections) == 0 }
@@ -897,7 +927,7 @@ func (s *systemMessage) cost(overhead int) int {
 // persona opened the message: withPersona false) everything is volatile.
 func (s systemMessage) split(withPersona bool) (stable, volatile systemMessage) {
 	for _, sec := range s.sections {
-		if withPersona && (sec.name == SectionPersona || sec.name == SectionLoreConstant) {
+		if withPersona && (sec.name == SectionPersona || sec.name == SectionLoreConstant || sec.name == SectionLoreConstantBefore) {
 			stable.sections = append(stable.sections, sec)
 		} else {
 			volatile.sections = append(volatile.sections, sec)

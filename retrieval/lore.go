@@ -28,9 +28,15 @@ type LoreItem struct {
 	ID      int
 	Name    string
 	Content string
-	// Constant entries are always inserted; they render right after the
+	// Constant entries are always inserted; they render beside the
 	// persona, so they belong to the stable prefix of every prompt.
 	Constant bool
+	// Before is the Character Card position before_char: a constant entry
+	// renders before the persona instead of after it; a triggered one at
+	// the start of the part of the prompt that changes from reply to reply
+	// (before the summaries) instead of at its end (after the recalled
+	// turns, closest to the message). False is after_char, the default.
+	Before bool
 	// Order is the insertion order (lower first); Priority decides what is
 	// dropped when the lore does not fit (lower first).
 	Order, Priority int
@@ -40,19 +46,57 @@ type LoreItem struct {
 
 // LoreReport says which lorebook entry went into a context and why.
 type LoreReport struct {
-	ID       int      `json:"id"`
-	Name     string   `json:"name,omitempty"`
-	Tokens   int      `json:"tokens"`
-	Constant bool     `json:"constant"`
-	Reasons  []string `json:"reasons"`
+	ID       int    `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Tokens   int    `json:"tokens"`
+	Constant bool   `json:"constant"`
+	// Section is where the entry is: lore_constant_before, lore_constant,
+	// lore_before or lore.
+	Section string   `json:"section"`
+	Reasons []string `json:"reasons"`
 }
 
-// Headings of the two lore sections: constant entries after the persona,
-// triggered entries after the summaries.
+// Headings of the lore sections: constant entries beside the persona,
+// triggered entries in the part that changes from reply to reply.
 const (
 	loreConstantHeading  = "World info:"
 	loreTriggeredHeading = "World info relevant now:"
 )
+
+// loreKind is which of the four lore sections an entry goes to, in prompt
+// order.
+type loreKind int
+
+const (
+	loreConstantBefore loreKind = iota
+	loreConstantAfter
+	loreTriggeredBefore
+	loreTriggeredAfter
+	loreKinds
+)
+
+func kindOf(it LoreItem) loreKind {
+	switch {
+	case it.Constant && it.Before:
+		return loreConstantBefore
+	case it.Constant:
+		return loreConstantAfter
+	case it.Before:
+		return loreTriggeredBefore
+	}
+	return loreTriggeredAfter
+}
+
+func (k loreKind) section() string {
+	return [...]string{SectionLoreConstantBefore, SectionLoreConstant, SectionLoreBefore, SectionLore}[k]
+}
+
+func (k loreKind) heading() string {
+	if k <= loreConstantAfter {
+		return loreConstantHeading
+	}
+	return loreTriggeredHeading
+}
 
 // loreItem is a LoreItem with its content trimmed and its cost: a newline
 // then the content (an upper bound of the exact count, as the content
@@ -90,11 +134,10 @@ func (a *Assembler) loreItems(items []LoreItem) []loreItem {
 	return out
 }
 
-// loreCost is the accounted tokens of the two lore sections holding items,
-// the cost of opening each included: the system message's overhead when
-// nothing precedes it, a section join otherwise. Without a persona the
-// triggered section is priced as opening the message (an upper bound: the
-// summaries may precede it).
+// loreCost is the accounted tokens of the lore sections holding items,
+// the cost of opening each included: the system message's overhead for
+// the first section of the message, a section join for every other (the
+// persona, when there is one, is already in).
 func (a *Assembler) loreCost(items []loreItem, persona bool, overhead int) int {
 	var t loreTotals
 	for _, it := range items {
@@ -103,35 +146,30 @@ func (a *Assembler) loreCost(items []loreItem, persona bool, overhead int) int {
 	return a.loreTotalCost(t, persona, overhead)
 }
 
-// loreTotals sums the items of the two lore sections.
-type loreTotals struct {
-	constant, triggered int // tokens
-	nc, nt              int // items
+// loreTotals sums the items of each lore section.
+type loreTotals [loreKinds]struct {
+	tokens, n int
 }
 
 func (t *loreTotals) add(it loreItem, sign int) {
-	if it.Constant {
-		t.constant += sign * it.cost
-		t.nc += sign
-	} else {
-		t.triggered += sign * it.cost
-		t.nt += sign
-	}
+	k := kindOf(it.LoreItem)
+	t[k].tokens += sign * it.cost
+	t[k].n += sign
 }
 
 func (a *Assembler) loreTotalCost(t loreTotals, persona bool, overhead int) int {
-	open := func(before bool) int {
-		if before {
-			return sectionJoinCost
+	cost, open := 0, persona
+	for k := range loreKinds {
+		if t[k].n == 0 {
+			continue
 		}
-		return overhead
-	}
-	cost := 0
-	if t.nc > 0 {
-		cost += open(persona) + a.count(loreConstantHeading) + t.constant
-	}
-	if t.nt > 0 {
-		cost += open(persona || t.nc > 0) + a.count(loreTriggeredHeading) + t.triggered
+		if open {
+			cost += sectionJoinCost
+		} else {
+			cost += overhead
+		}
+		open = true
+		cost += a.count(k.heading()) + t[k].tokens
 	}
 	return cost
 }
@@ -189,19 +227,16 @@ func dropFirst(x, y loreItem) bool {
 	return x.ID > y.ID
 }
 
-// renderLore renders the constant (or triggered) items of kept under their
-// heading and returns the text, its accounted cost without the opening, and
-// the number of items; "" when there are none.
-func (a *Assembler) renderLore(kept []loreItem, constant bool) (string, int, int) {
-	heading := loreTriggeredHeading
-	if constant {
-		heading = loreConstantHeading
-	}
+// renderLore renders the items of kept that go to section kind under its
+// heading and returns the text, its accounted cost without the opening,
+// and the number of items; "" when there are none.
+func (a *Assembler) renderLore(kept []loreItem, kind loreKind) (string, int, int) {
+	heading := kind.heading()
 	var b strings.Builder
 	cost, n := a.count(heading), 0
 	b.WriteString(heading)
 	for _, it := range kept {
-		if it.Constant != constant {
+		if kindOf(it.LoreItem) != kind {
 			continue
 		}
 		b.WriteString("\n")
@@ -215,26 +250,22 @@ func (a *Assembler) renderLore(kept []loreItem, constant bool) (string, int, int
 	return b.String(), cost, n
 }
 
-// loreReports reports kept in prompt order: constant entries, then the
-// triggered ones.
+// loreReports reports kept in prompt order: the constant entries (before
+// the persona, after it), then the triggered ones (before the summaries,
+// after the recalled turns).
 func loreReports(kept []loreItem) []LoreReport {
 	out := make([]LoreReport, 0, len(kept))
 	kept = slices.Clone(kept)
 	slices.SortStableFunc(kept, func(x, y loreItem) int {
-		if x.Constant != y.Constant {
-			if x.Constant {
-				return -1
-			}
-			return 1
-		}
-		return 0
+		return cmp.Compare(kindOf(x.LoreItem), kindOf(y.LoreItem))
 	})
 	for _, it := range kept {
 		reasons := it.Reasons
 		if reasons == nil {
 			reasons = []string{}
 		}
-		out = append(out, LoreReport{ID: it.ID, Name: it.Name, Tokens: it.cost, Constant: it.Constant, Reasons: reasons})
+		out = append(out, LoreReport{ID: it.ID, Name: it.Name, Tokens: it.cost, Constant: it.Constant,
+			Section: kindOf(it.LoreItem).section(), Reasons: reasons})
 	}
 	return out
 }

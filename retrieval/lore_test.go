@@ -70,9 +70,12 @@ func TestAssembleLoreLayoutAndStablePrefix(t *testing.T) {
 	constants := persona + "\n\nWorld info:\nMagic costs blood.\nThe kingdom is called Eldra.\n\n"
 	require.True(t, strings.HasPrefix(sys, constants), "constant entries right after the persona, in insertion order:\n%s", sys)
 	iSum := strings.Index(sys, "Long-term memory")
+	iRecalled := strings.Index(sys, "Earlier in this conversation")
 	iLore := strings.Index(sys, "World info relevant now:\nThe castle has three towers.\nThe lighthouse keeper is Old Tom.")
 	require.Positive(t, iSum)
-	require.Greater(t, iLore, iSum, "triggered entries after the summaries")
+	require.Greater(t, iRecalled, iSum)
+	require.Greater(t, iLore, iRecalled, "triggered entries (after_char, the default) after the recalled turns")
+	require.True(t, strings.HasSuffix(sys, "The lighthouse keeper is Old Tom."), "at the end of the system message")
 	require.NotContains(t, sys, "Dragons")
 	require.Equal(t, []string{"Tell me about the castle by the lake", turns[119], turns[118]}, lore.scans[0], "the message and the last 2 turns, newest first")
 
@@ -84,8 +87,8 @@ func TestAssembleLoreLayoutAndStablePrefix(t *testing.T) {
 	for _, s := range out.Report.Sections {
 		names = append(names, s.Name)
 	}
-	require.Equal(t, []string{retrieval.SectionPersona, retrieval.SectionLoreConstant, retrieval.SectionSummary, retrieval.SectionLore,
-		retrieval.SectionRecalled, retrieval.SectionRecent, retrieval.SectionPostHistory, retrieval.SectionMessage}, names)
+	require.Equal(t, []string{retrieval.SectionPersona, retrieval.SectionLoreConstant, retrieval.SectionSummary, retrieval.SectionRecalled,
+		retrieval.SectionLore, retrieval.SectionRecent, retrieval.SectionPostHistory, retrieval.SectionMessage}, names)
 	require.Len(t, out.Report.Lore, 4)
 	require.Equal(t, []int{6, 1, 2, 3}, []int{out.Report.Lore[0].ID, out.Report.Lore[1].ID, out.Report.Lore[2].ID, out.Report.Lore[3].ID}, "constant entries first, each in prompt order")
 	require.True(t, out.Report.Lore[0].Constant)
@@ -149,13 +152,19 @@ func TestAssembleLoreDropsLowestPriorityFirst(t *testing.T) {
 }
 
 func TestAssembleLoreWithinBudget(t *testing.T) {
-	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	for _, layout := range []string{retrieval.LayoutCache, retrieval.LayoutChronological} {
+		t.Run(layout, func(t *testing.T) { testAssembleLoreWithinBudget(t, layout) })
+	}
+}
+
+func testAssembleLoreWithinBudget(t *testing.T, layout string) {
+	r := newRig(t, retrieval.AssemblerConfig{Layout: layout}, nil)
 	rng := rand.New(rand.NewPCG(25, 26))
 	r.fill(t, "c", filler(rng, 300))
 	var items []retrieval.LoreItem
 	for i := range 40 {
 		items = append(items, retrieval.LoreItem{ID: i, Name: words[rng.IntN(len(words))], Content: strings.Join(filler(rng, 1+rng.IntN(3)), "\n"),
-			Constant: rng.IntN(6) == 0, Order: rng.IntN(10), Priority: rng.IntN(4)})
+			Constant: rng.IntN(6) == 0, Before: rng.IntN(2) == 0, Order: rng.IntN(10), Priority: rng.IntN(4)})
 	}
 	items = append(items, retrieval.LoreItem{ID: 99, Name: "城堡", Content: "城堡在山上，有三座塔。🏰 Ünïcödé!", Order: 3})
 	lore := &keyLore{items: items}
@@ -182,14 +191,23 @@ func TestAssembleLoreWithinBudget(t *testing.T) {
 		require.LessOrEqual(t, exact, out.Report.UsedTokens, "the report's figure is an upper bound")
 		require.LessOrEqual(t, out.Report.UsedTokens, budget)
 		sum, loreSections := 0, 0
+		perSection := map[string]int{}
 		for _, s := range out.Report.Sections {
 			sum += s.Tokens
-			if s.Name == retrieval.SectionLore || s.Name == retrieval.SectionLoreConstant {
+			switch s.Name {
+			case retrieval.SectionLore, retrieval.SectionLoreConstant, retrieval.SectionLoreBefore, retrieval.SectionLoreConstantBefore:
 				loreSections += s.Items
+				perSection[s.Name] = s.Items
 			}
 		}
 		require.Equal(t, out.Report.UsedTokens, sum, "sections add up")
 		require.Equal(t, len(out.Report.Lore), loreSections)
+		for _, l := range out.Report.Lore {
+			perSection[l.Section]--
+		}
+		for name, n := range perSection {
+			require.Zero(t, n, "section %s: its items are the entries reported in it", name)
+		}
 		if budget > 800 {
 			require.NotEmpty(t, out.Report.Lore, "budget %d", budget)
 			require.Greater(t, out.Report.UsedTokens, budget*8/10, "a big budget is used, not wasted (budget %d)", budget)
@@ -207,4 +225,72 @@ func TestAssembleLoreScanBeforeSeq(t *testing.T) {
 		Message: retrieval.Message{Content: "the new message"}, BudgetTokens: 500})
 	require.NoError(t, err)
 	require.Equal(t, [][]string{{"the new message", "three", "two"}}, lore.scans)
+}
+
+// Lore positions: before_char puts a constant entry before the persona (in
+// the first, stable system message) and a triggered one at the start of
+// the volatile system message; after_char (the default) puts them after the
+// persona and at the very end, after the recalled turns.
+func TestAssembleLorePositions(t *testing.T) {
+	for _, layout := range []string{retrieval.LayoutCache, retrieval.LayoutChronological} {
+		t.Run(layout, func(t *testing.T) {
+			r := newRig(t, retrieval.AssemblerConfig{Layout: layout}, nil)
+			turns := filler(rand.New(rand.NewPCG(31, 32)), 120)
+			turns[10] = "The castle by the lake was cold that winter."
+			r.fill(t, "c", turns)
+			ss := any(r.store).(memory.SummaryStore)
+			_, err := ss.AddSummary(context.Background(), "", "c", memory.Summary{Level: 0, FromSeq: 1, ToSeq: 30, Content: "They talked about the park.", Tokens: 7,
+				FromTime: day0, ToTime: day0.Add(29 * 3600e9)})
+			require.NoError(t, err)
+			lore := &keyLore{items: []retrieval.LoreItem{
+				{ID: 1, Name: "cb", Content: "Before the persona.", Constant: true, Before: true},
+				{ID: 2, Name: "ca", Content: "After the persona.", Constant: true},
+				{ID: 3, Name: "castle", Content: "Triggered, before the summaries.", Before: true},
+				{ID: 4, Name: "castle", Content: "Triggered, at the end."},
+			}}
+			persona := "You are Mel, a warm and witty painter."
+			out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", Persona: persona, Lore: lore,
+				Message: retrieval.Message{Content: "Tell me about the castle by the lake"}, BudgetTokens: 3000})
+			require.NoError(t, err)
+
+			stable := "World info:\nBefore the persona.\n\n" + persona + "\n\nWorld info:\nAfter the persona."
+			volatile := out.Messages[0].Content
+			if layout == retrieval.LayoutCache {
+				require.Equal(t, stable, out.Messages[0].Content, "the first system message: lore before, persona, lore after")
+				last := out.Messages[len(out.Messages)-2]
+				require.Equal(t, "system", last.Role)
+				volatile = last.Content
+			} else {
+				require.True(t, strings.HasPrefix(volatile, stable+"\n\n"))
+				volatile = strings.TrimPrefix(volatile, stable+"\n\n")
+			}
+			require.True(t, strings.HasPrefix(volatile, "World info relevant now:\nTriggered, before the summaries.\n\nLong-term memory"), volatile)
+			require.Contains(t, volatile, "Earlier in this conversation")
+			require.True(t, strings.HasSuffix(volatile, "\n\nWorld info relevant now:\nTriggered, at the end."), volatile)
+
+			var names []string
+			sum := 0
+			for _, s := range out.Report.Sections {
+				names = append(names, s.Name)
+				sum += s.Tokens
+			}
+			want := []string{retrieval.SectionLoreConstantBefore, retrieval.SectionPersona, retrieval.SectionLoreConstant,
+				retrieval.SectionLoreBefore, retrieval.SectionSummary, retrieval.SectionRecalled, retrieval.SectionLore,
+				retrieval.SectionRecent, retrieval.SectionMessage}
+			if layout == retrieval.LayoutCache {
+				want = []string{retrieval.SectionLoreConstantBefore, retrieval.SectionPersona, retrieval.SectionLoreConstant,
+					retrieval.SectionRecent, retrieval.SectionLoreBefore, retrieval.SectionSummary, retrieval.SectionRecalled,
+					retrieval.SectionLore, retrieval.SectionMessage}
+			}
+			require.Equal(t, want, names)
+			require.Equal(t, out.Report.UsedTokens, sum, "sections add up")
+			require.LessOrEqual(t, exactTokens(r.tok, out.Messages, 4), out.Report.UsedTokens, "an upper bound of the exact count")
+			var got []string
+			for _, l := range out.Report.Lore {
+				got = append(got, l.Section)
+			}
+			require.Equal(t, []string{retrieval.SectionLoreConstantBefore, retrieval.SectionLoreConstant, retrieval.SectionLoreBefore, retrieval.SectionLore}, got)
+			require.Equal(t, []int{1, 2, 3, 4}, []int{out.Report.Lore[0].ID, out.Report.Lore[1].ID, out.Report.Lore[2].ID, out.Report.Lore[3].ID})
+		})
+	}
 }

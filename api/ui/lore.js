@@ -5,7 +5,7 @@ import { api, enc } from './api.js';
 import { field } from './form.js';
 
 const LOGIC = [['', 'and any (default)'], ['and_any', 'and any'], ['and_all', 'and all'], ['not_any', 'not any'], ['not_all', 'not all']];
-const POSITION = [['', 'before char (default)'], ['before_char', 'before char'], ['after_char', 'after char']];
+const POSITION = [['', 'after char (default)'], ['before_char', 'before char'], ['after_char', 'after char']];
 
 export function lorePanel(page) {
   const d = page.draft;

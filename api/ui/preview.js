@@ -5,7 +5,7 @@ import { h, replace, toast, fmtTime } from './dom.js';
 import { api, request, enc, q } from './api.js';
 import { previewMoves } from './diff.js';
 
-const SECTIONS = ['persona', 'lore_constant', 'summaries', 'lore', 'recalled', 'recent', 'post_history', 'message'];
+const SECTIONS = ['lore_constant_before', 'persona', 'lore_constant', 'lore_before', 'summaries', 'lore', 'recalled', 'recent', 'post_history', 'message'];
 
 export async function previewPanel(panel, page) {
   const bot = () => page.bot;
@@ -166,7 +166,7 @@ function why(r) {
       : h('p', { class: 'muted' }, 'No earlier turns in this context.'),
     h('h2', {}, 'Lore in'),
     (r.lore || []).length ? h('ul', { id: 'preview-lore' }, r.lore.map((l) =>
-      h('li', {}, h('strong', {}, `#${l.id} ${l.name || ''}`), ` · ${l.tokens} tokens · `,
+      h('li', {}, h('strong', {}, `#${l.id} ${l.name || ''}`), ` · ${l.tokens} tokens · ${l.section || ''} · `,
         l.constant ? 'constant' : (l.reasons || []).join('; '))))
       : h('p', { class: 'muted' }, 'No lore entry (none triggered, or no room).'),
     h('h2', {}, 'Summaries in'),

@@ -225,5 +225,10 @@ func (s *Server) deleteTurn(c echo.Context) error {
 	if err := s.store.DeleteTurn(c.Request().Context(), tenant(c), id, seq); err != nil {
 		return turnErr(err, id, seq)
 	}
+	// The summaries covering the turn are now stale: rebuild them soon
+	// rather than at the conversation's next append or context call.
+	if s.deps.Compactor != nil {
+		s.deps.Compactor.Trigger(tenant(c), id)
+	}
 	return c.NoContent(http.StatusNoContent)
 }

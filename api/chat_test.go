@@ -411,14 +411,15 @@ func TestChatCompletionsErrors(t *testing.T) {
 		status     int
 		typ, code  string
 		param      any
+		message    string
 	}{
-		{"no model", `{"messages":[{"role":"user","content":"x"}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "model"},
-		{"unknown model", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"user":"c"}`, nil, 404, "invalid_request_error", "model_not_found", nil},
-		{"no user message", `{"model":"mira","messages":[{"role":"system","content":"x"}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "messages"},
-		{"no conversation", `{"model":"mira","messages":[{"role":"user","content":"x"}]}`, nil, 400, "invalid_request_error", "invalid_request", "user"},
-		{"image part", `{"model":"mira","messages":[{"role":"user","content":[{"type":"image_url"}]}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "messages[0].content[0].type"},
-		{"other bot's conversation", `{"model":"mira","messages":[{"role":"user","content":"x"}],"user":"plain"}`, nil, 409, "invalid_request_error", "conflict", nil},
-		{"bad header", `{"model":"mira","messages":[{"role":"user","content":"x"}]}`, []string{"X-Conversation-Id: a/b"}, 400, "invalid_request_error", "invalid_request", "X-Conversation-Id"},
+		{"no model", `{"messages":[{"role":"user","content":"x"}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "model", ""},
+		{"unknown model", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"user":"c"}`, nil, 404, "invalid_request_error", "model_not_found", nil, ""},
+		{"no user message", `{"model":"mira","messages":[{"role":"system","content":"x"}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "messages", ""},
+		{"no conversation", `{"model":"mira","messages":[{"role":"user","content":"x"}]}`, nil, 400, "invalid_request_error", "invalid_request", "user", ""},
+		{"image part", `{"model":"mira","messages":[{"role":"user","content":[{"type":"image_url"}]}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "messages[0].content[0].type", ""},
+		{"other bot's conversation", `{"model":"mira","messages":[{"role":"user","content":"x"}],"user":"plain"}`, nil, 409, "invalid_request_error", "conflict", nil, `conversation "plain" was created without a bot, not for "mira"`},
+		{"bad header", `{"model":"mira","messages":[{"role":"user","content":"x"}]}`, []string{"X-Conversation-Id: a/b"}, 400, "invalid_request_error", "invalid_request", "X-Conversation-Id", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.must(tc.status, "POST", "/v1/chat/completions", tc.body, tc.headers...)
@@ -430,6 +431,7 @@ func TestChatCompletionsErrors(t *testing.T) {
 			require.Equal(t, tc.code, body.Error["code"])
 			require.Equal(t, tc.param, body.Error["param"])
 			require.NotEmpty(t, body.Error["message"])
+			require.Contains(t, body.Error["message"], tc.message)
 		})
 	}
 	require.Zero(t, e.backend.Calls())

@@ -464,3 +464,15 @@ func TestChatNotConfigured(t *testing.T) {
 	require.Equal(t, "not_implemented", code)
 	e.must(http.StatusNotImplemented, "GET", "/v1/models", "")
 }
+
+func TestChatWithDeletedBot(t *testing.T) {
+	e := newChatEnv(t, llmtest.Reply(testUsage, "x"), llm.Config{})
+	e.putBot(mira)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c","bot_id":"mira"}`)
+	require.NoError(t, e.bots.Delete(context.Background(), "", "mira"))
+	code, msg := e.must(http.StatusNotFound, "POST", "/v1/conversations/c/chat", `{"message":{"content":"hello?"}}`).errorCode(t)
+	require.Equal(t, "not_found", code)
+	require.Equal(t, `conversation "c" was made with a bot that no longer exists (bot "mira" not found)`, msg)
+	require.Len(t, e.turnList("c"), 1, "only the first message: the refused message is not stored")
+	require.Zero(t, e.backend.Calls())
+}

@@ -360,9 +360,9 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: longmem serve [flags]\n\nServe the REST API. API keys (LONGMEM_API_KEYS=key:tenant,…) and the Redis\npassword (LONGMEM_REDIS_PASSWORD) come from the environment or the config file;\nthe inference backend's key from LONGMEM_BACKEND_KEY only.\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(out, "\nEnvironment:\n  LONGMEM_CONFIG  config file path\n")
+		fmt.Fprintf(out, "\nEnvironment:\n  %-37s %s\n", "LONGMEM_CONFIG", "config file path")
 		for _, v := range envVars {
-			fmt.Fprintf(out, "  %s  %s\n", v.name, v.help)
+			fmt.Fprintf(out, "  %-37s %s\n", v.name, v.help)
 		}
 	}
 	return f

@@ -95,7 +95,8 @@ func TestImportErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, ctype, field, msg string
 	}{
-		{"garbage", "this is not a card", "", "card", "not valid JSON"},
+		{"garbage", "this is not a card", "", "card", "neither a PNG"},
+		{"malformed JSON", `{"spec":`, "", "card", "not valid JSON"},
 		{"empty", " ", "", "body", "empty"},
 		{"png without a card", cardFixture(t, "no_card.png"), "image/png", "card", "no chara or ccv3"},
 		{"broken png", cardFixture(t, "v2_text.png")[:300], "image/png", "card", "PNG"},

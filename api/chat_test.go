@@ -411,14 +411,15 @@ func TestChatCompletionsErrors(t *testing.T) {
 		status     int
 		typ, code  string
 		param      any
+		message    string
 	}{
-		{"no model", `{"messages":[{"role":"user","content":"x"}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "model"},
-		{"unknown model", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"user":"c"}`, nil, 404, "invalid_request_error", "model_not_found", nil},
-		{"no user message", `{"model":"mira","messages":[{"role":"system","content":"x"}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "messages"},
-		{"no conversation", `{"model":"mira","messages":[{"role":"user","content":"x"}]}`, nil, 400, "invalid_request_error", "invalid_request", "user"},
-		{"image part", `{"model":"mira","messages":[{"role":"user","content":[{"type":"image_url"}]}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "messages[0].content[0].type"},
-		{"other bot's conversation", `{"model":"mira","messages":[{"role":"user","content":"x"}],"user":"plain"}`, nil, 409, "invalid_request_error", "conflict", nil},
-		{"bad header", `{"model":"mira","messages":[{"role":"user","content":"x"}]}`, []string{"X-Conversation-Id: a/b"}, 400, "invalid_request_error", "invalid_request", "X-Conversation-Id"},
+		{"no model", `{"messages":[{"role":"user","content":"x"}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "model", ""},
+		{"unknown model", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"user":"c"}`, nil, 404, "invalid_request_error", "model_not_found", nil, ""},
+		{"no user message", `{"model":"mira","messages":[{"role":"system","content":"x"}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "messages", ""},
+		{"no conversation", `{"model":"mira","messages":[{"role":"user","content":"x"}]}`, nil, 400, "invalid_request_error", "invalid_request", "user", ""},
+		{"image part", `{"model":"mira","messages":[{"role":"user","content":[{"type":"image_url"}]}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "messages[0].content[0].type", ""},
+		{"other bot's conversation", `{"model":"mira","messages":[{"role":"user","content":"x"}],"user":"plain"}`, nil, 409, "invalid_request_error", "conflict", nil, `conversation "plain" was created without a bot, not for "mira"`},
+		{"bad header", `{"model":"mira","messages":[{"role":"user","content":"x"}]}`, []string{"X-Conversation-Id: a/b"}, 400, "invalid_request_error", "invalid_request", "X-Conversation-Id", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.must(tc.status, "POST", "/v1/chat/completions", tc.body, tc.headers...)
@@ -430,6 +431,7 @@ func TestChatCompletionsErrors(t *testing.T) {
 			require.Equal(t, tc.code, body.Error["code"])
 			require.Equal(t, tc.param, body.Error["param"])
 			require.NotEmpty(t, body.Error["message"])
+			require.Contains(t, body.Error["message"], tc.message)
 		})
 	}
 	require.Zero(t, e.backend.Calls())
@@ -479,4 +481,16 @@ func TestChatUserIsConversationUserID(t *testing.T) {
 
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"anon","bot_id":"mira"}`)
 	require.Equal(t, "Ahoy, User! I'm Mira.", e.turnList("anon")[0].Content)
+}
+
+func TestChatWithDeletedBot(t *testing.T) {
+	e := newChatEnv(t, llmtest.Reply(testUsage, "x"), llm.Config{})
+	e.putBot(mira)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c","bot_id":"mira"}`)
+	require.NoError(t, e.bots.Delete(context.Background(), "", "mira"))
+	code, msg := e.must(http.StatusNotFound, "POST", "/v1/conversations/c/chat", `{"message":{"content":"hello?"}}`).errorCode(t)
+	require.Equal(t, "not_found", code)
+	require.Equal(t, `conversation "c" was made with a bot that no longer exists (bot "mira" not found)`, msg)
+	require.Len(t, e.turnList("c"), 1, "only the first message: the refused message is not stored")
+	require.Zero(t, e.backend.Calls())
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -142,13 +143,20 @@ func decodeJSONWith(c echo.Context, dst any, emptyOK, strict bool) error {
 		case errors.As(err, &se):
 			return memory.Invalid("body", "invalid JSON at byte offset %d: %v", se.Offset, err)
 		case errors.As(err, &te):
-			field := te.Field
+			field := jsonPathAt(body, te.Offset)
+			if field == "" {
+				field = te.Field
+			}
 			if field == "" {
 				field = "body"
 			}
 			return memory.Invalid(field, "got a JSON %s; want %s", te.Value, jsonKind(te.Type.Kind().String()))
 		case errors.Is(err, io.ErrUnexpectedEOF):
 			return memory.Invalid("body", "invalid JSON: the body ends in the middle of a value")
+		}
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			name, _ = strconv.Unquote(name)
+			return memory.Invalid(jsonKeyPath(body, name), "is not a field of this request (misspelt? GET /openapi.json lists the fields)")
 		}
 		return memory.Invalid("body", "invalid JSON: %v", err)
 	}
@@ -157,6 +165,104 @@ func decodeJSONWith(c echo.Context, dst any, emptyOK, strict bool) error {
 		return memory.Invalid("body", "unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// jsonFrame is one open object or array while walking a JSON document.
+type jsonFrame struct {
+	array     bool
+	index     int    // arrays: the index of the next value
+	key       string // objects: the key of the current value
+	expectKey bool   // objects: the next token is a key
+}
+
+// walkJSON calls visit with the path (turns[1].metadata) and end offset of
+// every value's first token in body, in document order, until visit
+// returns false or the body ends or is malformed.
+func walkJSON(body []byte, visit func(path string, end int64) bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var stack []jsonFrame
+	path := func() string {
+		var b strings.Builder
+		for _, f := range stack {
+			if f.array {
+				fmt.Fprintf(&b, "[%d]", f.index)
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(f.key)
+		}
+		return b.String()
+	}
+	done := func() { // a value ended: the parent moves on
+		if n := len(stack); n > 0 {
+			if stack[n-1].array {
+				stack[n-1].index++
+			} else {
+				stack[n-1].expectKey = true
+			}
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return
+		}
+		if n := len(stack); n > 0 && !stack[n-1].array && stack[n-1].expectKey {
+			if k, ok := tok.(string); ok {
+				stack[n-1].key, stack[n-1].expectKey = k, false
+				continue
+			}
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			done()
+			continue
+		}
+		if !visit(path(), dec.InputOffset()) {
+			return
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, jsonFrame{expectKey: true})
+		case json.Delim('['):
+			stack = append(stack, jsonFrame{array: true})
+		default:
+			done()
+		}
+	}
+}
+
+// jsonPathAt is the path of the value of body whose first token ends at or
+// after offset (where encoding/json reports a type error), "" when there
+// is none.
+func jsonPathAt(body []byte, offset int64) string {
+	var at string
+	walkJSON(body, func(path string, end int64) bool {
+		if end >= offset {
+			at = path
+			return false
+		}
+		return true
+	})
+	return at
+}
+
+// jsonKeyPath is the path of the only value under key name in body, else
+// name itself (the key is also in a free-form object such as metadata).
+func jsonKeyPath(body []byte, name string) string {
+	var found []string
+	walkJSON(body, func(path string, _ int64) bool {
+		if path == name || strings.HasSuffix(path, "."+name) {
+			found = append(found, path)
+		}
+		return true
+	})
+	if len(found) == 1 {
+		return found[0]
+	}
+	return name
 }
 
 // jsonKind names a Go kind the way a JSON client thinks of it.

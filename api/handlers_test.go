@@ -486,3 +486,28 @@ func TestPanicRecovery(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, turns)
 }
+
+func TestDecodeErrorsNameThePath(t *testing.T) {
+	e := newEnv(t, Config{})
+	id := e.createConversation("p")
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"type error in the first turn", `{"turns":[{"role":"user","content":5}]}`, "turns[0].content: got a JSON number"},
+		{"type error in the second turn", `{"turns":[{"role":"user","content":"ok"},{"role":"user","content":"x","metadata":"s"}]}`, "turns[1].metadata: got a JSON string"},
+		{"object for a string", `{"turns":[{"role":"user","content":"ok"},{"role":"user","content":{"a":[1,{"b":2}]}}]}`, "turns[1].content: got a JSON object"},
+		{"turns not an array", `{"turns":{"a":1}}`, "turns: got a JSON object"},
+		{"a turn not an object", `{"turns":[{"role":"user","content":"ok"},7]}`, "turns[1]: got a JSON number"},
+		{"unknown field in a turn", `{"turns":[{"role":"user","content":"ok"},{"role":"user","content":"x","rôle":"y"}]}`, `turns[1].rôle: is not a field of this request`},
+		{"unknown top-level field", `{"turns":[{"role":"user","content":"ok"}],"turn":[]}`, `turn: is not a field`},
+		{"unknown field also in metadata", `{"turns":[{"role":"user","content":"ok","metadata":{"colour":1}},{"role":"user","content":"x","colour":"red"}]}`, `colour: is not a field`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.must(http.StatusBadRequest, "POST", "/v1/conversations/"+id+"/turns", tc.body)
+			code, msg := r.errorCode(t)
+			require.Equal(t, "invalid_request", code)
+			require.Contains(t, msg, tc.want)
+		})
+	}
+	require.Empty(t, e.must(http.StatusOK, "GET", "/v1/conversations/"+id+"/turns", "").json(t)["turns"], "nothing was stored")
+}

@@ -116,6 +116,32 @@ func TestSummariesAndCompact(t *testing.T) {
 	require.Empty(t, ctx.Report.Summaries)
 }
 
+func TestForgetTriggersRebuild(t *testing.T) {
+	e, cc := newCompactingEnv(t)
+	id := e.createConversation("f")
+	var contents []string
+	for i := range 30 {
+		contents = append(contents, fmt.Sprintf("Turn %d: Caroline painted lake number %d at sunrise.", i, i))
+	}
+	e.appendContents(id, contents...)
+	e.must(http.StatusOK, "POST", "/v1/conversations/"+id+"/compact", "")
+	before := cc.count("/f")
+
+	e.must(http.StatusNoContent, "DELETE", "/v1/conversations/"+id+"/turns/3", "")
+	require.Equal(t, before+1, cc.count("/f"), "a forget triggers compaction, so the stale summary is rebuilt without waiting for the next append")
+	stale := 0
+	for _, s := range e.summaries(id) {
+		if s.Stale {
+			stale++
+		}
+	}
+	require.Equal(t, 1, stale, "the summary covering turn 3 is stale until rebuilt")
+
+	// A forget that fails (the turn is gone) triggers nothing.
+	e.must(http.StatusNotFound, "DELETE", "/v1/conversations/"+id+"/turns/3", "")
+	require.Equal(t, before+1, cc.count("/f"))
+}
+
 func TestSummariesErrors(t *testing.T) {
 	e, _ := newCompactingEnv(t)
 	code, msg := e.must(http.StatusNotFound, "GET", "/v1/conversations/nope/summaries", "").errorCode(t)

@@ -296,7 +296,7 @@ func (c *Chat) conversationBot(ctx context.Context, conv memory.Conversation) (*
 	b, err := c.Bot(ctx, conv.Tenant, conv.BotID, conv.BotVersion)
 	var nf *NotFoundError
 	if errors.As(err, &nf) {
-		nf.Message = fmt.Sprintf("conversation %q uses %s", conv.ID, nf.Message)
+		nf.Message = fmt.Sprintf("conversation %q was made with a bot that no longer exists (%s)", conv.ID, nf.Message)
 	}
 	return b, err
 }

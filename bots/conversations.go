@@ -81,7 +81,11 @@ func (c *Chat) OpenConversation(ctx context.Context, tenant, id string, bot *Bot
 		conv, err := c.deps.Store.GetConversation(ctx, tenant, id)
 		if err == nil {
 			if bot != nil && conv.BotID != bot.ID {
-				return conv, &ConflictError{Message: fmt.Sprintf("conversation %q belongs to bot %q, not %q", id, conv.BotID, bot.ID), Err: memory.ErrConflict}
+				owner := fmt.Sprintf("belongs to bot %q", conv.BotID)
+				if conv.BotID == "" {
+					owner = "was created without a bot"
+				}
+				return conv, &ConflictError{Message: fmt.Sprintf("conversation %q %s, not for %q: use another conversation id", id, owner, bot.ID), Err: memory.ErrConflict}
 			}
 			return conv, nil
 		}

@@ -59,6 +59,9 @@ func Parse(b []byte) (bots.Bot, error) {
 	if bytes.HasPrefix(b, pngSignature) {
 		return ParsePNG(b)
 	}
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] != '{' {
+		return bots.Bot{}, memory.Invalid("card", "is neither a PNG (no PNG signature) nor a JSON object: want a Character Card as JSON or a PNG carrying one")
+	}
 	return ParseJSON(b)
 }
 

@@ -260,6 +260,17 @@ func TestParseErrors(t *testing.T) {
 			require.Equal(t, tc.field, ie.Field, err.Error())
 		})
 	}
+	// Parse tells a body that is neither a PNG nor JSON (a JPEG, a typo'd
+	// path's "Not Found") from JSON that is malformed.
+	for in, want := range map[string]string{
+		"hello":                "neither a PNG",
+		"\xff\xd8\xff\xe0JFIF": "neither a PNG",
+		`{"name":`:             "not valid JSON",
+	} {
+		_, err := card.Parse([]byte(in))
+		require.ErrorIs(t, err, memory.ErrInvalid)
+		require.ErrorContains(t, err, want, in)
+	}
 	png := read(t, "v2_text.png")
 	for name, in := range map[string][]byte{
 		"truncated":   png[:len(png)/2],

@@ -78,6 +78,9 @@ func Open(cfg Config) (*Store, error) {
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("embeddedbots: open %s: %w: another process (a running longmem serve?) holds it; stop it or use another data directory", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("embeddedbots: open %s: %w", path, err)
 	}

@@ -117,6 +117,9 @@ func (c StorageConfig) Validate() error {
 		}
 		return c.Redis.store().Validate()
 	default:
+		if strings.Contains(c.Backend, "://") {
+			return fmt.Errorf("storage: unknown backend %q (want embedded or redis); --backend is the storage backend, the inference backend is --backend-url", c.Backend)
+		}
 		return fmt.Errorf("storage: unknown backend %q (want embedded or redis)", c.Backend)
 	}
 	return nil
@@ -171,9 +174,15 @@ func (c Config) Redacted() Config {
 	return c
 }
 
-// YAML is the configuration as a config file, secrets redacted.
+// YAML is the configuration as a config file, secrets redacted. The
+// backend's API key, which only LONGMEM_BACKEND_KEY sets, shows as a
+// comment when set.
 func (c Config) YAML() ([]byte, error) {
 	var buf bytes.Buffer
+	buf.WriteString("# longmem serve configuration; a 0 or empty value takes the built-in default.\n")
+	if c.Backend.APIKey != "" {
+		buf.WriteString("# backend API key (LONGMEM_BACKEND_KEY): " + api.Redacted + "\n")
+	}
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(c.Redacted()); err != nil {
@@ -336,7 +345,7 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.BoolVar(&f.printConfig, "print-config", false, "print the effective configuration (secrets redacted) and exit")
 	fs.StringVar(&f.addr, "addr", defaultAddr, "HTTP listen address (env LONGMEM_ADDR)")
 	fs.StringVar(&f.data, "data", defaultData, "embedded storage directory (env LONGMEM_DATA)")
-	fs.StringVar(&f.backend, "backend", backendEmbedded, "storage backend: embedded or redis (env LONGMEM_STORAGE_BACKEND)")
+	fs.StringVar(&f.backend, "backend", backendEmbedded, "storage backend: embedded or redis (env LONGMEM_STORAGE_BACKEND); the inference backend is --backend-url")
 	fs.StringVar(&f.redisAddrs, "redis-addrs", "", "comma-separated Redis addresses (env LONGMEM_REDIS_ADDRS)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (env LONGMEM_LOG_LEVEL)")
 	fs.StringVar(&f.encoding, "tokenizer", "cl100k_base", "token encoding: cl100k_base or o200k_base (env LONGMEM_TOKENIZER_ENCODING)")
@@ -349,11 +358,11 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.DurationVar(&f.timeout, "backend-timeout", llm.DefaultTimeout, "bound of one backend call (env LONGMEM_BACKEND_TIMEOUT)")
 	fs.StringVar(&f.summarizer, "summarizer", summarizerAuto, "summaries: auto (LLM when a backend is set), extractive or llm (env LONGMEM_SUMMARIZER)")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: longmem serve [flags]\n\nServe the REST API. API keys (LONGMEM_API_KEYS=key:tenant,…) and the Redis\npassword (LONGMEM_REDIS_PASSWORD) come from the environment or the config file.\n\nFlags:\n")
+		fmt.Fprintf(out, "Usage: longmem serve [flags]\n\nServe the REST API. API keys (LONGMEM_API_KEYS=key:tenant,…) and the Redis\npassword (LONGMEM_REDIS_PASSWORD) come from the environment or the config file;\nthe inference backend's key from LONGMEM_BACKEND_KEY only.\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(out, "\nEnvironment:\n  LONGMEM_CONFIG  config file path\n")
+		fmt.Fprintf(out, "\nEnvironment:\n  %-37s %s\n", "LONGMEM_CONFIG", "config file path")
 		for _, v := range envVars {
-			fmt.Fprintf(out, "  %s  %s\n", v.name, v.help)
+			fmt.Fprintf(out, "  %-37s %s\n", v.name, v.help)
 		}
 	}
 	return f
@@ -414,6 +423,42 @@ func loadConfig(f *serveFlags, env map[string]string) (Config, error) {
 	}
 	f.apply(&cfg)
 	return cfg, f.err
+}
+
+// didYouMean suggests the known variable closest to an unknown one
+// (", did you mean LONGMEM_API_KEYS?"), or "" when none is close.
+func didYouMean(name string) string {
+	best, bestD := "", 3 // at most two edits away
+	for _, v := range envVars {
+		if d := editDistance(name, v.name); d < bestD {
+			best, bestD = v.name, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return ", did you mean " + best + "?"
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func splitList(s string) []string {

@@ -231,6 +231,36 @@ func TestServeRefusesPublicAddressWithoutKeys(t *testing.T) {
 
 func TestUnknownEnvIsReported(t *testing.T) {
 	require.Equal(t, []string{"LONGMEM_ADRR"}, unknownEnv(map[string]string{"LONGMEM_ADRR": "x", "LONGMEM_ADDR": "y", "HOME": "/"}))
+	require.Equal(t, ", did you mean LONGMEM_API_KEYS?", didYouMean("LONGMEM_API_KEY"))
+	require.Equal(t, ", did you mean LONGMEM_BACKEND_URL?", didYouMean("LONGMEM_BAKEND_URL"))
+	require.Empty(t, didYouMean("LONGMEM_SOMETHING_ELSE"))
+
+	// The warning comes before the configuration is validated, since a
+	// misspelt variable is often why it is invalid; --print-config warns too.
+	data := filepath.Join(t.TempDir(), "data")
+	code, _, errOut := runCmd(t, map[string]string{"LONGMEM_API_KEY": "k:t"}, "serve", "--addr", "0.0.0.0:0", "--data", data)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "unknown environment variable LONGMEM_API_KEY, did you mean LONGMEM_API_KEYS?")
+	require.Contains(t, errOut, "no API keys")
+	code, _, errOut = runCmd(t, map[string]string{"LONGMEM_BAKEND_URL": "http://x"}, "serve", "--print-config")
+	require.Equal(t, 0, code)
+	require.Contains(t, errOut, "LONGMEM_BAKEND_URL, did you mean LONGMEM_BACKEND_URL?")
+}
+
+func TestStorageBackendGivenAURL(t *testing.T) {
+	code, _, errOut := runCmd(t, nil, "serve", "--print-config", "--backend", "http://localhost:8000/v1")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "--backend-url", "the likely mix-up is named")
+}
+
+func TestPrintConfigShowsBackendKeyIsSet(t *testing.T) {
+	code, out, errOut := runCmd(t, map[string]string{"LONGMEM_BACKEND_URL": "http://llm:8000/v1", "LONGMEM_BACKEND_KEY": "sk-verysecret"}, "serve", "--print-config")
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out, "sk-verysecret")
+	require.Contains(t, out, "LONGMEM_BACKEND_KEY): "+api.Redacted)
+	code, out, errOut = runCmd(t, nil, "serve", "--print-config")
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out, "LONGMEM_BACKEND_KEY", "no key, no line")
 }
 
 // TestServeInProcess wires the app as serve does, serves a few requests and

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -188,7 +189,8 @@ func (a *app) serveHTTP(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	a.logger.Info("longmem serving", "addr", ln.Addr().String(), "storage", a.cfg.Storage.Backend,
-		"tokenizer", a.tokenizer.Name(), "api_keys", len(a.cfg.API.Keys), "summarizer", summarizerOf(a.cfg))
+		"tokenizer", a.tokenizer.Name(), "api_keys", len(a.cfg.API.Keys), "summarizer", summarizerOf(a.cfg),
+		"backend_url", backendURLForLog(a.cfg.Backend.BaseURL), "backend_model", a.cfg.Backend.Model)
 
 	select {
 	case err := <-errc:
@@ -223,6 +225,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		f.fs.Usage()
 		return 2
 	}
+	// Before anything can fail: a misspelt variable is often why the
+	// configuration is invalid (LONGMEM_API_KEY for LONGMEM_API_KEYS).
+	for _, name := range unknownEnv(env) {
+		fmt.Fprintf(stderr, "longmem serve: warning: ignoring unknown environment variable %s%s\n", name, didYouMean(name))
+	}
 	cfg, err := loadConfig(f, env)
 	if err != nil {
 		fmt.Fprintf(stderr, "longmem serve: %v\n", err)
@@ -241,7 +248,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		}
 		return 0
 	}
-	if err := serve(ctx, cfg, stderr, env); err != nil {
+	if err := serve(ctx, cfg, stderr); err != nil {
 		fmt.Fprintf(stderr, "longmem serve: %v\n", err)
 		return 1
 	}
@@ -249,16 +256,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 }
 
 // serve runs the server with cfg until SIGINT/SIGTERM or ctx ends.
-func serve(ctx context.Context, cfg Config, logw io.Writer, env map[string]string) error {
+func serve(ctx context.Context, cfg Config, logw io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	logger, err := newLogger(cfg, logw)
 	if err != nil {
 		return err
-	}
-	if unknown := unknownEnv(env); len(unknown) > 0 {
-		logger.Warn("ignoring unknown LONGMEM_* environment variables", "names", unknown)
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -279,4 +283,17 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, env map[string]strin
 		logger.Info("stopped")
 	}
 	return err
+}
+
+// backendURLForLog is the inference backend's URL without credentials, or
+// "none" (chat then answers 503 no_backend unless a bot names its own).
+func backendURLForLog(raw string) string {
+	if raw == "" {
+		return "none"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
 }

@@ -61,6 +61,15 @@ func TestReopenKeepsEverything(t *testing.T) {
 	require.ErrorIs(t, err, memory.ErrConflict, "the chain survives a restart")
 }
 
+func TestSecondOpenSaysTheDirectoryIsInUse(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, Config{Dir: dir})
+	defer s.Close()
+	_, err := Open(Config{Dir: dir})
+	require.ErrorIs(t, err, bolt.ErrTimeout)
+	require.ErrorContains(t, err, "another process (a running longmem serve?) holds it")
+}
+
 func TestClosedStoreRefusesWrites(t *testing.T) {
 	s := open(t, Config{})
 	require.NoError(t, s.Close())

@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/longmem/longmem/bots/llm"
+	"github.com/longmem/longmem/memory"
 )
 
 // ErrNoBackend: neither the bot nor the server names an inference backend
 // (no --backend-url). Nothing was stored.
-var ErrNoBackend = errors.New("no inference backend is configured: start longmem with --backend-url (or LONGMEM_BACKEND_URL) or set the bot's model.backend")
+var ErrNoBackend = errors.New("no inference backend is configured: start longmem with --backend-url (or LONGMEM_BACKEND_URL), or allow one (chat.allowed_backends) and set the bot's model.backend")
 
 // Completer is what the chat loop needs of an inference backend;
 // *llm.Client implements it.
@@ -34,6 +36,9 @@ type BackendSource interface {
 type Backends struct {
 	def  llm.Config
 	http *http.Client
+	// allowed are the base URLs (without a trailing slash) bots may name
+	// besides the server's own.
+	allowed map[string]bool
 
 	mu      sync.Mutex
 	clients map[string]*llm.Client // by base URL
@@ -48,7 +53,32 @@ func NewBackends(def llm.Config, client *http.Client) (*Backends, error) {
 			return nil, err
 		}
 	}
-	return &Backends{def: def, http: client, clients: map[string]*llm.Client{}}, nil
+	return &Backends{def: def, http: client, clients: map[string]*llm.Client{}, allowed: map[string]bool{}}, nil
+}
+
+// Allow lets bots name these base URLs as their model.backend. By default
+// a bot may only restate the server's own backend: a bot designer must not
+// be able to make the server send requests to any address (internal
+// services, cloud metadata). Call before serving.
+func (b *Backends) Allow(urls ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, u := range urls {
+		if u = normBase(u); u != "" {
+			b.allowed[u] = true
+		}
+	}
+}
+
+func normBase(u string) string { return strings.TrimRight(strings.TrimSpace(u), "/") }
+
+// shownURL is u for an error message, its password hidden.
+func shownURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Redacted()
 }
 
 // Backend implements BackendSource. A bot's own backend URL gets the
@@ -57,7 +87,7 @@ func NewBackends(def llm.Config, client *http.Client) (*Backends, error) {
 // a bot anywhere.
 func (b *Backends) Backend(mc ModelConfig) (Completer, error) {
 	base := strings.TrimSpace(mc.Backend)
-	if base == "" {
+	if base == "" || normBase(base) == normBase(b.def.BaseURL) {
 		base = b.def.BaseURL
 	}
 	if base == "" {
@@ -65,6 +95,9 @@ func (b *Backends) Backend(mc ModelConfig) (Completer, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if base != b.def.BaseURL && !b.allowed[normBase(base)] {
+		return nil, memory.Invalid("model.backend", "%q is not a backend this server lets bots use: add it to chat.allowed_backends (LONGMEM_BACKEND_ALLOWED) or leave model.backend empty for the server's", shownURL(base))
+	}
 	if c, ok := b.clients[base]; ok {
 		return c, nil
 	}

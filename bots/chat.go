@@ -58,12 +58,21 @@ type ChatConfig struct {
 	// ReplyLookback is how many turns after a retried request's user turn
 	// are searched for the reply it already got (default 64).
 	ReplyLookback int `yaml:"reply_lookback" json:"reply_lookback,omitempty"`
+	// AllowedBackends are the base URLs a bot's model.backend may name
+	// besides the server's own backend (none by default: a bot designer
+	// cannot make the server call an arbitrary address).
+	AllowedBackends []string `yaml:"allowed_backends" json:"allowed_backends,omitempty"`
 }
 
 // Validate reports a configuration that cannot work.
 func (c ChatConfig) Validate() error {
 	if c.DefaultContextWindow < 0 || c.DefaultMaxOutputTokens < 0 || c.ReplyLookback < 0 {
 		return errors.New("bots: chat default_context_window, default_max_output_tokens and reply_lookback must be >= 0")
+	}
+	for _, u := range c.AllowedBackends {
+		if err := (llm.Config{BaseURL: u}).Validate(); err != nil {
+			return fmt.Errorf("bots: chat allowed_backends: %w", err)
+		}
 	}
 	w, o := c.withDefaults().DefaultContextWindow, c.withDefaults().DefaultMaxOutputTokens
 	if o >= w {

@@ -31,6 +31,16 @@ func TestChatBotBackendOverride(t *testing.T) {
 	r.conversation(t, "c", "aria", 0)
 	r.conversation(t, "plain", "", 0)
 
+	// Not allowed by the server: refused before anything is sent or stored.
+	_, err := r.chat.Send(context.Background(), send("hello", ""))
+	require.ErrorIs(t, err, memory.ErrInvalid)
+	var ie *memory.InvalidError
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, "model.backend", ie.Field)
+	require.Zero(t, own.Calls())
+	require.Zero(t, r.backend.Calls())
+
+	r.backends.Allow(own.URL + "/")
 	res, err := r.chat.Send(context.Background(), send("hello", ""))
 	require.NoError(t, err)
 	require.Equal(t, "from the bot's backend", res.Reply.Content)

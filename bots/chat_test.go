@@ -23,11 +23,12 @@ import (
 )
 
 type rig struct {
-	store   memory.Store
-	bots    *embeddedbots.Store
-	chat    *bots.Chat
-	backend *llmtest.Server
-	appends atomic.Int32
+	store    memory.Store
+	bots     *embeddedbots.Store
+	chat     *bots.Chat
+	backend  *llmtest.Server
+	backends *bots.Backends
+	appends  atomic.Int32
 }
 
 var sharedTok retrieval.Tokenizer
@@ -56,6 +57,7 @@ func newRig(t *testing.T, handle llmtest.Handler, cfg llm.Config) *rig {
 	}
 	be, err := bots.NewBackends(cfg, nil)
 	require.NoError(t, err)
+	r.backends = be
 	r.chat, err = bots.NewChat(bots.ChatConfig{}, bots.ChatDeps{
 		Store: st, Bots: r.bots, Assembler: retrieval.NewAssembler(retrieval.AssemblerConfig{}, st, ix, sharedTok),
 		Tokenizer: sharedTok, Backends: be, OnAppend: func(string, string, int64) { r.appends.Add(1) },

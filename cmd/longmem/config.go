@@ -273,6 +273,10 @@ var envVars = []envVar{
 	{"LONGMEM_BACKEND_URL", "OpenAI-compatible inference backend base URL", func(c *Config, v string) error { c.Backend.BaseURL = v; return nil }},
 	{"LONGMEM_BACKEND_MODEL", "model name sent to the backend", func(c *Config, v string) error { c.Backend.Model = v; return nil }},
 	{"LONGMEM_BACKEND_KEY", "API key of the backend (secret)", func(c *Config, v string) error { c.Backend.APIKey = v; return nil }},
+	{"LONGMEM_BACKEND_ALLOWED", "comma-separated backend base URLs bots may name in model.backend", func(c *Config, v string) error {
+		c.Chat.AllowedBackends = splitList(v)
+		return nil
+	}},
 	{"LONGMEM_BACKEND_TIMEOUT", "bound of one backend call, e.g. 120s", func(c *Config, v string) (err error) {
 		c.Backend.Timeout, err = parseDuration("LONGMEM_BACKEND_TIMEOUT", v)
 		return err

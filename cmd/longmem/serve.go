@@ -146,6 +146,7 @@ func openChat(cfg Config, store memory.Store, bs bots.Store, rc *recall, tok ret
 	if err != nil {
 		return nil, nil, err
 	}
+	backends.Allow(cfg.Chat.AllowedBackends...)
 	srvRef := new(*api.Server)
 	chat, err := bots.NewChat(cfg.Chat, bots.ChatDeps{
 		Store: store, Bots: bs, Assembler: rc.assembler, Tokenizer: tok, Backends: backends,

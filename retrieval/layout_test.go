@@ -154,3 +154,26 @@ func TestPrefixRatioByRecentShare(t *testing.T) {
 		}
 	}
 }
+
+// A one-day summary whose content already opens with its date (as the
+// extractive summarizer writes it) is not given the date a second time.
+func TestSummaryDateNotRepeated(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	r.fill(t, "c", filler(rand.New(rand.NewPCG(7, 8)), 150))
+	ss, ok := any(r.store).(memory.SummaryStore)
+	require.True(t, ok)
+	content := "[8 May 2023] Caroline: I adopted a greyhound named Biscuit."
+	_, err := ss.AddSummary(context.Background(), "", "c", memory.Summary{Level: 0, FromSeq: 1, ToSeq: 10, FromTime: day0, ToTime: day0.Add(9 * time.Hour),
+		Content: content, Tokens: r.tok.Count(content)})
+	require.NoError(t, err)
+	content2 := "Melanie talked about the lake."
+	_, err = ss.AddSummary(context.Background(), "", "c", memory.Summary{Level: 0, FromSeq: 11, ToSeq: 20, FromTime: day0.Add(10 * time.Hour), ToTime: day0.Add(34 * time.Hour),
+		Content: content2, Tokens: r.tok.Count(content2)})
+	require.NoError(t, err)
+	out := ask(t, r, "c", "zzz qqq?", 3000) // relevant to no summary: the coarse cover holds both
+	text := systemText(out)
+	require.Contains(t, text, content)
+	require.Equal(t, 1, strings.Count(text, "[8 May 2023]"), "the date once:\n%s", text)
+	require.Contains(t, text, "[8 May 2023 – 9 May 2023]\n"+content2, "a summary without its date gets the range header")
+	require.LessOrEqual(t, exactTokens(r.tok, out.Messages, 4), out.Report.UsedTokens)
+}

@@ -127,10 +127,24 @@ func rangeHeader(from, to time.Time) string {
 	return "[" + f + " – " + t + "]"
 }
 
-// summaryCost is a summary's accounted tokens: header, newline, content,
-// newline.
+// summaryHeader is the date-range line rendered before a summary, or ""
+// when the content already opens with it (an extractive summary of one
+// day starts with that day's date).
+func summaryHeader(s memory.Summary) string {
+	h := rangeHeader(s.FromTime, s.ToTime)
+	if strings.HasPrefix(s.Content, h) {
+		return ""
+	}
+	return h
+}
+
+// summaryCost is a summary's accounted tokens: header and its newline
+// (when rendered), content, newline.
 func (a *Assembler) summaryCost(s memory.Summary) int {
-	return a.count(rangeHeader(s.FromTime, s.ToTime)) + 1 + s.Tokens + 1
+	if h := summaryHeader(s); h != "" {
+		return a.count(h) + 1 + s.Tokens + 1
+	}
+	return s.Tokens + 1
 }
 
 // renderSummaries renders the chosen summaries and returns the text and its
@@ -141,8 +155,10 @@ func (a *Assembler) renderSummaries(ss []memory.Summary) (string, int) {
 	b.WriteString(summariesHeading)
 	for _, s := range ss {
 		b.WriteString("\n")
-		b.WriteString(rangeHeader(s.FromTime, s.ToTime))
-		b.WriteString("\n")
+		if h := summaryHeader(s); h != "" {
+			b.WriteString(h)
+			b.WriteString("\n")
+		}
 		b.WriteString(s.Content)
 		cost += a.summaryCost(s)
 	}

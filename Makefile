@@ -26,6 +26,10 @@ deps:
 	  else \
 	    echo "chromium is missing: install it (e.g. sudo apt-get install chromium) or the browser tests of api/ui_test.go skip"; \
 	  fi; }
+	@if command -v npm >/dev/null && [ ! -d api/testdata/openai-js/node_modules/openai ]; then \
+	  echo "installing the official OpenAI JavaScript client for api/openai_jsclient_test.go (npm ci)"; \
+	  npm ci --prefix api/testdata/openai-js --no-audit --no-fund --silent || echo "npm ci failed: the JavaScript client test will skip"; \
+	fi
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -415,6 +415,7 @@ func TestChatCompletionsErrors(t *testing.T) {
 	}{
 		{"no model", `{"messages":[{"role":"user","content":"x"}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "model", ""},
 		{"unknown model", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}],"user":"c"}`, nil, 404, "invalid_request_error", "model_not_found", nil, ""},
+		{"unknown model and no user", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`, nil, 404, "invalid_request_error", "model_not_found", nil, ""},
 		{"no user message", `{"model":"mira","messages":[{"role":"system","content":"x"}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "messages", ""},
 		{"no conversation", `{"model":"mira","messages":[{"role":"user","content":"x"}]}`, nil, 400, "invalid_request_error", "invalid_request", "user", ""},
 		{"image part", `{"model":"mira","messages":[{"role":"user","content":[{"type":"image_url"}]}],"user":"c"}`, nil, 400, "invalid_request_error", "invalid_request", "messages[0].content[0].type", ""},

@@ -227,16 +227,18 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	convID, err := req.conversationID(c)
-	if err != nil {
-		return err
-	}
 	chat, err := s.chatLoop()
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
+	// The model first: an unknown one is a 404 model_not_found whatever
+	// else is missing, as OpenAI clients expect.
 	bot, err := chat.FindBot(ctx, tenant(c), req.Model)
+	if err != nil {
+		return err
+	}
+	convID, err := req.conversationID(c)
 	if err != nil {
 		return err
 	}

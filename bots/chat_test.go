@@ -59,7 +59,7 @@ func newRig(t *testing.T, handle llmtest.Handler, cfg llm.Config) *rig {
 	require.NoError(t, err)
 	r.backends = be
 	r.chat, err = bots.NewChat(bots.ChatConfig{}, bots.ChatDeps{
-		Store: st, Bots: r.bots, Assembler: retrieval.NewAssembler(retrieval.AssemblerConfig{}, st, ix, sharedTok),
+		Store: st, Bots: r.bots, Assembler: retrieval.NewAssembler(retrieval.AssemblerConfig{SummaryCoverShare: 1}, st, ix, sharedTok),
 		Tokenizer: sharedTok, Backends: be, OnAppend: func(string, string, int64) { r.appends.Add(1) },
 	})
 	require.NoError(t, err)

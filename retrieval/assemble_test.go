@@ -377,11 +377,17 @@ func TestAssembleBeforeSeq(t *testing.T) {
 
 // TestAssembleSummariesByRelevance: the long-term memory holds the
 // summaries that share the message's words; when none does, the coarse
-// cover of the history, unless SummariesRelevantOnly.
+// cover of the history within SummaryCoverShare of the room, unless
+// SummariesRelevantOnly.
 func TestAssembleSummariesByRelevance(t *testing.T) {
 	ctx := context.Background()
-	for _, only := range []bool{false, true} {
-		r := newRig(t, retrieval.AssemblerConfig{SummariesRelevantOnly: only}, nil)
+	for _, tc := range []struct {
+		only  bool
+		cover float64
+		want  int // summaries in the coarse cover
+	}{{false, 1, 4}, {false, 0, 1}, {true, 1, 0}} { // cover 0: the default quarter of the room
+		only := tc.only
+		r := newRig(t, retrieval.AssemblerConfig{SummariesRelevantOnly: only, SummaryCoverShare: tc.cover}, nil)
 		rng := rand.New(rand.NewPCG(5, 6))
 		r.fill(t, "c", filler(rng, 200))
 		contents := []string{
@@ -406,7 +412,8 @@ func TestAssembleSummariesByRelevance(t *testing.T) {
 		if only {
 			require.Empty(t, out.Report.Summaries, "nothing relevant: no long-term memory")
 		} else {
-			require.Len(t, out.Report.Summaries, 4, "nothing relevant: the coarse cover of the history")
+			require.Len(t, out.Report.Summaries, tc.want, "nothing relevant: the coarse cover of the history (cover share %v)", tc.cover)
+			require.EqualValues(t, 160, out.Report.Summaries[len(out.Report.Summaries)-1].ToSeq, "the newest first: the oldest are dropped")
 		}
 	}
 }

@@ -158,7 +158,7 @@ func TestPrefixRatioByRecentShare(t *testing.T) {
 // A one-day summary whose content already opens with its date (as the
 // extractive summarizer writes it) is not given the date a second time.
 func TestSummaryDateNotRepeated(t *testing.T) {
-	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	r := newRig(t, retrieval.AssemblerConfig{SummaryCoverShare: 1}, nil)
 	r.fill(t, "c", filler(rand.New(rand.NewPCG(7, 8)), 150))
 	ss, ok := any(r.store).(memory.SummaryStore)
 	require.True(t, ok)

@@ -43,7 +43,7 @@ func (l *keyLore) Triggered(scan []string) []retrieval.LoreItem {
 func (l *keyLore) LoreTokenBudget() int { return l.budget }
 
 func TestAssembleLoreLayoutAndStablePrefix(t *testing.T) {
-	r := newRig(t, retrieval.AssemblerConfig{Layout: retrieval.LayoutChronological}, nil)
+	r := newRig(t, retrieval.AssemblerConfig{SummaryCoverShare: 1, Layout: retrieval.LayoutChronological}, nil)
 	turns := filler(rand.New(rand.NewPCG(21, 22)), 120)
 	turns[119] = "We should visit the lighthouse tomorrow."
 	r.fill(t, "c", turns)
@@ -158,7 +158,7 @@ func TestAssembleLoreWithinBudget(t *testing.T) {
 }
 
 func testAssembleLoreWithinBudget(t *testing.T, layout string) {
-	r := newRig(t, retrieval.AssemblerConfig{Layout: layout}, nil)
+	r := newRig(t, retrieval.AssemblerConfig{SummaryCoverShare: 1, Layout: layout}, nil)
 	rng := rand.New(rand.NewPCG(25, 26))
 	r.fill(t, "c", filler(rng, 300))
 	var items []retrieval.LoreItem
@@ -234,7 +234,7 @@ func TestAssembleLoreScanBeforeSeq(t *testing.T) {
 func TestAssembleLorePositions(t *testing.T) {
 	for _, layout := range []string{retrieval.LayoutCache, retrieval.LayoutChronological} {
 		t.Run(layout, func(t *testing.T) {
-			r := newRig(t, retrieval.AssemblerConfig{Layout: layout}, nil)
+			r := newRig(t, retrieval.AssemblerConfig{SummaryCoverShare: 1, Layout: layout}, nil)
 			turns := filler(rand.New(rand.NewPCG(31, 32)), 120)
 			turns[10] = "The castle by the lake was cold that winter."
 			r.fill(t, "c", turns)

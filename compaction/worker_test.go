@@ -564,3 +564,116 @@ func TestTurnForgottenWhileSummarisingIsLeftOut(t *testing.T) {
 	}
 	require.Equal(t, int64(1), sums[0].FromSeq, "coverage still starts at seq 1")
 }
+
+// blockingSummarizer holds every Summarize call until it is released (or
+// its context ends) and records how many ran at once.
+type blockingSummarizer struct {
+	entered chan struct{} // one send per call, as it starts
+	release chan struct{} // one receive lets one call finish; close lets all
+
+	mu      sync.Mutex
+	running int
+	most    int
+}
+
+func newBlockingSummarizer() *blockingSummarizer {
+	return &blockingSummarizer{entered: make(chan struct{}, 1000), release: make(chan struct{})}
+}
+
+func (b *blockingSummarizer) Summarize(ctx context.Context, in Input) (Output, error) {
+	b.mu.Lock()
+	b.running++
+	b.most = max(b.most, b.running)
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.running--
+		b.mu.Unlock()
+	}()
+	b.entered <- struct{}{}
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return Output{}, ctx.Err()
+	}
+	return Output{Content: "Summary.", Producer: "blocking"}, nil
+}
+
+func (b *blockingSummarizer) peak() (running, most int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.running, b.most
+}
+
+// pushCounter is a MemQueue that reports each push.
+type pushCounter struct {
+	*MemQueue
+	pushed chan Task
+}
+
+func (q pushCounter) Push(ctx context.Context, t Task) error {
+	err := q.MemQueue.Push(ctx, t)
+	q.pushed <- t
+	return err
+}
+
+// TestRunBoundsConcurrency triggers more conversations than the worker's
+// Concurrency with a summarizer that blocks: exactly Concurrency runs are
+// summarising at once while the other conversations wait in the queue,
+// and releasing the calls one at a time never lets more run together.
+func TestRunBoundsConcurrency(t *testing.T) {
+	const n, convs = 3, 8
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := openStore(t)
+	for i := range convs {
+		ingest(t, st, "acme", fmt.Sprintf("c%d", i), genConversation(uint64(20+i), 30))
+	}
+	sum := newBlockingSummarizer()
+	q := pushCounter{MemQueue: NewMemQueue(), pushed: make(chan Task, 100)}
+	done := make(chan error, convs)
+	w := newWorker(t, st, Config{Concurrency: n, KeepRecentTurns: 10, SummaryTokens: 400},
+		Deps{Summarizer: sum, Queue: q, AfterRun: func(_ Task, _ Result, err error) { done <- err }})
+	for i := range convs {
+		w.Trigger("acme", fmt.Sprintf("c%d", i))
+	}
+	stopped := make(chan error)
+	go func() { stopped <- w.Run(ctx) }()
+
+	for range convs {
+		<-q.pushed // every conversation is queued at once
+	}
+	for range n {
+		<-sum.entered // and n of them reach the summarizer
+	}
+	running, most := sum.peak()
+	require.Equal(t, n, running, "Concurrency runs summarise at once")
+	require.Equal(t, n, most)
+	require.Equal(t, convs-n, q.Len(), "the other conversations wait in the queue while %d runs are blocked", n)
+
+	// Release one call at a time until every conversation is done.
+	finished := 0
+	for finished < convs {
+		select {
+		case sum.release <- struct{}{}:
+		case err := <-done:
+			require.NoError(t, err)
+			finished++
+		}
+		_, most = sum.peak()
+		require.LessOrEqual(t, most, n, "never more than Concurrency runs at once")
+	}
+	_, most = sum.peak()
+	require.Equal(t, n, most)
+	require.Zero(t, q.Len())
+	cancel()
+	require.NoError(t, <-stopped)
+	for i := range convs {
+		sums, err := st.Summaries(context.Background(), "acme", fmt.Sprintf("c%d", i))
+		require.NoError(t, err)
+		require.NotEmpty(t, sums, "conversation c%d was compacted", i)
+		for _, s := range sums {
+			require.Equal(t, "blocking", s.Producer)
+		}
+	}
+}

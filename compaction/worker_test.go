@@ -225,6 +225,16 @@ func TestCompactNow600Turns(t *testing.T) {
 	require.Equal(t, float64(len(sums)), gathered(t, reg, "longmem_compaction_summaries_written_total"))
 	require.Equal(t, float64(2), gathered(t, reg, "longmem_compaction_runs_total"))
 	require.Zero(t, gathered(t, reg, "longmem_compaction_lag_turns_max"))
+	for l, n := range levels {
+		v, ok := sampleOf(t, reg, "longmem_compaction_summaries_written_total", fmt.Sprintf("level=%d", l), "producer="+ProducerExtractive)
+		require.True(t, ok, "level %d", l)
+		require.Equal(t, float64(n), v, "summaries written at level %d", l)
+	}
+	// The two runs observed lags of 500 and 0.
+	b := bucketsOf(t, reg, "longmem_compaction_lag_turns")
+	require.Equal(t, uint64(1), b[0])
+	require.Equal(t, uint64(1), b[250])
+	require.Equal(t, uint64(2), b[500])
 }
 
 // gathered sums every sample (counter, gauge, or histogram count) of a
@@ -424,6 +434,17 @@ func TestLiveChatWaitsForTheOpenChunk(t *testing.T) {
 	require.Zero(t, res.Lag, "CompactNow folds it")
 }
 
+// coveredLevel counts the written summaries of a level.
+func coveredLevel(written []memory.Summary, level int) int {
+	n := 0
+	for _, s := range written {
+		if s.Level == level {
+			n++
+		}
+	}
+	return n
+}
+
 // coveredTurns counts the level-0 turn seqs of written summaries.
 func coveredTurns(written []memory.Summary) int {
 	n := 0
@@ -476,6 +497,9 @@ func TestLLMSummariesAndFallbackInTheWorker(t *testing.T) {
 		require.Equal(t, "llm:test-model", s.Producer)
 	}
 	require.Zero(t, gathered(t, reg, "longmem_compaction_summarizer_failures_total"))
+	v, ok := sampleOf(t, reg, "longmem_compaction_summaries_written_total", "level=0", "producer=llm:test-model")
+	require.True(t, ok)
+	require.Equal(t, float64(coveredLevel(res.Written, 0)), v)
 
 	reg = prometheus.NewRegistry()
 	bad := &cannedCompleter{reply: "I'd rather not answer in JSON."}
@@ -487,6 +511,14 @@ func TestLLMSummariesAndFallbackInTheWorker(t *testing.T) {
 		require.Equal(t, ProducerExtractive, s.Producer)
 	}
 	require.Equal(t, float64(len(res.Written)), gathered(t, reg, "longmem_compaction_summarizer_failures_total"))
+	v, ok = sampleOf(t, reg, "longmem_compaction_summarizer_failures_total", "reason="+ReasonMalformed)
+	require.True(t, ok)
+	require.Equal(t, float64(len(res.Written)), v, "every failure is counted as malformed")
+	v, ok = sampleOf(t, reg, "longmem_compaction_summaries_written_total", "level=0", "producer="+ProducerExtractive)
+	require.True(t, ok)
+	require.Equal(t, float64(coveredLevel(res.Written, 0)), v)
+	_, ok = sampleOf(t, reg, "longmem_compaction_summaries_written_total", "level=0", "producer=llm:test-model")
+	require.False(t, ok, "nothing was written by the model")
 	require.Equal(t, float64(len(res.Written)), gathered(t, reg, "longmem_compaction_summarize_duration_seconds"))
 	bad.mu.Lock()
 	require.Contains(t, bad.sent[0][1].Content, "[8 May 2023, ")

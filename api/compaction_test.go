@@ -21,7 +21,11 @@ type stuckSummarizer struct {
 }
 
 func (s stuckSummarizer) Summarize(ctx context.Context, in compaction.Input) (compaction.Output, error) {
-	s.entered <- struct{}{}
+	select {
+	case s.entered <- struct{}{}:
+	case <-ctx.Done():
+		return compaction.Output{}, ctx.Err()
+	}
 	select {
 	case <-s.release:
 		return compaction.Output{Content: "Summary.", Producer: "stuck"}, nil

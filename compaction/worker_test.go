@@ -622,7 +622,11 @@ func (b *blockingSummarizer) Summarize(ctx context.Context, in Input) (Output, e
 		b.running--
 		b.mu.Unlock()
 	}()
-	b.entered <- struct{}{}
+	select {
+	case b.entered <- struct{}{}:
+	case <-ctx.Done():
+		return Output{}, ctx.Err()
+	}
 	select {
 	case <-b.release:
 	case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -116,4 +117,53 @@ func TestLLMCanceledIsAnError(t *testing.T) {
 	l := NewLLM(&cannedCompleter{err: context.Canceled}, "m", testTokenizer(), nil)
 	_, err := l.Summarize(ctx, Input{Items: chunk, TargetTokens: 50})
 	require.ErrorIs(t, err, context.Canceled, "a canceled run is not summarised by the fallback")
+}
+
+// TestPromptAsksForWhatTheIssueKeeps pins each instruction of the LLM
+// summarizer's prompt: removing a line of it fails here.
+func TestPromptAsksForWhatTheIssueKeeps(t *testing.T) {
+	items := []Item{
+		item("Caroline", 8, "I went to a LGBTQ support group yesterday."),
+		{Speaker: "Melanie", From: time.Date(2023, 5, 9, 7, 5, 0, 0, time.UTC), To: time.Date(2023, 5, 9, 7, 5, 0, 0, time.UTC), Content: "I promise to call you next Friday."},
+		item("User", 20, "I feel nervous about the move to Sweden."),
+	}
+	msgs := Prompt(Input{Level: 0, Items: items, TargetTokens: 96, Language: "en"})
+	require.Len(t, msgs, 2)
+	sys := msgs[0].Content
+	for _, want := range []struct{ what, text string }{
+		{"names", "names of people, pets, places and things"},
+		{"absolute dates", "dates as absolute dates"},
+		{"relative dates resolved against the turn's date", "against the date of the message that says it"},
+		{"facts about the user", "facts about the user"},
+		{"commitments", "commitments, plans and promises"},
+		{"feelings", "feelings that matter"},
+		{"the conversation's language", "Write in English."},
+		{"the token target", "at most 96 tokens"},
+		{"JSON output", `{"summary": "..."}`},
+	} {
+		require.Contains(t, sys, want.text, "the prompt asks to keep %s", want.what)
+	}
+	for _, tc := range []struct{ hint, want string }{
+		{"", "Write in the language the conversation is written in."},
+		{"zh", "Write in Chinese (Simplified)."},
+		{"fr", "Write in the language with code fr."},
+	} {
+		require.Contains(t, Prompt(Input{Items: items, TargetTokens: 10, Language: tc.hint})[0].Content, tc.want, "language hint %q", tc.hint)
+	}
+	require.Contains(t, Prompt(Input{Items: items, TargetTokens: 7})[0].Content, "at most 7 tokens", "the target is the input's")
+
+	// Each turn on its own line with its date, time and speaker.
+	lines := strings.Split(msgs[1].Content, "\n")
+	require.Equal(t, []string{
+		"[8 May 2023, 13:56] Caroline: I went to a LGBTQ support group yesterday.",
+		"[9 May 2023, 07:05] Melanie: I promise to call you next Friday.",
+		"[20 May 2023, 13:56] User: I feel nervous about the move to Sweden.",
+	}, lines)
+
+	// A level ≥ 1 prompt shows each summary under its date range.
+	up := Prompt(Input{Level: 1, TargetTokens: 50, Items: []Item{
+		{From: items[0].From, To: items[1].From, Content: "Caroline went to a support group."},
+		{From: items[2].From, To: items[2].From, Content: "Caroline is nervous about Sweden."},
+	}})
+	require.Equal(t, "[8 May 2023 – 9 May 2023]\nCaroline went to a support group.\n\n[20 May 2023]\nCaroline is nervous about Sweden.", up[1].Content)
 }

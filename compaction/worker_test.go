@@ -225,6 +225,16 @@ func TestCompactNow600Turns(t *testing.T) {
 	require.Equal(t, float64(len(sums)), gathered(t, reg, "longmem_compaction_summaries_written_total"))
 	require.Equal(t, float64(2), gathered(t, reg, "longmem_compaction_runs_total"))
 	require.Zero(t, gathered(t, reg, "longmem_compaction_lag_turns_max"))
+	for l, n := range levels {
+		v, ok := sampleOf(t, reg, "longmem_compaction_summaries_written_total", fmt.Sprintf("level=%d", l), "producer="+ProducerExtractive)
+		require.True(t, ok, "level %d", l)
+		require.Equal(t, float64(n), v, "summaries written at level %d", l)
+	}
+	// The two runs observed lags of 500 and 0.
+	b := bucketsOf(t, reg, "longmem_compaction_lag_turns")
+	require.Equal(t, uint64(1), b[0])
+	require.Equal(t, uint64(1), b[250])
+	require.Equal(t, uint64(2), b[500])
 }
 
 // gathered sums every sample (counter, gauge, or histogram count) of a
@@ -424,6 +434,17 @@ func TestLiveChatWaitsForTheOpenChunk(t *testing.T) {
 	require.Zero(t, res.Lag, "CompactNow folds it")
 }
 
+// coveredLevel counts the written summaries of a level.
+func coveredLevel(written []memory.Summary, level int) int {
+	n := 0
+	for _, s := range written {
+		if s.Level == level {
+			n++
+		}
+	}
+	return n
+}
+
 // coveredTurns counts the level-0 turn seqs of written summaries.
 func coveredTurns(written []memory.Summary) int {
 	n := 0
@@ -476,6 +497,9 @@ func TestLLMSummariesAndFallbackInTheWorker(t *testing.T) {
 		require.Equal(t, "llm:test-model", s.Producer)
 	}
 	require.Zero(t, gathered(t, reg, "longmem_compaction_summarizer_failures_total"))
+	v, ok := sampleOf(t, reg, "longmem_compaction_summaries_written_total", "level=0", "producer=llm:test-model")
+	require.True(t, ok)
+	require.Equal(t, float64(coveredLevel(res.Written, 0)), v)
 
 	reg = prometheus.NewRegistry()
 	bad := &cannedCompleter{reply: "I'd rather not answer in JSON."}
@@ -487,6 +511,14 @@ func TestLLMSummariesAndFallbackInTheWorker(t *testing.T) {
 		require.Equal(t, ProducerExtractive, s.Producer)
 	}
 	require.Equal(t, float64(len(res.Written)), gathered(t, reg, "longmem_compaction_summarizer_failures_total"))
+	v, ok = sampleOf(t, reg, "longmem_compaction_summarizer_failures_total", "reason="+ReasonMalformed)
+	require.True(t, ok)
+	require.Equal(t, float64(len(res.Written)), v, "every failure is counted as malformed")
+	v, ok = sampleOf(t, reg, "longmem_compaction_summaries_written_total", "level=0", "producer="+ProducerExtractive)
+	require.True(t, ok)
+	require.Equal(t, float64(coveredLevel(res.Written, 0)), v)
+	_, ok = sampleOf(t, reg, "longmem_compaction_summaries_written_total", "level=0", "producer=llm:test-model")
+	require.False(t, ok, "nothing was written by the model")
 	require.Equal(t, float64(len(res.Written)), gathered(t, reg, "longmem_compaction_summarize_duration_seconds"))
 	bad.mu.Lock()
 	require.Contains(t, bad.sent[0][1].Content, "[8 May 2023, ")
@@ -563,4 +595,121 @@ func TestTurnForgottenWhileSummarisingIsLeftOut(t *testing.T) {
 		require.NotContains(t, s.Content, "xylophone", "the forgotten turn's words are in summary %d-%d", s.FromSeq, s.ToSeq)
 	}
 	require.Equal(t, int64(1), sums[0].FromSeq, "coverage still starts at seq 1")
+}
+
+// blockingSummarizer holds every Summarize call until it is released (or
+// its context ends) and records how many ran at once.
+type blockingSummarizer struct {
+	entered chan struct{} // one send per call, as it starts
+	release chan struct{} // one receive lets one call finish; close lets all
+
+	mu      sync.Mutex
+	running int
+	most    int
+}
+
+func newBlockingSummarizer() *blockingSummarizer {
+	return &blockingSummarizer{entered: make(chan struct{}, 1000), release: make(chan struct{})}
+}
+
+func (b *blockingSummarizer) Summarize(ctx context.Context, in Input) (Output, error) {
+	b.mu.Lock()
+	b.running++
+	b.most = max(b.most, b.running)
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.running--
+		b.mu.Unlock()
+	}()
+	select {
+	case b.entered <- struct{}{}:
+	case <-ctx.Done():
+		return Output{}, ctx.Err()
+	}
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return Output{}, ctx.Err()
+	}
+	return Output{Content: "Summary.", Producer: "blocking"}, nil
+}
+
+func (b *blockingSummarizer) peak() (running, most int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.running, b.most
+}
+
+// pushCounter is a MemQueue that reports each push.
+type pushCounter struct {
+	*MemQueue
+	pushed chan Task
+}
+
+func (q pushCounter) Push(ctx context.Context, t Task) error {
+	err := q.MemQueue.Push(ctx, t)
+	q.pushed <- t
+	return err
+}
+
+// TestRunBoundsConcurrency triggers more conversations than the worker's
+// Concurrency with a summarizer that blocks: exactly Concurrency runs are
+// summarising at once while the other conversations wait in the queue,
+// and releasing the calls one at a time never lets more run together.
+func TestRunBoundsConcurrency(t *testing.T) {
+	const n, convs = 3, 8
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := openStore(t)
+	for i := range convs {
+		ingest(t, st, "acme", fmt.Sprintf("c%d", i), genConversation(uint64(20+i), 30))
+	}
+	sum := newBlockingSummarizer()
+	q := pushCounter{MemQueue: NewMemQueue(), pushed: make(chan Task, 100)}
+	done := make(chan error, convs)
+	w := newWorker(t, st, Config{Concurrency: n, KeepRecentTurns: 10, SummaryTokens: 400},
+		Deps{Summarizer: sum, Queue: q, AfterRun: func(_ Task, _ Result, err error) { done <- err }})
+	for i := range convs {
+		w.Trigger("acme", fmt.Sprintf("c%d", i))
+	}
+	stopped := make(chan error)
+	go func() { stopped <- w.Run(ctx) }()
+
+	for range convs {
+		<-q.pushed // every conversation is queued at once
+	}
+	for range n {
+		<-sum.entered // and n of them reach the summarizer
+	}
+	running, most := sum.peak()
+	require.Equal(t, n, running, "Concurrency runs summarise at once")
+	require.Equal(t, n, most)
+	require.Equal(t, convs-n, q.Len(), "the other conversations wait in the queue while %d runs are blocked", n)
+
+	// Release one call at a time until every conversation is done.
+	finished := 0
+	for finished < convs {
+		select {
+		case sum.release <- struct{}{}:
+		case err := <-done:
+			require.NoError(t, err)
+			finished++
+		}
+		_, most = sum.peak()
+		require.LessOrEqual(t, most, n, "never more than Concurrency runs at once")
+	}
+	_, most = sum.peak()
+	require.Equal(t, n, most)
+	require.Zero(t, q.Len())
+	cancel()
+	require.NoError(t, <-stopped)
+	for i := range convs {
+		sums, err := st.Summaries(context.Background(), "acme", fmt.Sprintf("c%d", i))
+		require.NoError(t, err)
+		require.NotEmpty(t, sums, "conversation c%d was compacted", i)
+		for _, s := range sums {
+			require.Equal(t, "blocking", s.Producer)
+		}
+	}
 }

@@ -417,3 +417,53 @@ func TestAssembleSummariesByRelevance(t *testing.T) {
 		}
 	}
 }
+
+// TestAssembleCoarseCoverOrder: when no summary is relevant to the
+// message, long-term memory is the coarse cover of the history: a level-1
+// summary for the distant past, then level-0 summaries for the nearer
+// past, chronologically, each under its date range.
+func TestAssembleCoarseCoverOrder(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	r.fill(t, "c", filler(rand.New(rand.NewPCG(9, 10)), 200)) // turn i at day0 + (i-1) h
+	at := func(seq int64) time.Time { return day0.Add(time.Duration(seq-1) * time.Hour) }
+	long := func(tag string) string { // ~150 tokens, none of the message's words
+		return tag + ": " + strings.Repeat("Caroline and Melanie spoke of pottery, violins and gardens. ", 14)
+	}
+	add := func(level int, from, to int64, content string) {
+		_, err := r.store.AddSummary(ctx, "", "c", memory.Summary{ConversationID: "c", Level: level, FromSeq: from, ToSeq: to,
+			FromTime: at(from), ToTime: at(to), Content: content, Tokens: r.tok.Count(content), Producer: "test"})
+		require.NoError(t, err)
+	}
+	l0 := []string{long("First"), long("Second"), long("Third"), long("Fourth")}
+	for i, c := range l0 {
+		add(0, int64(i*40+1), int64(i*40+40), c)
+	}
+	l1 := "Early on, Caroline and Melanie met and spoke of pottery."
+	add(1, 1, 80, l1)
+
+	// The summaries' share of this budget holds the level-1 summary and
+	// two level-0 ones, not all four level-0 summaries.
+	out := ask(t, r, "c", "Anything new with the quantum zebra?", 2500)
+	var got [][3]int64
+	for _, s := range out.Report.Summaries {
+		got = append(got, [3]int64{int64(s.Level), s.FromSeq, s.ToSeq})
+	}
+	require.Equal(t, [][3]int64{{1, 1, 80}, {0, 81, 120}, {0, 121, 160}}, got, "the distant past coarse, the nearer past at level 0, oldest first")
+
+	text := systemText(out)
+	parts := []string{
+		"Long-term memory",
+		"[8 May 2023 – 11 May 2023]\n" + l1,
+		"[11 May 2023 – 13 May 2023]\n" + l0[2],
+		"[13 May 2023 – 15 May 2023]\n" + l0[3],
+	}
+	pos := -1
+	for _, p := range parts {
+		i := strings.Index(text, p)
+		require.Greater(t, i, pos, "%q comes after the part before it in:\n%s", p[:min(len(p), 40)], text)
+		pos = i
+	}
+	require.NotContains(t, text, l0[0][:6], "the distant past is not also given at level 0")
+	require.NotContains(t, text, l0[1][:7])
+}

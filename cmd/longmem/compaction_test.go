@@ -48,8 +48,14 @@ func TestBackendAndCompactionConfig(t *testing.T) {
 // full speed through a served app (embedded storage, extractive
 // summarizer, default compaction settings) and waits for the background
 // worker to cover every turn older than the last 100 at level 0. The issue
-// asks for that within 30 s; the test logs the time taken and fails only
-// past a generous bound, as the machine is shared.
+// asks for that within 30 s (bulkTarget); the test always logs the
+// measured time against that target, and fails only past bulkBound, as
+// the machine is shared and unit tests are not timed.
+const (
+	bulkTarget = 30 * time.Second
+	bulkBound  = 2 * time.Minute
+)
+
 func TestBulkImportIsCoveredBySummaries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the background worker's quiet timer")
@@ -84,7 +90,8 @@ func TestBulkImportIsCoveredBySummaries(t *testing.T) {
 		require.NoError(t, err)
 		post("/v1/conversations/bulk/turns", string(b))
 	}
-	ingested := time.Since(start)
+	importEnd := time.Now()
+	ingested := importEnd.Sub(start)
 
 	covered := func() int64 {
 		resp, err := client.Get(base + "/v1/conversations/bulk/summaries")
@@ -107,13 +114,26 @@ func TestBulkImportIsCoveredBySummaries(t *testing.T) {
 		return next - 1
 	}
 	const want = total - compaction.DefaultKeepRecentTurns
-	deadline := time.Now().Add(2 * time.Minute)
-	for covered() < want {
-		require.True(t, time.Now().Before(deadline), "turns 1..%d still not covered 2 minutes after the import (covered through %d)", want, covered())
+	var took time.Duration
+	for {
+		c := covered()
+		took = time.Since(importEnd)
+		if c >= want {
+			break
+		}
+		if took > bulkBound {
+			require.Failf(t, "bulk import not covered",
+				"measured: turns 1..%d still not covered %s after the import ended (covered through %d); target %s, bound %s",
+				want, took.Round(100*time.Millisecond), c, bulkTarget, bulkBound)
+		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	took := time.Since(start) - ingested
-	t.Logf("600 turns ingested in %s; turns 1..%d covered %s after the import ended", ingested.Round(time.Millisecond), want, took.Round(100*time.Millisecond))
+	verdict := "within"
+	if took > bulkTarget {
+		verdict = "OVER"
+	}
+	t.Logf("measured: %d turns ingested in %s; turns 1..%d covered %s after the import ended: %s the issue's %s target (the test fails only past %s)",
+		total, ingested.Round(time.Millisecond), want, took.Round(100*time.Millisecond), verdict, bulkTarget, bulkBound)
 	require.Equal(t, int64(want), covered(), "the recent window is never folded")
 
 	resp, err := client.Get(base + "/metrics")

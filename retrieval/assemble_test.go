@@ -424,7 +424,7 @@ func TestAssembleSummariesByRelevance(t *testing.T) {
 // past, chronologically, each under its date range.
 func TestAssembleCoarseCoverOrder(t *testing.T) {
 	ctx := context.Background()
-	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	r := newRig(t, retrieval.AssemblerConfig{SummaryCoverShare: 1}, nil)
 	r.fill(t, "c", filler(rand.New(rand.NewPCG(9, 10)), 200)) // turn i at day0 + (i-1) h
 	at := func(seq int64) time.Time { return day0.Add(time.Duration(seq-1) * time.Hour) }
 	long := func(tag string) string { // ~150 tokens, none of the message's words

@@ -184,6 +184,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	return 0
 }
 
+// judgeMaxTokens caps a judge's reply: a sentence and a JSON label.
+const judgeMaxTokens = 128
+
 type errLowRecall struct{ msg string }
 
 func (e errLowRecall) Error() string { return e.msg }
@@ -216,6 +219,20 @@ func (a llmAnswerer) Complete(ctx context.Context, msgs []retrieval.Message) (st
 	}
 	resp, err := a.c.Complete(ctx, llm.ChatRequest{Messages: m, MaxTokens: a.maxTokens})
 	return resp.Content, err
+}
+
+// llmJudge is the judge: an llmAnswerer that also asks for JSON output
+// (replay.JSONCompleter; the client asks again without response_format
+// when the server refuses it). Its client's Config.MaxTokens caps the
+// reply.
+type llmJudge struct{ llmAnswerer }
+
+func (j llmJudge) CompleteJSON(ctx context.Context, msgs []retrieval.Message) (string, error) {
+	m := make([]llm.Message, len(msgs))
+	for i, x := range msgs {
+		m[i] = llm.Message{Role: x.Role, Name: x.Name, Content: x.Content}
+	}
+	return j.c.CompleteJSON(ctx, m)
 }
 
 func loadDataset(format, input string) ([]replay.Conversation, error) {
@@ -355,7 +372,8 @@ func replayRun(ctx context.Context, cfgs []Config, o replayOptions, env map[stri
 		if err != nil {
 			return fmt.Errorf("--backend-url: %w", err)
 		}
-		jcfg := llm.Config{BaseURL: o.judgeURL, Model: o.judgeModel, APIKey: env["LONGMEM_JUDGE_KEY"], MaxRetries: o.retries, Temperature: &temp}
+		jcfg := llm.Config{BaseURL: o.judgeURL, Model: o.judgeModel, APIKey: env["LONGMEM_JUDGE_KEY"], MaxRetries: o.retries, Temperature: &temp,
+			MaxTokens: judgeMaxTokens}
 		if jcfg.BaseURL == "" {
 			jcfg.BaseURL, jcfg.APIKey = o.backendURL, env["LONGMEM_BACKEND_KEY"]
 		}
@@ -366,7 +384,7 @@ func replayRun(ctx context.Context, cfgs []Config, o replayOptions, env map[stri
 		if err != nil {
 			return fmt.Errorf("--judge-url: %w", err)
 		}
-		rcfg.EndToEnd = &replay.EndToEnd{Backend: llmAnswerer{backend, 64}, Judge: llmAnswerer{judge, 128},
+		rcfg.EndToEnd = &replay.EndToEnd{Backend: llmAnswerer{backend, 64}, Judge: llmJudge{llmAnswerer{judge, judgeMaxTokens}},
 			Window: o.backendWindow, Concurrency: o.concurrency}
 		if o.format == "locomo" {
 			rcfg.EndToEnd.SkipJudging = []string{"5"} // adversarial, left out of the published J scores

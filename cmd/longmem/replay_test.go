@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -212,49 +213,117 @@ func TestReplayThroughServer(t *testing.T) {
 
 // fakeLLM is an OpenAI-compatible chat server: as a backend it answers
 // with the whole context it was given (so an answer is right exactly when
-// the context holds it); as a judge (the prompt starts "Label an answer")
-// it says CORRECT when the generated answer contains every word of the
-// gold one but articles. After
-// failAfter backend calls (0: never) it answers 400.
+// the context holds it); as a judge (the prompt starts "You grade
+// answers") it says CORRECT when the generated answer contains every word
+// of the gold one but articles — as a bare JSON object when asked for
+// JSON (response_format json_object), else as a sentence ending in the
+// label. Knobs: after failAfter backend calls (0: never) it answers 400;
+// the first fail503 backend calls (-1: all) get a 503; refuseJSON answers
+// 400 to response_format, as servers without JSON mode do; gate holds the
+// first gate requests until that many are in flight at once.
 type fakeLLM struct {
-	mu        sync.Mutex
-	backend   int
-	judge     int
-	failAfter int
+	failAfter  int
+	fail503    int
+	refuseJSON bool
+	gate       int
+
+	mu          sync.Mutex
+	backend     int
+	judge       int
+	judgeJSON   int // judge calls that asked for JSON
+	unavailable int // 503s sent
+	inflight    int
+	maxInflight int
+	arrived     int
+	open        chan struct{} // closed when gate requests are in flight
 }
 
 func (f *fakeLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.inflight++
+	f.maxInflight = max(f.maxInflight, f.inflight)
+	f.arrived++
+	var wait chan struct{}
+	if f.gate > 0 && f.arrived <= f.gate {
+		if f.open == nil {
+			f.open = make(chan struct{})
+		}
+		wait = f.open
+		if f.inflight == f.gate {
+			close(f.open)
+		}
+	}
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inflight--
+		f.mu.Unlock()
+	}()
+	if wait != nil {
+		select {
+		case <-wait:
+			// Hold a moment longer, so that a request beyond the bound
+			// would arrive while these are still in flight.
+			time.Sleep(20 * time.Millisecond)
+		case <-time.After(30 * time.Second):
+			http.Error(w, `{"error":{"message":"the gate never opened: fewer requests in flight than --concurrency"}}`, http.StatusBadRequest)
+			return
+		}
+	}
 	var req struct {
 		Messages []struct {
 			Role    string `json:"role"`
 			Content string `json:"content"`
 		} `json:"messages"`
+		ResponseFormat *struct {
+			Type string `json:"type"`
+		} `json:"response_format"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) == 0 {
 		http.Error(w, `{"error":{"message":"bad request"}}`, http.StatusBadRequest)
 		return
 	}
+	fail := func(status int, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(`{"error":{"message":"` + msg + `","type":"invalid_request_error"}}`))
+	}
+	asksJSON := req.ResponseFormat != nil && req.ResponseFormat.Type == "json_object"
 	last := req.Messages[len(req.Messages)-1].Content
 	var reply string
 	f.mu.Lock()
-	if strings.HasPrefix(last, "Label an answer") {
+	if strings.HasPrefix(last, "You grade answers") {
+		if asksJSON && f.refuseJSON {
+			f.mu.Unlock()
+			fail(http.StatusBadRequest, "response_format is not supported")
+			return
+		}
 		f.judge++
 		gold := between(last, "Gold answer: ", "\nGenerated answer: ")
-		gen := between(last, "\nGenerated answer: ", "\n\nFirst explain")
+		gen := between(last, "\nGenerated answer: ", "\n\nReason in")
 		label := "CORRECT"
 		for _, w := range strings.Fields(strings.ToLower(gold)) {
 			if w != "a" && w != "an" && w != "the" && !strings.Contains(strings.ToLower(gen), w) {
 				label = "WRONG"
 			}
 		}
-		reply = `The answer is compared. {"label": "` + label + `"}`
+		if asksJSON {
+			f.judgeJSON++
+			reply = `{"reasoning": "compared word by word", "label": "` + label + `"}`
+		} else {
+			reply = "Compared word by word, the answer is " + label + "."
+		}
 	} else {
 		f.backend++
+		if f.fail503 < 0 || f.unavailable < f.fail503 {
+			f.unavailable++
+			f.mu.Unlock()
+			fail(http.StatusServiceUnavailable, "model loading")
+			return
+		}
 		if f.failAfter > 0 && f.backend > f.failAfter {
 			f.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"error":{"message":"model overloaded","type":"invalid_request_error"}}`))
+			fail(http.StatusBadRequest, "model overloaded")
 			return
 		}
 		var b strings.Builder
@@ -311,6 +380,7 @@ func TestReplayEndToEnd(t *testing.T) {
 	// shared by both budgets).
 	require.Equal(t, 5*(2*3+1), llmSrv.backend)
 	require.Equal(t, 4*(2*3+1), llmSrv.judge)
+	require.Equal(t, llmSrv.judge, llmSrv.judgeJSON, "the judge is asked for JSON output, as in the Mem0 evaluation")
 
 	// A full-context that does not fit the window is not applicable.
 	out2 := filepath.Join(t.TempDir(), "run")
@@ -321,6 +391,31 @@ func TestReplayEndToEnd(t *testing.T) {
 	rep, _ = readReport(t, out2)
 	require.Zero(t, rep.Budgets[0].Strategies["full-context"].Questions)
 	require.Equal(t, 5, rep.Budgets[0].Strategies["full-context"].NotApplicable)
+}
+
+// A judge server without JSON mode refuses response_format: the judge is
+// asked again without it and its plain-text label is read.
+func TestReplayJudgeWithoutJSONMode(t *testing.T) {
+	plain := &fakeLLM{refuseJSON: true}
+	ts := httptest.NewServer(plain)
+	defer ts.Close()
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "60,1000", "--backend-url", ts.URL,
+		"--summaries", "off", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	rep, recs := readReport(t, out)
+	require.Equal(t, 4*(2*3+1), plain.judge, "every answer judged, in plain text")
+	require.Zero(t, plain.judgeJSON)
+	big, small := rep.Budgets[1].Strategies, rep.Budgets[0].Strategies
+	require.Equal(t, 1.0, *big["longmem"].Accuracy, "plain CORRECT read as CORRECT")
+	require.Less(t, *small["recency"].Accuracy, 1.0, "plain WRONG read as WRONG")
+	wrong := 0
+	for _, r := range recs {
+		if r.Strategies["recency"].Verdict == replay.VerdictWrong {
+			wrong++
+		}
+	}
+	require.Positive(t, wrong)
 }
 
 func TestReplayResumes(t *testing.T) {

@@ -467,3 +467,68 @@ func TestReplayDiffCommand(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "--diff takes two report.json paths")
 }
+
+// A backend or judge call that fails with a 503 is retried; one that keeps
+// failing ends the run with an error naming the question, and --resume
+// finishes it later.
+func TestReplayRetriesCalls(t *testing.T) {
+	args := func(url, out string) []string {
+		return []string{"replay", "--input", miniLoCoMo, "--budget", "1000", "--backend-url", url, "--retries", "1",
+			"--concurrency", "1", "--summaries", "off", "--out", out}
+	}
+	flaky := &fakeLLM{fail503: 1}
+	ts := httptest.NewServer(flaky)
+	defer ts.Close()
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCmd(t, nil, args(ts.URL, out)...)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, 1, flaky.unavailable)
+	require.Equal(t, 5*4+1, flaky.backend, "4 strategies per question, and the failed call once more")
+	_, recs := readReport(t, out)
+	require.Len(t, recs, 5)
+	for _, r := range recs {
+		if r.Category == "5" {
+			continue
+		}
+		for st, res := range r.Strategies {
+			require.Contains(t, []string{"CORRECT", "WRONG"}, res.Verdict, "%s on %q", st, r.Question)
+		}
+	}
+	first := recs[0]
+	require.Equal(t, "Where is Ava's pottery course?", first.Question)
+
+	down := &fakeLLM{fail503: -1}
+	ts2 := httptest.NewServer(down)
+	defer ts2.Close()
+	out2 := filepath.Join(t.TempDir(), "run")
+	code, _, stderr = runCmd(t, nil, args(ts2.URL, out2)...)
+	require.Equal(t, 1, code)
+	require.Equal(t, 2, down.unavailable, "one retry, then the run stops")
+	require.Contains(t, stderr, `on "Where is Ava's pottery course?"`, "the error names the question")
+	require.Contains(t, stderr, "503")
+	require.Contains(t, stderr, "--resume continues")
+
+	code, _, stderr = runCmd(t, nil, append(args(ts.URL, out2), "--resume")...)
+	require.Equal(t, 0, code, stderr)
+	rep, recs := readReport(t, out2)
+	require.Len(t, recs, 5)
+	require.Equal(t, 1.0, *rep.Budgets[0].Strategies["longmem"].Accuracy)
+}
+
+// --concurrency N bounds the calls in flight: the fake backend holds the
+// first N until N are in flight together (so the run does reach N) and
+// records the most it ever saw.
+func TestReplayConcurrencyBound(t *testing.T) {
+	for _, n := range []int{2, 3} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			f := &fakeLLM{gate: n}
+			ts := httptest.NewServer(f)
+			defer ts.Close()
+			code, _, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "60,1000", "--backend-url", ts.URL,
+				"--concurrency", strconv.Itoa(n), "--summaries", "off", "--out", filepath.Join(t.TempDir(), "run"))
+			require.Equal(t, 0, code, stderr)
+			require.Equal(t, n, f.maxInflight, "never more than --concurrency calls at once, and that many")
+			require.Equal(t, 5*(2*3+1), f.backend)
+		})
+	}
+}

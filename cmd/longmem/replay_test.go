@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -530,5 +533,73 @@ func TestReplayConcurrencyBound(t *testing.T) {
 			require.Equal(t, n, f.maxInflight, "never more than --concurrency calls at once, and that many")
 			require.Equal(t, 5*(2*3+1), f.backend)
 		})
+	}
+}
+
+// oneHotVectors writes a GloVe text file giving every word of the mini
+// LoCoMo file its own axis, most frequent word first (as GloVe orders
+// them, which the static embedder's SIF weights read as frequency): a
+// turn's embedding is then its weighted bag of words, and dense search
+// finds the turns that share the question's rarer words.
+func oneHotVectors(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile(miniLoCoMo)
+	require.NoError(t, err)
+	count := map[string]int{}
+	for _, w := range regexp.MustCompile(`[a-z]+`).FindAllString(strings.ToLower(string(raw)), -1) {
+		count[w]++
+	}
+	words := slices.Collect(maps.Keys(count))
+	slices.SortFunc(words, func(a, b string) int { return cmp.Or(count[b]-count[a], strings.Compare(a, b)) })
+	var b strings.Builder
+	for i, w := range words {
+		b.WriteString(w)
+		for k := range words {
+			if k == i {
+				b.WriteString(" 1")
+			} else {
+				b.WriteString(" 0")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return writeFile(t, "vectors.txt", b.String())
+}
+
+func TestReplayDenseBaseline(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "60,1000", "--embedder", "static:"+oneHotVectors(t),
+		"--summaries", "off", "--progress", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "6/6 questions", "--progress draws the bar on stderr")
+	require.Contains(t, stderr, "ETA")
+	rep, recs := readReport(t, out)
+	require.Equal(t, "static", rep.Embedder)
+	require.Equal(t, []string{"longmem", "recency", "lexical", "dense"}, rep.Strategies)
+	small, big := rep.Budgets[0].Strategies["dense"], rep.Budgets[1].Strategies["dense"]
+	require.Equal(t, 5, big.Questions)
+	require.Equal(t, 1.0, big.EvidenceRecall, "every turn has a vector: at 1,000 tokens dense holds them all")
+	require.Positive(t, small.EvidenceRecall)
+	// Where the question shares a rare word with its evidence turn
+	// ("pottery", "market"), dense finds it at 60 tokens; recency, whose
+	// 60 tokens hold the last turns only, does not.
+	found := 0
+	for _, r := range recs {
+		if r.BudgetTokens == 60 && (r.Question == "Where is Ava's pottery course?" || r.Question == "What did Ben find at the market?") {
+			require.Equal(t, 1.0, r.Strategies["dense"].Recall, r.Question)
+			require.Zero(t, r.Strategies["recency"].Recall, r.Question)
+			found++
+		}
+	}
+	require.Equal(t, 2, found)
+	differ := false
+	for _, r := range recs {
+		differ = differ || !slices.Equal(r.Strategies["dense"].Retrieved, r.Strategies["lexical"].Retrieved)
+	}
+	require.True(t, differ, "dense ranks by the vectors, not by BM25")
+	for _, r := range recs {
+		d := r.Strategies["dense"]
+		require.NotEmpty(t, d.Retrieved, "%q at %d", r.Question, r.BudgetTokens)
+		require.LessOrEqual(t, d.UsedTokens, r.BudgetTokens)
 	}
 }

@@ -603,3 +603,45 @@ func TestReplayDenseBaseline(t *testing.T) {
 		require.LessOrEqual(t, d.UsedTokens, r.BudgetTokens)
 	}
 }
+
+// Each --config compacts with its own compaction section: one that keeps
+// only 2 recent turns writes summaries of the mini conversations, one
+// that keeps the default 100 writes none — in the same run.
+func TestReplayConfigsCompactEachTheirOwnWay(t *testing.T) {
+	recall := "recall:\n  assembler:\n    budget:\n      recent_max_turns: 1\n"
+	folds := writeFile(t, "folds.yaml", recall+"compaction:\n  keep_recent_turns: 2\n  min_chunk_tokens: 1\n  chunk_tokens: 40\n  summarizer: llm\n")
+	keeps := writeFile(t, "keeps.yaml", recall+"tokenizer:\n  encoding: o200k_base\n")
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "200", "--config", keeps, "--config", folds, "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "folds.yaml: compaction.summarizer llm is not used")
+	require.Contains(t, stderr, "folds.yaml: its tokenizer, recall.index or recall.embedder differ from "+keeps+"'s and are not used")
+	rep, recs := readReport(t, out)
+	require.Equal(t, []string{"longmem@keeps", "longmem@keeps-nosum", "longmem@folds", "longmem@folds-nosum", "recency", "lexical"}, rep.Strategies)
+	sums := map[string]int{}
+	for _, r := range recs {
+		for st, res := range r.Strategies {
+			sums[st] += res.Summaries
+		}
+	}
+	require.Zero(t, sums["longmem@keeps"], "100 recent turns kept: nothing folded")
+	require.Positive(t, sums["longmem@folds"], "2 recent turns kept: the rest folded into summaries")
+	require.Zero(t, sums["longmem@folds-nosum"])
+	require.Equal(t, 1.0, rep.Budgets[0].Strategies["longmem@folds-nosum"].EvidenceRecall, "the copy holds the same turns, same seqs")
+
+	// The first config's compaction applies too (it used to be ignored).
+	out = filepath.Join(t.TempDir(), "run")
+	code, _, stderr = runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "200", "--config", folds, "--out", out)
+	require.Equal(t, 0, code, stderr)
+	_, recs = readReport(t, out)
+	n := 0
+	for _, r := range recs {
+		n += r.Strategies["longmem"].Summaries
+	}
+	require.Positive(t, n)
+
+	bad := writeFile(t, "bad.yaml", "compaction:\n  keep_recent_turns: -1\n")
+	code, _, stderr = runCmd(t, nil, "replay", "--input", miniLoCoMo, "--config", bad, "--out", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "keep_recent_turns must not be negative")
+}

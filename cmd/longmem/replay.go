@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -53,6 +54,7 @@ type replayOptions struct {
 	progress           bool
 	summaries          bool
 	summaryTokens      int
+	summaryTokensSet   bool // --summary-tokens given: it overrides the configs'
 	server, key        string
 	backendURL         string
 	backendModel       string
@@ -84,7 +86,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	fs.Float64Var(&o.minRecall, "min-recall", 0, "exit 3 when longmem's evidence recall at any budget is below this")
 	fs.BoolVar(&o.progress, "progress", isTerminal(stderr), "draw a progress bar on stderr (default: when stderr is a terminal)")
 	fs.StringVar(&sums, "summaries", "on", "on: compact each conversation (extractive summaries) before its questions and also run longmem without summaries (longmem-nosum); off: no summaries")
-	fs.IntVar(&o.summaryTokens, "summary-tokens", compaction.DefaultSummaryTokens, "token target of a level-0 summary with --summaries on (compaction summary_tokens)")
+	fs.IntVar(&o.summaryTokens, "summary-tokens", compaction.DefaultSummaryTokens, "token target of a level-0 summary with --summaries on (overrides each --config's compaction.summary_tokens)")
 	fs.StringVar(&o.server, "server", "", "replay through the REST API of the longmem at this URL instead of in process")
 	fs.StringVar(&o.key, "key", "", "API key for --server (or LONGMEM_REPLAY_KEY)")
 	fs.StringVar(&o.backendURL, "backend-url", "", "OpenAI-compatible backend that answers each question from each context (end to end)")
@@ -96,7 +98,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	fs.IntVar(&o.retries, "retries", 3, "retries of a backend or judge call after a connection error, 429 or 5xx")
 	fs.BoolVar(&o.resume, "resume", false, "continue an interrupted run: keep OUT/questions.jsonl and skip the questions it holds")
 	fs.Var(&budgets, "budget", "token budget; repeat or comma-separate for several (default 2048)")
-	fs.Var(&configs, "config", "YAML config file as for serve (tokenizer, recall sections); repeat to compare several side by side")
+	fs.Var(&configs, "config", "YAML config file as for serve (tokenizer, recall, compaction sections); repeat to compare several side by side")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: longmem replay --input FILE [--format locomo|memdaily|jsonl] [--budget N …] [--out DIR] [flags]\n"+
 			"       longmem replay --diff A/report.json B/report.json\n\n"+
@@ -133,6 +135,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return 2
 	}
 	o.summaries = sums == "on"
+	fs.Visit(func(f *flag.Flag) { o.summaryTokensSet = o.summaryTokensSet || f.Name == "summary-tokens" })
 	if o.server != "" && len(configs) > 1 {
 		fmt.Fprintln(stderr, "longmem replay: --server evaluates the server's own configuration: use at most one --config (for the tokenizer)")
 		return 2
@@ -184,9 +187,23 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	return 0
 }
 
+// judgeMaxTokens caps a judge's reply: a sentence and a JSON label.
+const judgeMaxTokens = 128
+
 type errLowRecall struct{ msg string }
 
 func (e errLowRecall) Error() string { return e.msg }
+
+// replayCompaction is the compaction a config gets in replay: its own
+// compaction section, with --summary-tokens when given (or when the
+// section sets no summary_tokens).
+func replayCompaction(c Config, o replayOptions) compaction.Config {
+	cc := c.Compaction.Config
+	if o.summaryTokensSet || cc.SummaryTokens == 0 {
+		cc.SummaryTokens = o.summaryTokens
+	}
+	return cc
+}
 
 // configNames names the --config files for the report: their base names
 // without extension, made unique.
@@ -216,6 +233,20 @@ func (a llmAnswerer) Complete(ctx context.Context, msgs []retrieval.Message) (st
 	}
 	resp, err := a.c.Complete(ctx, llm.ChatRequest{Messages: m, MaxTokens: a.maxTokens})
 	return resp.Content, err
+}
+
+// llmJudge is the judge: an llmAnswerer that also asks for JSON output
+// (replay.JSONCompleter; the client asks again without response_format
+// when the server refuses it). Its client's Config.MaxTokens caps the
+// reply.
+type llmJudge struct{ llmAnswerer }
+
+func (j llmJudge) CompleteJSON(ctx context.Context, msgs []retrieval.Message) (string, error) {
+	m := make([]llm.Message, len(msgs))
+	for i, x := range msgs {
+		m[i] = llm.Message{Role: x.Role, Name: x.Name, Content: x.Content}
+	}
+	return j.c.CompleteJSON(ctx, m)
 }
 
 func loadDataset(format, input string) ([]replay.Conversation, error) {
@@ -256,9 +287,16 @@ func readPrior(path string) ([]replay.QuestionRecord, error) {
 
 func replayRun(ctx context.Context, cfgs []Config, o replayOptions, env map[string]string, stdout, stderr io.Writer) error {
 	cfg := cfgs[0]
-	for _, c := range cfgs {
-		if err := errors.Join(c.Tokenizer.Validate(), c.Recall.Validate()); err != nil {
+	for i, c := range cfgs {
+		if err := errors.Join(c.Tokenizer.Validate(), c.Recall.Validate(), replayCompaction(c, o).Validate()); err != nil {
 			return err
+		}
+		// One store, one index and one tokenizer serve the run: the
+		// first config's.
+		if i > 0 && !reflect.DeepEqual([]any{c.Tokenizer, c.Recall.Index, c.Recall.MaxConversations, c.Recall.Qdrant, c.Recall.Embedder},
+			[]any{cfg.Tokenizer, cfg.Recall.Index, cfg.Recall.MaxConversations, cfg.Recall.Qdrant, cfg.Recall.Embedder}) {
+			fmt.Fprintf(stderr, "longmem replay: %s: its tokenizer, recall.index or recall.embedder differ from %s's and are not used: they come from the first config\n",
+				o.configs[i], o.configs[0])
 		}
 	}
 	convs, err := loadDataset(o.format, o.input)
@@ -335,14 +373,35 @@ func replayRun(ctx context.Context, cfgs []Config, o replayOptions, env map[stri
 		rcfg.Longmem = []replay.Longmem{{Name: replay.StrategyLongmem, Assembler: rc.assembler, NoSummaries: !o.summaries, CompareNoSummaries: o.summaries}}
 	}
 	if o.summaries && o.server == "" {
-		w, err := compaction.NewWorker(compaction.Config{SummaryTokens: o.summaryTokens}, compaction.Deps{Store: store, Tokenizer: tok,
-			Summarizer: compaction.NewExtractive(tok), Queue: compaction.NewMemQueue(), Logger: logger})
-		if err != nil {
-			return err
-		}
-		rcfg.Compact = func(ctx context.Context, tenant, id string) error {
-			_, err := w.CompactNow(ctx, tenant, id)
-			return err
+		// Each config compacts with its own compaction section; configs
+		// whose sections differ from the first's read their own copy of
+		// each conversation (the summaries are per conversation).
+		compactors := map[compaction.Config]func(ctx context.Context, tenant, id string) error{}
+		for i, c := range cfgs {
+			cc := replayCompaction(c, o)
+			if c.Compaction.Summarizer == summarizerLLM && i < len(o.configs) {
+				fmt.Fprintf(stderr, "longmem replay: %s: compaction.summarizer llm is not used: replay writes extractive summaries\n", o.configs[i])
+			}
+			compact, ok := compactors[cc]
+			if !ok {
+				w, err := compaction.NewWorker(cc, compaction.Deps{Store: store, Tokenizer: tok,
+					Summarizer: compaction.NewExtractive(tok), Queue: compaction.NewMemQueue(), Logger: logger})
+				if err != nil {
+					return err
+				}
+				compact = func(ctx context.Context, tenant, id string) error {
+					_, err := w.CompactNow(ctx, tenant, id)
+					return err
+				}
+				compactors[cc] = compact
+			}
+			switch {
+			case i == 0:
+				rcfg.Compact = compact
+			case cc != replayCompaction(cfgs[0], o):
+				rcfg.Longmem[i].Compact = compact
+				rcfg.Longmem[i].CopyKey = fmt.Sprintf("%+v", cc)
+			}
 		}
 	}
 	if o.backendURL != "" {
@@ -355,7 +414,8 @@ func replayRun(ctx context.Context, cfgs []Config, o replayOptions, env map[stri
 		if err != nil {
 			return fmt.Errorf("--backend-url: %w", err)
 		}
-		jcfg := llm.Config{BaseURL: o.judgeURL, Model: o.judgeModel, APIKey: env["LONGMEM_JUDGE_KEY"], MaxRetries: o.retries, Temperature: &temp}
+		jcfg := llm.Config{BaseURL: o.judgeURL, Model: o.judgeModel, APIKey: env["LONGMEM_JUDGE_KEY"], MaxRetries: o.retries, Temperature: &temp,
+			MaxTokens: judgeMaxTokens}
 		if jcfg.BaseURL == "" {
 			jcfg.BaseURL, jcfg.APIKey = o.backendURL, env["LONGMEM_BACKEND_KEY"]
 		}
@@ -366,7 +426,7 @@ func replayRun(ctx context.Context, cfgs []Config, o replayOptions, env map[stri
 		if err != nil {
 			return fmt.Errorf("--judge-url: %w", err)
 		}
-		rcfg.EndToEnd = &replay.EndToEnd{Backend: llmAnswerer{backend, 64}, Judge: llmAnswerer{judge, 128},
+		rcfg.EndToEnd = &replay.EndToEnd{Backend: llmAnswerer{backend, 64}, Judge: llmJudge{llmAnswerer{judge, judgeMaxTokens}},
 			Window: o.backendWindow, Concurrency: o.concurrency}
 		if o.format == "locomo" {
 			rcfg.EndToEnd.SkipJudging = []string{"5"} // adversarial, left out of the published J scores

@@ -1,18 +1,22 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -212,49 +216,117 @@ func TestReplayThroughServer(t *testing.T) {
 
 // fakeLLM is an OpenAI-compatible chat server: as a backend it answers
 // with the whole context it was given (so an answer is right exactly when
-// the context holds it); as a judge (the prompt starts "Label an answer")
-// it says CORRECT when the generated answer contains every word of the
-// gold one but articles. After
-// failAfter backend calls (0: never) it answers 400.
+// the context holds it); as a judge (the prompt starts "You grade
+// answers") it says CORRECT when the generated answer contains every word
+// of the gold one but articles — as a bare JSON object when asked for
+// JSON (response_format json_object), else as a sentence ending in the
+// label. Knobs: after failAfter backend calls (0: never) it answers 400;
+// the first fail503 backend calls (-1: all) get a 503; refuseJSON answers
+// 400 to response_format, as servers without JSON mode do; gate holds the
+// first gate requests until that many are in flight at once.
 type fakeLLM struct {
-	mu        sync.Mutex
-	backend   int
-	judge     int
-	failAfter int
+	failAfter  int
+	fail503    int
+	refuseJSON bool
+	gate       int
+
+	mu          sync.Mutex
+	backend     int
+	judge       int
+	judgeJSON   int // judge calls that asked for JSON
+	unavailable int // 503s sent
+	inflight    int
+	maxInflight int
+	arrived     int
+	open        chan struct{} // closed when gate requests are in flight
 }
 
 func (f *fakeLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.inflight++
+	f.maxInflight = max(f.maxInflight, f.inflight)
+	f.arrived++
+	var wait chan struct{}
+	if f.gate > 0 && f.arrived <= f.gate {
+		if f.open == nil {
+			f.open = make(chan struct{})
+		}
+		wait = f.open
+		if f.inflight == f.gate {
+			close(f.open)
+		}
+	}
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inflight--
+		f.mu.Unlock()
+	}()
+	if wait != nil {
+		select {
+		case <-wait:
+			// Hold a moment longer, so that a request beyond the bound
+			// would arrive while these are still in flight.
+			time.Sleep(20 * time.Millisecond)
+		case <-time.After(30 * time.Second):
+			http.Error(w, `{"error":{"message":"the gate never opened: fewer requests in flight than --concurrency"}}`, http.StatusBadRequest)
+			return
+		}
+	}
 	var req struct {
 		Messages []struct {
 			Role    string `json:"role"`
 			Content string `json:"content"`
 		} `json:"messages"`
+		ResponseFormat *struct {
+			Type string `json:"type"`
+		} `json:"response_format"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) == 0 {
 		http.Error(w, `{"error":{"message":"bad request"}}`, http.StatusBadRequest)
 		return
 	}
+	fail := func(status int, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(`{"error":{"message":"` + msg + `","type":"invalid_request_error"}}`))
+	}
+	asksJSON := req.ResponseFormat != nil && req.ResponseFormat.Type == "json_object"
 	last := req.Messages[len(req.Messages)-1].Content
 	var reply string
 	f.mu.Lock()
-	if strings.HasPrefix(last, "Label an answer") {
+	if strings.HasPrefix(last, "You grade answers") {
+		if asksJSON && f.refuseJSON {
+			f.mu.Unlock()
+			fail(http.StatusBadRequest, "response_format is not supported")
+			return
+		}
 		f.judge++
 		gold := between(last, "Gold answer: ", "\nGenerated answer: ")
-		gen := between(last, "\nGenerated answer: ", "\n\nFirst explain")
+		gen := between(last, "\nGenerated answer: ", "\n\nReason in")
 		label := "CORRECT"
 		for _, w := range strings.Fields(strings.ToLower(gold)) {
 			if w != "a" && w != "an" && w != "the" && !strings.Contains(strings.ToLower(gen), w) {
 				label = "WRONG"
 			}
 		}
-		reply = `The answer is compared. {"label": "` + label + `"}`
+		if asksJSON {
+			f.judgeJSON++
+			reply = `{"reasoning": "compared word by word", "label": "` + label + `"}`
+		} else {
+			reply = "Compared word by word, the answer is " + label + "."
+		}
 	} else {
 		f.backend++
+		if f.fail503 < 0 || f.unavailable < f.fail503 {
+			f.unavailable++
+			f.mu.Unlock()
+			fail(http.StatusServiceUnavailable, "model loading")
+			return
+		}
 		if f.failAfter > 0 && f.backend > f.failAfter {
 			f.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"error":{"message":"model overloaded","type":"invalid_request_error"}}`))
+			fail(http.StatusBadRequest, "model overloaded")
 			return
 		}
 		var b strings.Builder
@@ -311,6 +383,7 @@ func TestReplayEndToEnd(t *testing.T) {
 	// shared by both budgets).
 	require.Equal(t, 5*(2*3+1), llmSrv.backend)
 	require.Equal(t, 4*(2*3+1), llmSrv.judge)
+	require.Equal(t, llmSrv.judge, llmSrv.judgeJSON, "the judge is asked for JSON output, as in the Mem0 evaluation")
 
 	// A full-context that does not fit the window is not applicable.
 	out2 := filepath.Join(t.TempDir(), "run")
@@ -321,6 +394,31 @@ func TestReplayEndToEnd(t *testing.T) {
 	rep, _ = readReport(t, out2)
 	require.Zero(t, rep.Budgets[0].Strategies["full-context"].Questions)
 	require.Equal(t, 5, rep.Budgets[0].Strategies["full-context"].NotApplicable)
+}
+
+// A judge server without JSON mode refuses response_format: the judge is
+// asked again without it and its plain-text label is read.
+func TestReplayJudgeWithoutJSONMode(t *testing.T) {
+	plain := &fakeLLM{refuseJSON: true}
+	ts := httptest.NewServer(plain)
+	defer ts.Close()
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "60,1000", "--backend-url", ts.URL,
+		"--summaries", "off", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	rep, recs := readReport(t, out)
+	require.Equal(t, 4*(2*3+1), plain.judge, "every answer judged, in plain text")
+	require.Zero(t, plain.judgeJSON)
+	big, small := rep.Budgets[1].Strategies, rep.Budgets[0].Strategies
+	require.Equal(t, 1.0, *big["longmem"].Accuracy, "plain CORRECT read as CORRECT")
+	require.Less(t, *small["recency"].Accuracy, 1.0, "plain WRONG read as WRONG")
+	wrong := 0
+	for _, r := range recs {
+		if r.Strategies["recency"].Verdict == replay.VerdictWrong {
+			wrong++
+		}
+	}
+	require.Positive(t, wrong)
 }
 
 func TestReplayResumes(t *testing.T) {
@@ -371,4 +469,179 @@ func TestReplayDiffCommand(t *testing.T) {
 	code, _, stderr = runCmd(t, nil, "replay", "--diff", filepath.Join(a, "report.json"))
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "--diff takes two report.json paths")
+}
+
+// A backend or judge call that fails with a 503 is retried; one that keeps
+// failing ends the run with an error naming the question, and --resume
+// finishes it later.
+func TestReplayRetriesCalls(t *testing.T) {
+	args := func(url, out string) []string {
+		return []string{"replay", "--input", miniLoCoMo, "--budget", "1000", "--backend-url", url, "--retries", "1",
+			"--concurrency", "1", "--summaries", "off", "--out", out}
+	}
+	flaky := &fakeLLM{fail503: 1}
+	ts := httptest.NewServer(flaky)
+	defer ts.Close()
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCmd(t, nil, args(ts.URL, out)...)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, 1, flaky.unavailable)
+	require.Equal(t, 5*4+1, flaky.backend, "4 strategies per question, and the failed call once more")
+	_, recs := readReport(t, out)
+	require.Len(t, recs, 5)
+	for _, r := range recs {
+		if r.Category == "5" {
+			continue
+		}
+		for st, res := range r.Strategies {
+			require.Contains(t, []string{"CORRECT", "WRONG"}, res.Verdict, "%s on %q", st, r.Question)
+		}
+	}
+	first := recs[0]
+	require.Equal(t, "Where is Ava's pottery course?", first.Question)
+
+	down := &fakeLLM{fail503: -1}
+	ts2 := httptest.NewServer(down)
+	defer ts2.Close()
+	out2 := filepath.Join(t.TempDir(), "run")
+	code, _, stderr = runCmd(t, nil, args(ts2.URL, out2)...)
+	require.Equal(t, 1, code)
+	require.Equal(t, 2, down.unavailable, "one retry, then the run stops")
+	require.Contains(t, stderr, `on "Where is Ava's pottery course?"`, "the error names the question")
+	require.Contains(t, stderr, "503")
+	require.Contains(t, stderr, "--resume continues")
+
+	code, _, stderr = runCmd(t, nil, append(args(ts.URL, out2), "--resume")...)
+	require.Equal(t, 0, code, stderr)
+	rep, recs := readReport(t, out2)
+	require.Len(t, recs, 5)
+	require.Equal(t, 1.0, *rep.Budgets[0].Strategies["longmem"].Accuracy)
+}
+
+// --concurrency N bounds the calls in flight: the fake backend holds the
+// first N until N are in flight together (so the run does reach N) and
+// records the most it ever saw.
+func TestReplayConcurrencyBound(t *testing.T) {
+	for _, n := range []int{2, 3} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			f := &fakeLLM{gate: n}
+			ts := httptest.NewServer(f)
+			defer ts.Close()
+			code, _, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "60,1000", "--backend-url", ts.URL,
+				"--concurrency", strconv.Itoa(n), "--summaries", "off", "--out", filepath.Join(t.TempDir(), "run"))
+			require.Equal(t, 0, code, stderr)
+			require.Equal(t, n, f.maxInflight, "never more than --concurrency calls at once, and that many")
+			require.Equal(t, 5*(2*3+1), f.backend)
+		})
+	}
+}
+
+// oneHotVectors writes a GloVe text file giving every word of the mini
+// LoCoMo file its own axis, most frequent word first (as GloVe orders
+// them, which the static embedder's SIF weights read as frequency): a
+// turn's embedding is then its weighted bag of words, and dense search
+// finds the turns that share the question's rarer words.
+func oneHotVectors(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile(miniLoCoMo)
+	require.NoError(t, err)
+	count := map[string]int{}
+	for _, w := range regexp.MustCompile(`[a-z]+`).FindAllString(strings.ToLower(string(raw)), -1) {
+		count[w]++
+	}
+	words := slices.Collect(maps.Keys(count))
+	slices.SortFunc(words, func(a, b string) int { return cmp.Or(count[b]-count[a], strings.Compare(a, b)) })
+	var b strings.Builder
+	for i, w := range words {
+		b.WriteString(w)
+		for k := range words {
+			if k == i {
+				b.WriteString(" 1")
+			} else {
+				b.WriteString(" 0")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return writeFile(t, "vectors.txt", b.String())
+}
+
+func TestReplayDenseBaseline(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "60,1000", "--embedder", "static:"+oneHotVectors(t),
+		"--summaries", "off", "--progress", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "6/6 questions", "--progress draws the bar on stderr")
+	require.Contains(t, stderr, "ETA")
+	rep, recs := readReport(t, out)
+	require.Equal(t, "static", rep.Embedder)
+	require.Equal(t, []string{"longmem", "recency", "lexical", "dense"}, rep.Strategies)
+	small, big := rep.Budgets[0].Strategies["dense"], rep.Budgets[1].Strategies["dense"]
+	require.Equal(t, 5, big.Questions)
+	require.Equal(t, 1.0, big.EvidenceRecall, "every turn has a vector: at 1,000 tokens dense holds them all")
+	require.Positive(t, small.EvidenceRecall)
+	// Where the question shares a rare word with its evidence turn
+	// ("pottery", "market"), dense finds it at 60 tokens; recency, whose
+	// 60 tokens hold the last turns only, does not.
+	found := 0
+	for _, r := range recs {
+		if r.BudgetTokens == 60 && (r.Question == "Where is Ava's pottery course?" || r.Question == "What did Ben find at the market?") {
+			require.Equal(t, 1.0, r.Strategies["dense"].Recall, r.Question)
+			require.Zero(t, r.Strategies["recency"].Recall, r.Question)
+			found++
+		}
+	}
+	require.Equal(t, 2, found)
+	differ := false
+	for _, r := range recs {
+		differ = differ || !slices.Equal(r.Strategies["dense"].Retrieved, r.Strategies["lexical"].Retrieved)
+	}
+	require.True(t, differ, "dense ranks by the vectors, not by BM25")
+	for _, r := range recs {
+		d := r.Strategies["dense"]
+		require.NotEmpty(t, d.Retrieved, "%q at %d", r.Question, r.BudgetTokens)
+		require.LessOrEqual(t, d.UsedTokens, r.BudgetTokens)
+	}
+}
+
+// Each --config compacts with its own compaction section: one that keeps
+// only 2 recent turns writes summaries of the mini conversations, one
+// that keeps the default 100 writes none — in the same run.
+func TestReplayConfigsCompactEachTheirOwnWay(t *testing.T) {
+	recall := "recall:\n  assembler:\n    budget:\n      recent_max_turns: 1\n"
+	folds := writeFile(t, "folds.yaml", recall+"compaction:\n  keep_recent_turns: 2\n  min_chunk_tokens: 1\n  chunk_tokens: 40\n  summarizer: llm\n")
+	keeps := writeFile(t, "keeps.yaml", recall+"tokenizer:\n  encoding: o200k_base\n")
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "200", "--config", keeps, "--config", folds, "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "folds.yaml: compaction.summarizer llm is not used")
+	require.Contains(t, stderr, "folds.yaml: its tokenizer, recall.index or recall.embedder differ from "+keeps+"'s and are not used")
+	rep, recs := readReport(t, out)
+	require.Equal(t, []string{"longmem@keeps", "longmem@keeps-nosum", "longmem@folds", "longmem@folds-nosum", "recency", "lexical"}, rep.Strategies)
+	sums := map[string]int{}
+	for _, r := range recs {
+		for st, res := range r.Strategies {
+			sums[st] += res.Summaries
+		}
+	}
+	require.Zero(t, sums["longmem@keeps"], "100 recent turns kept: nothing folded")
+	require.Positive(t, sums["longmem@folds"], "2 recent turns kept: the rest folded into summaries")
+	require.Zero(t, sums["longmem@folds-nosum"])
+	require.Equal(t, 1.0, rep.Budgets[0].Strategies["longmem@folds-nosum"].EvidenceRecall, "the copy holds the same turns, same seqs")
+
+	// The first config's compaction applies too (it used to be ignored).
+	out = filepath.Join(t.TempDir(), "run")
+	code, _, stderr = runCmd(t, nil, "replay", "--input", miniLoCoMo, "--budget", "200", "--config", folds, "--out", out)
+	require.Equal(t, 0, code, stderr)
+	_, recs = readReport(t, out)
+	n := 0
+	for _, r := range recs {
+		n += r.Strategies["longmem"].Summaries
+	}
+	require.Positive(t, n)
+
+	bad := writeFile(t, "bad.yaml", "compaction:\n  keep_recent_turns: -1\n")
+	code, _, stderr = runCmd(t, nil, "replay", "--input", miniLoCoMo, "--config", bad, "--out", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "keep_recent_turns must not be negative")
 }

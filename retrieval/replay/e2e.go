@@ -23,6 +23,15 @@ type LLM interface {
 	Complete(ctx context.Context, msgs []retrieval.Message) (string, error)
 }
 
+// JSONCompleter is an LLM that can be asked for a JSON object (OpenAI's
+// response_format json_object). The judge is asked that way when it has
+// the method, as the Mem0 evaluation asks its judge; the reply is parsed
+// leniently all the same (a JSON "label", else the last CORRECT or WRONG
+// of plain text), since many servers ignore response_format.
+type JSONCompleter interface {
+	CompleteJSON(ctx context.Context, msgs []retrieval.Message) (string, error)
+}
+
 // EndToEnd has a backend answer each question from each strategy's context
 // and a judge grade the answers.
 type EndToEnd struct {
@@ -50,33 +59,30 @@ const answerInstruction = `Answer the question below using only the conversation
 Question: %s
 Answer:`
 
-// judgePrompt grades an answer as the LoCoMo evaluation of Mem0 does: a
-// faithful paraphrase of ACCURACY_PROMPT in mem0ai/mem0
-// evaluation/metrics/llm_judge.py (Apache-2.0), which the published LoCoMo
-// "J" scores (Mem0 66.9 %, full context 72.9 %) were graded with:
-// generous on topic and on date formats, answer CORRECT or WRONG as JSON
-// {"label": …}.
-const judgePrompt = `Label an answer to a question as 'CORRECT' or 'WRONG'. You are given:
-    (1) a question (asked by one user of another user),
-    (2) the 'gold' (ground-truth) answer,
-    (3) a generated answer,
-which you grade as CORRECT or WRONG.
+// judgePrompt grades an answer by the rules of the LoCoMo evaluation of
+// Mem0 (ACCURACY_PROMPT in mem0ai/mem0 evaluation/metrics/llm_judge.py,
+// Apache-2.0), which the published LoCoMo "J" scores (Mem0 66.9 %, full
+// context 72.9 %) were graded with: generous on topic, generous on date
+// formats and relative dates, one short sentence of reasoning, the label
+// as JSON {"label": …}. The wording and the example are our own: a
+// paraphrase of those rules, not a copy of that text.
+const judgePrompt = `You grade answers to memory questions as CORRECT or WRONG.
 
-The question asks about something one user should know about the other from their earlier conversations.
-The gold answer is usually short and names the topic, for example:
-Question: Do you remember what I got the last time I went to Hawaii?
-Gold answer: A shell necklace
-The generated answer may be much longer; be generous in grading: as long as it addresses the same topic as the gold answer, it is CORRECT.
+One person asked the other about something they should remember from their earlier conversations. You get the question, the reference ("gold") answer and a generated answer.
 
-For questions about time, the gold answer is a specific date, month, year or similar. The generated answer may be longer or use relative references ("last Tuesday", "next month"); be generous: as long as it refers to the same date or period as the gold answer, it is CORRECT, even in another format ("May 7th" and "7 May" are the same date).
+Grade generously. The gold answer is usually a few words that name the fact, for instance:
+Question: Which city did I say I was moving to in the spring?
+Gold answer: Porto
+A generated answer may say much more; it is CORRECT as long as it is about the same thing as the gold answer.
 
-The question to grade:
+For a question about time, the gold answer is a date, a month, a year or the like. The generated answer is CORRECT when it points to the same date or period, in whatever format ("7 May" and "May 7th" are the same day), and also when it names it relatively ("the Tuesday before", "the next month") as long as that is the same time.
+
 Question: %s
 Gold answer: %s
 Generated answer: %s
 
-First explain your reasoning in one short sentence, then give the label CORRECT or WRONG. Never write both CORRECT and WRONG.
-Return the label as JSON with the key "label".`
+Reason in one short sentence, then give the label. Write only one of the two words CORRECT and WRONG, never both.
+Reply with a JSON object whose key "label" holds the label.`
 
 // answer runs the backend and the judge for every strategy of a job's
 // records. A full-context reply is shared by all budgets of a question.
@@ -124,8 +130,12 @@ func (e *EndToEnd) answer(ctx context.Context, j job) error {
 // that still names none is WRONG.
 func grade(ctx context.Context, judge LLM, question, gold, reply string) (string, error) {
 	msgs := []retrieval.Message{{Role: "user", Content: fmt.Sprintf(judgePrompt, question, gold, reply)}}
+	complete := judge.Complete
+	if j, ok := judge.(JSONCompleter); ok {
+		complete = j.CompleteJSON
+	}
 	for range 2 {
-		out, err := judge.Complete(ctx, msgs)
+		out, err := complete(ctx, msgs)
 		if err != nil {
 			return "", err
 		}

@@ -108,9 +108,11 @@ func figuresTable(r Report, strategies []string) string {
 	return b.String()
 }
 
+// Chart geometry. padR leaves room for half of the last x-axis label
+// (centred on the right edge of the latency chart, up to ~7 characters).
 const (
 	chartW, chartH                 = 360, 240
-	padL, padR, padT, padB float64 = 40, 10, 10, 60
+	padL, padR, padT, padB float64 = 40, 26, 10, 60
 )
 
 // axes draws a y axis from 0 to 1 (or to ymax) with grid lines.

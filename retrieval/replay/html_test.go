@@ -94,6 +94,8 @@ func TestReportHTMLRendersInChromium(t *testing.T) {
 		Width, Height float64
 		Marks         int
 		MarkArea      float64
+		// Clipped lists the texts drawn (partly) outside the chart.
+		Clipped []string
 	}
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("file://"+path), chromedp.WaitVisible(chromedp.CSS("#chart-latency"))))
 	boxes, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]box](`(() => {
@@ -107,7 +109,12 @@ func TestReportHTMLRendersInChromium(t *testing.T) {
 				const b = m.getBoundingClientRect();
 				if (b.width > 0 && b.height > 0) { marks++; area += b.width * b.height; }
 			}
-			out[id] = {Width: r.width, Height: r.height, Marks: marks, MarkArea: area};
+			const clipped = [];
+			for (const t of svg.querySelectorAll("text")) {
+				const b = t.getBBox();
+				if (b.x < 0 || b.y < 0 || b.x + b.width > svg.viewBox.baseVal.width + 0.5 || b.y + b.height > svg.viewBox.baseVal.height + 0.5) clipped.push(t.textContent);
+			}
+			out[id] = {Width: r.width, Height: r.height, Marks: marks, MarkArea: area, Clipped: clipped};
 		}
 		return out;
 	})()`))
@@ -121,6 +128,7 @@ func TestReportHTMLRendersInChromium(t *testing.T) {
 		require.Positive(t, b.Height, id)
 		require.Positive(t, b.Marks, "%s draws visible lines or bars", id)
 		require.Positive(t, b.MarkArea, id)
+		require.Empty(t, b.Clipped, "%s: every label lies inside the chart", id)
 	}
 	require.GreaterOrEqual(t, boxes["chart-recall-budget"].Marks, 3, "one line per strategy")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "report.png"), shot, 0o644))

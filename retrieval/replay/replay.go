@@ -54,6 +54,14 @@ type Longmem struct {
 	// CompareNoSummaries also runs each question without summaries, as
 	// strategy Name+NoSumSuffix (summaries on, in process).
 	CompareNoSummaries bool
+	// Compact, when set, gives this configuration its own copy of every
+	// conversation (appended and indexed like the shared one, under
+	// another id, with the same seqs) compacted with Compact instead of
+	// Config.Compact: configurations whose compaction settings differ
+	// each read their own summaries. Entries with the same non-empty
+	// CopyKey share one copy. Not with Config.Remote.
+	Compact func(ctx context.Context, tenant, id string) error
+	CopyKey string
 }
 
 // Config of one replay run.
@@ -199,6 +207,11 @@ func Run(ctx context.Context, cfg Config, dataset string, convs []Conversation) 
 	if len(cfg.Longmem) == 0 {
 		return Report{}, errors.New("replay: no longmem configuration to test")
 	}
+	for _, l := range cfg.Longmem {
+		if l.Compact != nil && cfg.Remote != nil {
+			return Report{}, fmt.Errorf("replay: %s has its own compaction, but the contexts come from a server", l.Name)
+		}
+	}
 	start := time.Now()
 	rep := Report{Dataset: dataset, Conversations: len(convs), StartedAt: start.UTC(), Tokenizer: cfg.Tokenizer.Name(),
 		Embedder: "none", Summaries: cfg.Summaries, Strategies: cfg.strategies()}
@@ -308,6 +321,18 @@ func runConversation(ctx context.Context, cfg Config, c Conversation, start time
 			_ = cfg.Remote.Delete(context.WithoutCancel(ctx), id)
 		}
 	}()
+	ids, err := ingestCopies(ctx, cfg, id, c, refSeq)
+	defer func() {
+		for _, cid := range ids {
+			if cid != id {
+				_ = cfg.Store.DeleteConversation(context.WithoutCancel(ctx), cfg.Tenant, cid)
+				_ = cfg.Indexer.Drop(context.WithoutCancel(ctx), cfg.Tenant, cid)
+			}
+		}
+	}()
+	if err != nil {
+		return fmt.Errorf("replay: ingest %s: %w", c.ID, err)
+	}
 	bySeq := make(map[int64]memory.Turn, len(turns))
 	for _, t := range turns {
 		bySeq[t.Seq] = t
@@ -347,7 +372,7 @@ func runConversation(ctx context.Context, cfg Config, c Conversation, start time
 					}
 					o = *full
 					o.messages = append(slices.Clone(o.messages), retrieval.Message{Role: "user", Content: q.Text})
-				} else if o, err = runStrategy(ctx, cfg, st, id, turns, bySeq, q.Text, budget); err != nil {
+				} else if o, err = runStrategy(ctx, cfg, st, id, ids, turns, bySeq, q.Text, budget); err != nil {
 					return fmt.Errorf("replay: %s %q at %d: %w", st, q.Text, budget, err)
 				}
 				text := contextText(o.messages)
@@ -448,16 +473,54 @@ func ingest(ctx context.Context, cfg Config, id string, c Conversation) (map[str
 	return refSeq, all, nil
 }
 
+// ingestCopies ingests the conversation once more for each distinct copy
+// the Longmem entries with their own Compact ask for, and returns the
+// conversation each entry reads (id: the shared one). The ids it returns
+// are set even on error, for the caller to delete.
+func ingestCopies(ctx context.Context, cfg Config, id string, c Conversation, refSeq map[string]int64) ([]string, error) {
+	ids := make([]string, len(cfg.Longmem))
+	byKey := map[string]string{}
+	for i, l := range cfg.Longmem {
+		ids[i] = id
+		if l.Compact == nil {
+			continue
+		}
+		key := l.CopyKey
+		if key == "" {
+			key = fmt.Sprintf("#%d", i)
+		}
+		if cid, ok := byKey[key]; ok {
+			ids[i] = cid
+			continue
+		}
+		cid := fmt.Sprintf("%s-c%d", id, len(byKey)+1)
+		byKey[key], ids[i] = cid, cid
+		cc := cfg
+		cc.Compact, cc.Remote = l.Compact, nil
+		seqs, _, err := ingest(ctx, cc, cid, c)
+		if err != nil {
+			return ids, fmt.Errorf("copy for %s: %w", l.Name, err)
+		}
+		for ref, s := range seqs {
+			if refSeq[ref] != s {
+				return ids, fmt.Errorf("copy for %s: turn %s got seq %d, %d in the shared conversation", l.Name, ref, s, refSeq[ref])
+			}
+		}
+	}
+	return ids, nil
+}
+
 // runStrategy builds a strategy's context for one question: its messages
 // (the question last), the tokens it used, the time it took and the turns
-// it holds.
-func runStrategy(ctx context.Context, cfg Config, st, id string, turns []memory.Turn, bySeq map[int64]memory.Turn, question string, budget int) (outcome, error) {
-	for _, l := range cfg.Longmem {
+// it holds. id is the shared conversation, ids the one each Longmem entry
+// reads.
+func runStrategy(ctx context.Context, cfg Config, st, id string, ids []string, turns []memory.Turn, bySeq map[int64]memory.Turn, question string, budget int) (outcome, error) {
+	for i, l := range cfg.Longmem {
 		if st != l.Name && st != l.Name+NoSumSuffix {
 			continue
 		}
 		t0 := time.Now()
-		out, err := l.Assembler.Assemble(ctx, retrieval.Request{Tenant: cfg.Tenant, ConversationID: id,
+		out, err := l.Assembler.Assemble(ctx, retrieval.Request{Tenant: cfg.Tenant, ConversationID: ids[i],
 			Message: retrieval.Message{Role: "user", Content: question}, BudgetTokens: budget,
 			NoSummaries: l.NoSummaries || st != l.Name})
 		if err != nil {

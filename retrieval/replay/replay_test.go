@@ -266,3 +266,56 @@ func TestDiff(t *testing.T) {
 	require.Contains(t, out, "100     longmem             +0.083    +0.167        +0    +0.000")
 	require.NotContains(t, out, "lexical", "only strategies both runs have")
 }
+
+// A Longmem entry with its own Compact reads its own copy of each
+// conversation, compacted its own way; entries with the same CopyKey share
+// it; every copy is removed afterwards.
+func TestRunCopiesPerCompaction(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	w, err := compaction.NewWorker(compaction.Config{KeepRecentTurns: 1, MinChunkTokens: 1, ChunkTokens: 40}, compaction.Deps{Store: e.store, Tokenizer: e.tok,
+		Summarizer: compaction.NewExtractive(e.tok), Queue: compaction.NewMemQueue()})
+	require.NoError(t, err)
+	var shared, own []string
+	folding := func(ctx context.Context, tenant, id string) error {
+		own = append(own, id)
+		_, err := w.CompactNow(ctx, tenant, id)
+		return err
+	}
+	asm := retrieval.NewAssembler(retrieval.AssemblerConfig{Budget: retrieval.BudgetPolicy{RecentMaxTurns: 1}}, e.store, e.ix, e.tok)
+	cfg := e.config([]int{400})
+	cfg.Summaries = true
+	cfg.Compact = func(_ context.Context, _, id string) error { shared = append(shared, id); return nil }
+	cfg.Longmem = []Longmem{{Name: "longmem@a", Assembler: asm},
+		{Name: "longmem@b", Assembler: asm, Compact: folding, CopyKey: "fold"},
+		{Name: "longmem@c", Assembler: asm, Compact: folding, CopyKey: "fold"}}
+	var qs bytes.Buffer
+	cfg.Questions = &qs
+	convs, err := LoadLoCoMo("testdata/locomo-mini.json")
+	require.NoError(t, err)
+	_, err = Run(ctx, cfg, "locomo", convs)
+	require.NoError(t, err)
+	require.Len(t, shared, 2, "the shared conversation, once per conversation")
+	require.Len(t, own, 2, "b and c share one copy per conversation")
+	for i := range shared {
+		require.Equal(t, shared[i]+"-c1", own[i])
+	}
+	sums := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(qs.String()), "\n") {
+		var rec QuestionRecord
+		require.NoError(t, json.Unmarshal([]byte(line), &rec))
+		for st, res := range rec.Strategies {
+			sums[st] += res.Summaries
+		}
+		require.Equal(t, rec.Strategies["longmem@b"].Retrieved, rec.Strategies["longmem@c"].Retrieved)
+	}
+	require.Zero(t, sums["longmem@a"], "the shared conversation was not compacted")
+	require.Positive(t, sums["longmem@b"], "the copy was")
+	all, err := e.store.ListConversations(ctx, memory.ListOptions{Tenant: "replay"})
+	require.NoError(t, err)
+	require.Empty(t, all, "copies removed too")
+
+	cfg.Remote = &Client{}
+	_, err = Run(ctx, cfg, "locomo", convs)
+	require.ErrorContains(t, err, "longmem@b has its own compaction, but the contexts come from a server")
+}

@@ -264,7 +264,8 @@ func shortCat(c string) string {
 	return c
 }
 
-// progress draws a one-line bar with ETA on a terminal.
+// progress draws a one-line bar with ETA on a terminal: each render
+// starts with a carriage return and overwrites the previous one.
 type progress struct {
 	w          io.Writer
 	total, n   int
@@ -272,10 +273,16 @@ type progress struct {
 	lastRender time.Time
 	label      string
 	mu         sync.Mutex
+	// now is the clock (time.Now; tests set their own).
+	now func() time.Time
 }
 
 func newProgress(w io.Writer, total int) *progress {
-	return &progress{w: w, total: total, start: time.Now()}
+	return newProgressAt(w, total, time.Now)
+}
+
+func newProgressAt(w io.Writer, total int, now func() time.Time) *progress {
+	return &progress{w: w, total: total, start: now(), now: now}
 }
 
 // setLabel replaces the label shown from the next step on.
@@ -294,16 +301,17 @@ func (p *progress) step(label string) {
 	if label != "" {
 		p.label = label
 	}
-	if p.w == nil || (time.Since(p.lastRender) < 100*time.Millisecond && p.n < p.total) {
+	now := p.now()
+	if p.w == nil || (now.Sub(p.lastRender) < 100*time.Millisecond && p.n < p.total) {
 		return
 	}
-	p.lastRender = time.Now()
+	p.lastRender = now
 	frac := float64(p.n) / float64(max(p.total, 1))
 	width := 30
 	filled := min(width, int(frac*float64(width)))
 	eta := "?"
 	if p.n > 0 {
-		rem := time.Duration(float64(time.Since(p.start)) / frac * (1 - frac))
+		rem := time.Duration(float64(now.Sub(p.start)) / frac * (1 - frac))
 		eta = rem.Round(time.Second).String()
 	}
 	fmt.Fprintf(p.w, "\r[%s%s] %d/%d questions  %s  ETA %s   ", strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.n, p.total, p.label, eta)

@@ -436,14 +436,16 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 			room -= overhead - sectionJoinCost
 		}
 		chosen := SelectRelevantSummaries(summaries, maxSeq, room, a.summaryCost, a.summaryScorer(req.Message.Content, summaries))
+		reason := ReasonSummaryRelevant
 		if len(chosen) == 0 && !a.cfg.SummariesRelevantOnly {
 			chosen = SelectSummaries(summaries, maxSeq, int(float64(room)*a.cfg.SummaryCoverShare), a.summaryCost)
+			reason = ReasonSummaryGist
 		}
 		if len(chosen) > 0 {
 			text, cost := a.renderSummaries(chosen)
 			sys.add(SectionSummary, text, cost, len(chosen))
 			for _, sm := range chosen {
-				rep.Summaries = append(rep.Summaries, SummaryReport{Level: sm.Level, FromSeq: sm.FromSeq, ToSeq: sm.ToSeq, Tokens: a.summaryCost(sm)})
+				rep.Summaries = append(rep.Summaries, SummaryReport{Level: sm.Level, FromSeq: sm.FromSeq, ToSeq: sm.ToSeq, Tokens: a.summaryCost(sm), Reason: reason})
 			}
 		}
 	}

@@ -406,6 +406,7 @@ func TestAssembleSummariesByRelevance(t *testing.T) {
 		out := ask(t, r, "c", "What is the name of the greyhound Melanie adopted?", 2000)
 		require.Len(t, out.Report.Summaries, 1, "only the relevant summary")
 		require.EqualValues(t, 41, out.Report.Summaries[0].FromSeq)
+		require.Equal(t, retrieval.ReasonSummaryRelevant, out.Report.Summaries[0].Reason)
 		require.Contains(t, systemText(out), contents[1])
 
 		out = ask(t, r, "c", "Anything new with the quantum zebra?", 2000)
@@ -414,6 +415,9 @@ func TestAssembleSummariesByRelevance(t *testing.T) {
 		} else {
 			require.Len(t, out.Report.Summaries, tc.want, "nothing relevant: the coarse cover of the history (cover share %v)", tc.cover)
 			require.EqualValues(t, 160, out.Report.Summaries[len(out.Report.Summaries)-1].ToSeq, "the newest first: the oldest are dropped")
+			for _, sm := range out.Report.Summaries {
+				require.Equal(t, retrieval.ReasonSummaryGist, sm.Reason)
+			}
 		}
 	}
 }

@@ -15,7 +15,19 @@ type SummaryReport struct {
 	FromSeq int64 `json:"from_seq"`
 	ToSeq   int64 `json:"to_seq"`
 	Tokens  int   `json:"tokens"`
+	// Reason says why it is in: ReasonSummaryRelevant or ReasonSummaryGist.
+	Reason string `json:"reason"`
 }
+
+// Reasons of SummaryReport.
+const (
+	// ReasonSummaryRelevant: the summary shares enough of the message's
+	// words (SelectRelevantSummaries).
+	ReasonSummaryRelevant = "relevant to the message"
+	// ReasonSummaryGist: no summary was relevant; it is part of the coarse
+	// cover of the history (SelectSummaries).
+	ReasonSummaryGist = "gist of the history (no summary is relevant)"
+)
 
 // SelectSummaries chooses the long-term memory of a context: summaries that
 // cover the history up to maxSeq without overlapping, coarse (high levels)

@@ -171,7 +171,7 @@ function why(r) {
       : h('p', { class: 'muted' }, 'No lore entry (none triggered, or no room).'),
     h('h2', {}, 'Summaries in'),
     (r.summaries || []).length ? h('ul', { id: 'preview-summaries' }, r.summaries.map((s) =>
-      h('li', {}, `level ${s.level} · covers turns ${s.from_seq}–${s.to_seq} · ${s.tokens} tokens`)))
+      h('li', {}, `level ${s.level} · covers turns ${s.from_seq}–${s.to_seq} · ${s.tokens} tokens`, s.reason ? ` · ${s.reason}` : '')))
       : h('p', { class: 'muted' }, 'No summaries (none yet, or no room).'),
     (r.dropped || []).length ? h('details', {}, h('summary', {}, `Left out for lack of room (${r.dropped.length})`),
       h('ul', {}, r.dropped.map((t) => h('li', {}, `#${t.seq} (${t.tokens} tokens): ${(t.reasons || []).join('; ')}`)))) : null);

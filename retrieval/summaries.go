@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"hash/fnv"
 	"math"
 	"slices"
 	"strings"
@@ -247,17 +248,22 @@ func (a *Assembler) summaryScorer(question string, all []memory.Summary) func(me
 	for _, t := range a.analyzer.Terms(question) {
 		q[t] = true
 	}
-	has := make(map[int]map[string]bool, len(all))
+	has := make(map[int]map[string]bool)
 	df := map[string]int{}
 	for i, s := range all {
-		m := map[string]bool{}
-		for _, t := range a.analyzer.Terms(s.Content) {
-			if q[t] && !m[t] {
+		var m map[string]bool
+		for _, t := range a.summaryTerms(s.Content) {
+			if q[t] {
+				if m == nil {
+					m = map[string]bool{}
+				}
 				m[t] = true
 				df[t]++
 			}
 		}
-		has[i] = m
+		if m != nil {
+			has[i] = m
+		}
 	}
 	idx := map[[2]int64]int{}
 	for i, s := range all {
@@ -278,4 +284,38 @@ func (a *Assembler) summaryScorer(question string, all []memory.Summary) func(me
 		}
 		return sc / math.Sqrt(float64(max(1, a.summaryCost(s))))
 	}
+}
+
+// maxTermCache bounds the summary term cache (entries); past it the cache
+// starts afresh.
+const maxTermCache = 100_000
+
+// summaryTerms returns the distinct lexical terms of a summary's content.
+// They are cached by the content's hash: a summary's content never changes
+// (a rebuild writes new content), so the thousands of summaries of a long
+// conversation are analysed once, not at every context.
+func (a *Assembler) summaryTerms(content string) []string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(content))
+	k := h.Sum64()
+	a.termMu.Lock()
+	terms, ok := a.termCache[k]
+	a.termMu.Unlock()
+	if ok {
+		return terms
+	}
+	seen := map[string]bool{}
+	for _, t := range a.analyzer.Terms(content) {
+		if !seen[t] {
+			seen[t] = true
+			terms = append(terms, t)
+		}
+	}
+	a.termMu.Lock()
+	if len(a.termCache) >= maxTermCache {
+		a.termCache = map[uint64][]string{}
+	}
+	a.termCache[k] = terms
+	a.termMu.Unlock()
+	return terms
 }

@@ -96,6 +96,7 @@ type Store struct {
 	stop   chan struct{}
 	done   chan struct{}
 	closed sync.Once
+	sums   *sumCache
 }
 
 var _ memory.Store = (*Store)(nil)
@@ -141,7 +142,8 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("embedded: init %s: %w", path, err)
 	}
-	s := &Store{cfg: cfg, db: db, reqs: make(chan *writeReq, 4*cfg.MaxBatch), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{cfg: cfg, db: db, reqs: make(chan *writeReq, 4*cfg.MaxBatch), stop: make(chan struct{}), done: make(chan struct{}),
+		sums: newSumCache()}
 	go s.writer()
 	return s, nil
 }
@@ -370,6 +372,7 @@ func (s *Store) ListConversations(ctx context.Context, opts memory.ListOptions) 
 // DeleteConversation implements memory.Store.
 func (s *Store) DeleteConversation(ctx context.Context, tenant, id string) error {
 	key := convKey(tenant, id)
+	defer s.sums.bump(string(key))
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketConv).Get(key) == nil {
 			return notFound("conversation", id)
@@ -573,6 +576,7 @@ func (s *Store) GetTurn(ctx context.Context, tenant, id string, seq int64) (memo
 // Stale every summary, at every level, whose range holds seq.
 func (s *Store) DeleteTurn(ctx context.Context, tenant, id string, seq int64) error {
 	key := convKey(tenant, id)
+	defer s.sums.bump(string(key)) // covering summaries may turn stale
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		if _, err := getConv(tx, key, id); err != nil {
 			return err

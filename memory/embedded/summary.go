@@ -83,6 +83,7 @@ func (s *Store) AddSummary(ctx context.Context, tenant, id string, sm memory.Sum
 		return sm, err
 	}
 	key := convKey(tenant, id)
+	defer s.sums.bump(string(key))
 	err = s.write(ctx, func(tx *bolt.Tx) error {
 		if _, err := getConv(tx, key, id); err != nil {
 			return err
@@ -117,6 +118,7 @@ func (s *Store) ReplaceSummary(ctx context.Context, tenant, id string, sm memory
 	}
 	key := convKey(tenant, id)
 	skey := sumKey(uint32(sm.Level), uint64(sm.FromSeq))
+	defer s.sums.bump(string(key))
 	err = s.write(ctx, func(tx *bolt.Tx) error {
 		if _, err := getConv(tx, key, id); err != nil {
 			return err
@@ -146,6 +148,10 @@ func (s *Store) ReplaceSummary(ctx context.Context, tenant, id string, sm memory
 // Summaries implements memory.SummaryStore: ordered by Level, then FromSeq.
 func (s *Store) Summaries(ctx context.Context, tenant, id string) ([]memory.Summary, error) {
 	key := convKey(tenant, id)
+	cached, tok, ok := s.sums.get(string(key))
+	if ok {
+		return cached, nil
+	}
 	out := []memory.Summary{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketConv).Get(key) == nil {
@@ -167,6 +173,7 @@ func (s *Store) Summaries(ctx context.Context, tenant, id string) ([]memory.Summ
 	if err != nil {
 		return nil, err
 	}
+	s.sums.put(string(key), tok, out)
 	return out, nil
 }
 

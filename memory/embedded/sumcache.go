@@ -1,0 +1,81 @@
+package embedded
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/longmem/longmem/memory"
+)
+
+// maxCachedConversations bounds the summaries kept, and maxGenerations
+// the conversations whose writes are counted; past either the cache
+// starts afresh (a new epoch, so no read begun before can fill it).
+const (
+	maxCachedConversations = 512
+	maxGenerations         = 1 << 20
+)
+
+// sumCache keeps the decoded summaries of recently read conversations.
+// A context for a long conversation reads its thousands of summaries at
+// every reply; decoding them was most of that cost. The store is the only
+// writer of its file, so it knows every change: each summary write bumps
+// the conversation's generation after it commits, and a read caches what
+// it decoded only when no write bumped the generation meanwhile.
+type sumCache struct {
+	mu      sync.Mutex
+	epoch   uint64
+	gen     map[string]uint64
+	entries map[string]sumEntry
+}
+
+// sumToken is what a read saw before it began: put caches only if nothing
+// changed since.
+type sumToken struct{ epoch, gen uint64 }
+
+type sumEntry struct {
+	gen  uint64
+	sums []memory.Summary
+}
+
+func newSumCache() *sumCache {
+	return &sumCache{gen: map[string]uint64{}, entries: map[string]sumEntry{}}
+}
+
+// get returns a copy of the cached summaries of key and true, or the
+// token to pass to put after reading them from the file.
+func (c *sumCache) get(key string) ([]memory.Summary, sumToken, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.gen[key]
+	if e, ok := c.entries[key]; ok && e.gen == g {
+		return slices.Clone(e.sums), sumToken{}, true
+	}
+	return nil, sumToken{c.epoch, g}, false
+}
+
+// put caches sums as read after get returned tok, unless a write (or a
+// new epoch) came since.
+func (c *sumCache) put(key string, tok sumToken, sums []memory.Summary) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch != tok.epoch || c.gen[key] != tok.gen {
+		return
+	}
+	if len(c.entries) >= maxCachedConversations {
+		c.entries = map[string]sumEntry{}
+	}
+	c.entries[key] = sumEntry{gen: tok.gen, sums: slices.Clone(sums)}
+}
+
+// bump records a committed change to key's summaries.
+func (c *sumCache) bump(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.gen) >= maxGenerations {
+		c.epoch++
+		c.gen = map[string]uint64{}
+		c.entries = map[string]sumEntry{}
+	}
+	c.gen[key]++
+	delete(c.entries, key)
+}

@@ -30,8 +30,15 @@ func (a *Analyzer) docTermFreqs(text string) ([]TermFreq, int) {
 // queryTerms returns text's terms at weight 1 and its adjacent pairs at
 // pairWeight (0 leaves pairs out), ascending by id, ids unique.
 func (a *Analyzer) queryTerms(text string, pairWeight float32) []QueryTerm {
+	return a.queryTermsTopics(text, pairWeight, 0)
+}
+
+// queryTermsTopics is queryTerms plus, at topicWeight, the words of the
+// topics the text names (topicWords).
+func (a *Analyzer) queryTermsTopics(text string, pairWeight, topicWeight float32) []QueryTerm {
 	w := map[uint32]float32{}
 	prev := ""
+	var topics []string
 	a.analyze(text, func(t string) {
 		w[TermID(t)] = 1
 		if prev != "" && pairWeight > 0 {
@@ -41,7 +48,17 @@ func (a *Analyzer) queryTerms(text string, pairWeight float32) []QueryTerm {
 			}
 		}
 		prev = t
+		if topicWeight > 0 {
+			topics = append(topics, t)
+		}
 	})
+	for _, t := range topics {
+		for _, word := range a.topics()[t] {
+			if id := TermID(word); w[id] < topicWeight {
+				w[id] = topicWeight
+			}
+		}
+	}
 	out := make([]QueryTerm, 0, len(w))
 	for id, wt := range w {
 		out = append(out, QueryTerm{ID: id, Weight: wt})

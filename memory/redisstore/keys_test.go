@@ -48,7 +48,7 @@ func TestKeysShareOneStableTag(t *testing.T) {
 		k := s.keys(p.tenant, p.id)
 		tag := hashTag(k.conv)
 		require.Equal(t, escape(p.tenant)+"/"+escape(p.id), tag)
-		for _, key := range []string{k.turns, k.idems, k.idem("k"), k.idem("{other}"), k.sums, k.sumOrder, k.sumStale} {
+		for _, key := range []string{k.turns, k.idems, k.idem("k"), k.idem("{other}"), k.sums, k.sumOrder, k.sumStale, k.sumVer} {
 			require.Equal(t, tag, hashTag(key), "%q/%q: %s", p.tenant, p.id, key)
 		}
 		require.False(t, seen[tag], "tag %s shared by two conversations", tag)

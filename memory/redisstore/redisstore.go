@@ -15,6 +15,7 @@
 //	P:{T/I}:sums       hash: summary name → Summary JSON (without Stale)
 //	P:{T/I}:sums:order sorted set: summary names, score 0, read in byte order
 //	P:{T/I}:sums:stale set: names of the stale summaries
+//	P:{T/I}:sums:ver   hash: id → random token set at create, n → count of summary changes
 //	P:tenant:{T}:convs sorted set: conversation ids, score 0, read with ZRANGEBYLEX
 //
 // A summary's name is "LLLLLLLLLL:FFFFFFFFFFFFFFFFFFF:TTTTTTTTTTTTTTTTTTT":
@@ -23,6 +24,16 @@
 // level's chain and the summary of a level holding a seq are each one
 // ZRANGE BYLEX on sums:order, and a name carries the ToSeq the chain checks
 // need, so no script decodes JSON.
+//
+// Summary cache: each Store keeps the decoded summaries of recently read
+// conversations in process, under the version they were read at. Every
+// script that changes summaries (add, replace, a forget marking some stale)
+// increments sums:ver n in the same script, create sets a fresh random id
+// and delete removes the key, so "id:n" names one state of a conversation's
+// summaries, across nodes and across a delete and re-create of the same id.
+// Summaries first reads the version (one small script); when the cache
+// holds that version it returns a copy, else the full read returns the
+// summaries and their version atomically and fills the cache.
 //
 // All keys of a conversation live in one slot, and every read or write of a
 // conversation is one Lua script on that slot: sequence assignment and
@@ -148,6 +159,7 @@ func (c *Config) defaults() {
 type Store struct {
 	cfg       Config
 	rdb       redis.UniversalClient
+	sums      *sumCache
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -170,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		PoolSize:              cfg.PoolSize,
 		ContextTimeoutEnabled: true,
 	})
-	s := &Store{cfg: cfg, rdb: rdb}
+	s := &Store{cfg: cfg, rdb: rdb, sums: newSumCache()}
 	if err := s.ping(ctx); err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("redisstore: connect %v: %w", cfg.Addrs, err)
@@ -247,12 +259,13 @@ type convKeys struct {
 	sums     string
 	sumOrder string
 	sumStale string
+	sumVer   string
 }
 
 func (s *Store) keys(tenant, id string) convKeys {
 	base := s.cfg.KeyPrefix + ":{" + escape(tenant) + "/" + escape(id) + "}:"
 	return convKeys{base: base, conv: base + "conv", turns: base + "turns", idems: base + "idems",
-		sums: base + "sums", sumOrder: base + "sums:order", sumStale: base + "sums:stale"}
+		sums: base + "sums", sumOrder: base + "sums:order", sumStale: base + "sums:stale", sumVer: base + "sums:ver"}
 }
 
 func (k convKeys) idem(key string) string { return k.base + "idem:" + escape(key) }
@@ -287,6 +300,7 @@ var (
 	scriptAddSum     = newScript(srcAddSummary)
 	scriptReplaceSum = newScript(srcReplaceSummary)
 	scriptSummaries  = newScript(srcSummaries)
+	scriptSumVersion = newScript(srcSummaryVersion)
 )
 
 // noRetryCmd keeps go-redis from sending a command again after a network
@@ -370,7 +384,7 @@ func (s *Store) CreateConversation(ctx context.Context, c memory.Conversation) (
 		return c, fmt.Errorf("redisstore: create %q: encode: %w", c.ID, err)
 	}
 	k := s.keys(c.Tenant, c.ID)
-	_, err = s.run(ctx, scriptCreate, []string{k.conv}, doc)
+	_, err = s.run(ctx, scriptCreate, []string{k.conv, k.sumVer}, doc, versionToken())
 	if err != nil && !redis.HasErrorPrefix(err, replyConflict) {
 		return c, fail("create", c.ID, err)
 	}
@@ -480,7 +494,7 @@ func (s *Store) ListConversations(ctx context.Context, opts memory.ListOptions) 
 // been created again meanwhile, the id is put back.
 func (s *Store) DeleteConversation(ctx context.Context, tenant, id string) error {
 	k := s.keys(tenant, id)
-	if _, err := s.run(ctx, scriptDeleteConv, []string{k.conv, k.turns, k.idems, k.sums, k.sumOrder, k.sumStale}); err != nil {
+	if _, err := s.run(ctx, scriptDeleteConv, []string{k.conv, k.turns, k.idems, k.sums, k.sumOrder, k.sumStale, k.sumVer}); err != nil {
 		return fail("delete", id, err)
 	}
 	index := s.tenantKey(tenant)
@@ -659,7 +673,8 @@ func (s *Store) DeleteTurn(ctx context.Context, tenant, id string, seq int64) er
 	if seq >= 0 && seq < math.MaxInt64 {
 		next = fmt.Sprintf("%019d", seq+1)
 	}
-	if _, err := s.run(ctx, scriptDeleteTurn, []string{k.conv, k.turns, k.sumOrder, k.sumStale}, strconv.FormatInt(seq, 10), next); err != nil {
+	if _, err := s.run(ctx, scriptDeleteTurn, []string{k.conv, k.turns, k.sumOrder, k.sumStale, k.sumVer},
+		strconv.FormatInt(seq, 10), next, versionToken()); err != nil {
 		return fail(fmt.Sprintf("delete turn %d of", seq), id, err)
 	}
 	return nil

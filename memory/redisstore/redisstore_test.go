@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -45,6 +46,15 @@ func (b *backend) open(t *testing.T, cfg redisstore.Config) (*redisstore.Store, 
 	return s, cfg.KeyPrefix
 }
 
+// openAt returns a store on an existing prefix: another node of the
+// deployment a store from open uses.
+func (b *backend) openAt(t *testing.T, prefix string) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(t.Context(), redisstore.Config{Addrs: b.addrs, Cluster: b.cluster, KeyPrefix: prefix})
+	require.NoError(t, err)
+	return s
+}
+
 func TestSingle(t *testing.T) {
 	addr := redistest.StartServer(t)
 	runAll(t, newBackend(t, []string{addr}, false))
@@ -78,6 +88,9 @@ func runAll(t *testing.T, b *backend) {
 		{"ClosedStoreErrors", testClosedStore},
 		{"MaxBatch", testMaxBatch},
 		{"SummaryLayout", testSummaryLayout},
+		{"SummaryCacheAcrossNodes", testSummaryCacheAcrossNodes},
+		{"SummaryCacheCopies", testSummaryCacheCopies},
+		{"SummaryCacheLegacyConversation", testSummaryCacheLegacy},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
 	}
@@ -251,7 +264,7 @@ func testDeleteRemovesAllKeys(t *testing.T, b *backend) {
 	require.NoError(t, s.DeleteTurn(ctx, tenant, "c", 2)) // creates sums:stale
 	base := prefix + ":{acme/c}:"
 	keys := []string{base + "conv", base + "turns", base + "idems", base + "idem:k0", base + "idem:k1", base + "idem:k2",
-		base + "sums", base + "sums:order", base + "sums:stale"}
+		base + "sums", base + "sums:order", base + "sums:stale", base + "sums:ver"}
 	for _, k := range keys {
 		n, err := b.raw.Exists(ctx, k).Result()
 		require.NoError(t, err)
@@ -441,6 +454,156 @@ func testSummaryLayout(t *testing.T, b *backend) {
 	require.NoError(t, err)
 	require.Contains(t, doc, `"content":"c"`)
 	require.NotContains(t, doc, "stale", "Stale lives in sums:stale only")
+}
+
+func summaryOf(from, to int64, content string) memory.Summary {
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	return memory.Summary{Level: 0, FromSeq: from, ToSeq: to, FromTime: at, ToTime: at, Content: content, Tokens: 2}
+}
+
+func contents(sums []memory.Summary) []string {
+	out := []string{}
+	for _, sm := range sums {
+		c := sm.Content
+		if sm.Stale {
+			c += " (stale)"
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// testSummaryCacheAcrossNodes: two stores on one Redis are two longmem
+// nodes. Node a reads (filling its cache) after every change node b makes,
+// and must see each one.
+func testSummaryCacheAcrossNodes(t *testing.T, b *backend) {
+	ctx := t.Context()
+	nodeB, prefix := b.open(t, redisstore.Config{})
+	defer nodeB.Close()
+	nodeA := b.openAt(t, prefix)
+	defer nodeA.Close()
+	turns := make([]string, 40)
+	for i := range turns {
+		turns[i] = fmt.Sprint("turn ", i+1)
+	}
+	create(t, nodeB, tenant, "c")
+	_, err := nodeB.AppendTurns(ctx, tenant, "c", userTurns(turns...), memory.AppendOptions{})
+	require.NoError(t, err)
+	readA := func() []string {
+		t.Helper()
+		got, err := nodeA.Summaries(ctx, tenant, "c")
+		require.NoError(t, err)
+		return contents(got)
+	}
+	require.Empty(t, readA())
+
+	_, err = nodeB.AddSummary(ctx, tenant, "c", summaryOf(1, 10, "first"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"first"}, readA(), "an add on another node")
+	require.Equal(t, []string{"first"}, readA(), "read again (from the cache)")
+
+	_, err = nodeB.ReplaceSummary(ctx, tenant, "c", summaryOf(1, 10, "rebuilt"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"rebuilt"}, readA(), "a replace on another node")
+
+	require.NoError(t, nodeB.DeleteTurn(ctx, tenant, "c", 5))
+	require.Equal(t, []string{"rebuilt (stale)"}, readA(), "a forget on another node")
+	require.NoError(t, nodeB.DeleteTurn(ctx, tenant, "c", 30), "a forget no summary holds")
+	require.Equal(t, []string{"rebuilt (stale)"}, readA())
+
+	_, err = nodeB.ReplaceSummary(ctx, tenant, "c", summaryOf(1, 10, "without 5"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"without 5"}, readA())
+
+	require.NoError(t, nodeB.DeleteConversation(ctx, tenant, "c"))
+	_, err = nodeA.Summaries(ctx, tenant, "c")
+	require.ErrorIs(t, err, memory.ErrNotFound, "a delete on another node")
+
+	// Re-created with as many summary writes as before (4): the same
+	// count, a different conversation.
+	create(t, nodeB, tenant, "c")
+	_, err = nodeB.AppendTurns(ctx, tenant, "c", userTurns(turns...), memory.AppendOptions{})
+	require.NoError(t, err)
+	for from := int64(1); from <= 31; from += 10 {
+		_, err = nodeB.AddSummary(ctx, tenant, "c", summaryOf(from, from+9, fmt.Sprint("again ", from)))
+		require.NoError(t, err)
+	}
+	require.Equal(t, []string{"again 1", "again 11", "again 21", "again 31"}, readA(), "a delete and re-create on another node")
+
+	// And a's own writes are seen by b.
+	got, err := nodeB.Summaries(ctx, tenant, "c")
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	_, err = nodeA.ReplaceSummary(ctx, tenant, "c", summaryOf(31, 40, "by a"))
+	require.NoError(t, err)
+	got, err = nodeB.Summaries(ctx, tenant, "c")
+	require.NoError(t, err)
+	require.Equal(t, []string{"again 1", "again 11", "again 21", "by a"}, contents(got))
+}
+
+// testSummaryCacheCopies: what a caller does to the slice it got never
+// shows in later reads.
+func testSummaryCacheCopies(t *testing.T, b *backend) {
+	ctx := t.Context()
+	s, _ := b.open(t, redisstore.Config{})
+	defer s.Close()
+	create(t, s, tenant, "c")
+	_, err := s.AppendTurns(ctx, tenant, "c", userTurns("1", "2", "3", "4"), memory.AppendOptions{})
+	require.NoError(t, err)
+	for _, sm := range []memory.Summary{summaryOf(1, 2, "a"), summaryOf(3, 4, "b")} {
+		_, err := s.AddSummary(ctx, tenant, "c", sm)
+		require.NoError(t, err)
+	}
+	for range 2 { // the first read fills the cache, the second is served by it
+		got, err := s.Summaries(ctx, tenant, "c")
+		require.NoError(t, err)
+		require.Equal(t, []string{"a", "b"}, contents(got))
+		got[0].Content = "changed by a caller"
+		got[1].Stale = true
+		got[1].ConversationID = "other"
+		_ = append(got[:1], summaryOf(9, 9, "appended"))
+	}
+	got, err := s.Summaries(ctx, tenant, "c")
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b"}, contents(got))
+	require.Equal(t, "c", got[1].ConversationID)
+}
+
+// testSummaryCacheLegacy: a conversation without a version (created
+// before versions existed) is never served from the cache, until a
+// summary write gives it one.
+func testSummaryCacheLegacy(t *testing.T, b *backend) {
+	ctx := t.Context()
+	s, prefix := b.open(t, redisstore.Config{})
+	defer s.Close()
+	create(t, s, tenant, "c")
+	_, err := s.AppendTurns(ctx, tenant, "c", userTurns("1", "2", "3", "4"), memory.AppendOptions{})
+	require.NoError(t, err)
+	_, err = s.AddSummary(ctx, tenant, "c", summaryOf(1, 2, "a"))
+	require.NoError(t, err)
+	base := prefix + ":{acme/c}:"
+	require.NoError(t, b.raw.Del(ctx, base+"sums:ver").Err())
+	read := func() []string {
+		t.Helper()
+		got, err := s.Summaries(ctx, tenant, "c")
+		require.NoError(t, err)
+		return contents(got)
+	}
+	require.Equal(t, []string{"a"}, read())
+	// A write that does not bump the version (an older node's).
+	name := "0000000000:0000000000000000001:0000000000000000002"
+	doc, err := b.raw.HGet(ctx, base+"sums", name).Result()
+	require.NoError(t, err)
+	require.NoError(t, b.raw.HSet(ctx, base+"sums", name, strings.Replace(doc, `"content":"a"`, `"content":"old node"`, 1)).Err())
+	require.Equal(t, []string{"old node"}, read(), "not cached without a version")
+
+	_, err = s.AddSummary(ctx, tenant, "c", summaryOf(3, 4, "b"))
+	require.NoError(t, err)
+	n, err := b.raw.Exists(ctx, base+"sums:ver").Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "the write gave the conversation a version")
+	require.Equal(t, []string{"old node", "b"}, read())
+	require.Equal(t, []string{"old node", "b"}, read())
 }
 
 func TestNewFailsWithoutServer(t *testing.T) {

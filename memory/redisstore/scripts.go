@@ -14,14 +14,29 @@ const (
 	replyConflict = "LMCONFLICT"
 )
 
-// srcCreate stores a new conversation.
-// KEYS: conv. ARGV: conversation JSON.
+// srcCreate stores a new conversation and starts its summary version
+// with a fresh random token, so that versions never repeat across a
+// delete and re-create of the same id.
+// KEYS: conv, sums:ver. ARGV: conversation JSON, version token.
 const srcCreate = `#!lua
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('LMCONFLICT conversation exists')
 end
 redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'seq', '0')
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'id', ARGV[2], 'n', '0')
 return 1
+`
+
+// luaBumpVersion, prepended to every script that changes summaries, bumps
+// the summary version: sums:ver is KEYS[verKey]; ARGV[verToken] is a fresh
+// token, used only when the key is missing (a conversation created before
+// versions existed), so a version is never reused.
+const luaBumpVersion = `
+local function bump_version(key, token)
+  redis.call('HSETNX', key, 'id', token)
+  redis.call('HINCRBY', key, 'n', 1)
+end
 `
 
 // srcAppend assigns seqs and stores turns, honouring an idempotency key.
@@ -76,7 +91,7 @@ return {1, first}
 // srcDeleteConv removes a conversation, its turns, its idempotency
 // records (named in the idems index, all under the same hash tag) and its
 // summaries.
-// KEYS: conv, turns, idems, sums, sums:order, sums:stale.
+// KEYS: conv, turns, idems, sums, sums:order, sums:stale, sums:ver.
 const srcDeleteConv = `#!lua
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('LMNOTFOUND conversation')
@@ -85,21 +100,22 @@ local ks = redis.call('ZRANGE', KEYS[3], 0, -1)
 for i = 1, #ks, 500 do
   redis.call('DEL', unpack(ks, i, math.min(i + 499, #ks)))
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 return 1
 `
 
-// srcDeleteTurn forgets one turn and marks stale every summary holding it.
+// srcDeleteTurn forgets one turn and marks stale every summary holding it,
+// bumping the summary version when it marked any.
 // LastSeq is untouched, so its seq is never reused.
 //
-// KEYS: conv, turns, sums:order, sums:stale.
-// ARGV: seq; seq+1 zero-padded to 19 digits ("" for none).
+// KEYS: conv, turns, sums:order, sums:stale, sums:ver.
+// ARGV: seq; seq+1 zero-padded to 19 digits ("" for none); version token.
 //
 // Summary names are "level:from:to" (see the package comment). For each
 // level present, the summary holding seq can only be the one with the
 // highest FromSeq <= seq: the last name below "level:" .. ARGV[2]. It holds
 // seq when its ToSeq >= seq (compared as Lua numbers: exact below 2^53).
-const srcDeleteTurn = `#!lua
+const srcDeleteTurn = `#!lua` + luaBumpVersion + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('LMNOTFOUND conversation')
 end
@@ -111,6 +127,7 @@ if ARGV[2] == '' then
 end
 local seq = tonumber(ARGV[1])
 local lo = '-'
+local marked = 0
 while true do
   local first = redis.call('ZRANGE', KEYS[3], lo, '+', 'BYLEX', 'LIMIT', 0, 1)
   if #first == 0 then
@@ -119,23 +136,27 @@ while true do
   local level = string.sub(first[1], 1, 11)
   local cover = redis.call('ZRANGE', KEYS[3], '(' .. level .. ARGV[2], '[' .. level, 'BYLEX', 'REV', 'LIMIT', 0, 1)
   if #cover == 1 and tonumber(string.sub(cover[1], 32)) >= seq then
-    redis.call('SADD', KEYS[4], cover[1])
+    marked = marked + redis.call('SADD', KEYS[4], cover[1])
   end
   lo = '(' .. level .. ';'
+end
+if marked > 0 then
+  bump_version(KEYS[5], ARGV[3])
 end
 return 1
 `
 
-// srcAddSummary appends a summary to the chain of its level.
+// srcAddSummary appends a summary to the chain of its level and bumps the
+// summary version.
 //
-// KEYS: conv, sums, sums:order.
+// KEYS: conv, sums, sums:order, sums:ver.
 // ARGV: level prefix "LLLLLLLLLL:", FromSeq-1 zero-padded to 19 digits,
-// the summary's name, its JSON.
+// the summary's name, its JSON, version token.
 //
 // The chain's tail is the last name of the level; the new summary must
 // start right after its ToSeq (at 1 on an empty level): the name's to part
 // must equal ARGV[2], compared as text.
-const srcAddSummary = `#!lua
+const srcAddSummary = `#!lua` + luaBumpVersion + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('LMNOTFOUND conversation')
 end
@@ -151,16 +172,17 @@ if prev ~= ARGV[2] then
 end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[3], 0, ARGV[3])
+bump_version(KEYS[4], ARGV[5])
 return 1
 `
 
-// srcReplaceSummary rewrites a summary of the same level and FromSeq and
-// clears its Stale mark.
+// srcReplaceSummary rewrites a summary of the same level and FromSeq,
+// clears its Stale mark and bumps the summary version.
 //
-// KEYS: conv, sums, sums:order, sums:stale.
+// KEYS: conv, sums, sums:order, sums:stale, sums:ver.
 // ARGV: name prefix "LLLLLLLLLL:FFFFFFFFFFFFFFFFFFF:", the summary's full
-// name, its JSON.
-const srcReplaceSummary = `#!lua
+// name, its JSON, version token.
+const srcReplaceSummary = `#!lua` + luaBumpVersion + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('LMNOTFOUND conversation')
 end
@@ -173,13 +195,37 @@ if got[1] ~= ARGV[2] then
 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('SREM', KEYS[4], ARGV[2])
+bump_version(KEYS[5], ARGV[4])
 return 1
 `
 
-// srcSummaries reads every summary in name order (Level, then FromSeq).
-// KEYS: conv, sums, sums:order, sums:stale.
-// Reply: a flat list of JSON, stale flag (1 or 0) pairs.
-const srcSummaries = `#!lua flags=no-writes
+// luaVersion reads the summary version as "token:count", or "" when the
+// conversation has none (created before versions existed, and no summary
+// write since): such a read is not cached.
+const luaVersion = `
+local function version(key)
+  local v = redis.call('HMGET', key, 'id', 'n')
+  if not v[1] then
+    return ''
+  end
+  return v[1] .. ':' .. (v[2] or '0')
+end
+`
+
+// srcSummaryVersion reads the summary version (see luaVersion).
+// KEYS: conv, sums:ver.
+const srcSummaryVersion = `#!lua flags=no-writes` + luaVersion + `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('LMNOTFOUND conversation')
+end
+return version(KEYS[2])
+`
+
+// srcSummaries reads every summary in name order (Level, then FromSeq),
+// and the version they are at.
+// KEYS: conv, sums, sums:order, sums:stale, sums:ver.
+// Reply: {version, a flat list of JSON, stale flag (1 or 0) pairs}.
+const srcSummaries = `#!lua flags=no-writes` + luaVersion + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('LMNOTFOUND conversation')
 end
@@ -189,7 +235,7 @@ for i, name in ipairs(names) do
   out[2 * i - 1] = redis.call('HGET', KEYS[2], name)
   out[2 * i] = redis.call('SISMEMBER', KEYS[4], name)
 end
-return out
+return {version(KEYS[5]), out}
 `
 
 // srcTurns reads turns with seq > ARGV[1], at most ARGV[2] of them (0:

@@ -48,8 +48,8 @@ func (s *Store) AddSummary(ctx context.Context, tenant, id string, sm memory.Sum
 		return sm, err
 	}
 	k := s.keys(tenant, id)
-	_, err = s.run(ctx, scriptAddSum, []string{k.conv, k.sums, k.sumOrder},
-		sumLevelPrefix(sm.Level), fmt.Sprintf("%019d", sm.FromSeq-1), sumName(sm.Level, sm.FromSeq, sm.ToSeq), doc)
+	_, err = s.run(ctx, scriptAddSum, []string{k.conv, k.sums, k.sumOrder, k.sumVer},
+		sumLevelPrefix(sm.Level), fmt.Sprintf("%019d", sm.FromSeq-1), sumName(sm.Level, sm.FromSeq, sm.ToSeq), doc, versionToken())
 	if err != nil {
 		return sm, fail(fmt.Sprintf("add summary level %d from %d to", sm.Level, sm.FromSeq), id, err)
 	}
@@ -65,8 +65,8 @@ func (s *Store) ReplaceSummary(ctx context.Context, tenant, id string, sm memory
 		return sm, err
 	}
 	k := s.keys(tenant, id)
-	_, err = s.run(ctx, scriptReplaceSum, []string{k.conv, k.sums, k.sumOrder, k.sumStale},
-		sumPrefix(sm.Level, sm.FromSeq), sumName(sm.Level, sm.FromSeq, sm.ToSeq), doc)
+	_, err = s.run(ctx, scriptReplaceSum, []string{k.conv, k.sums, k.sumOrder, k.sumStale, k.sumVer},
+		sumPrefix(sm.Level, sm.FromSeq), sumName(sm.Level, sm.FromSeq, sm.ToSeq), doc, versionToken())
 	if err != nil {
 		return sm, fail(fmt.Sprintf("replace summary level %d from %d of", sm.Level, sm.FromSeq), id, err)
 	}
@@ -74,30 +74,61 @@ func (s *Store) ReplaceSummary(ctx context.Context, tenant, id string, sm memory
 }
 
 // Summaries implements memory.SummaryStore: ordered by Level, then FromSeq.
+// One small script reads the conversation's summary version; when this
+// store's cache holds that version, the result is a copy of it. Otherwise
+// the full read returns the summaries with their version, and fills the
+// cache (see the package comment).
 func (s *Store) Summaries(ctx context.Context, tenant, id string) ([]memory.Summary, error) {
 	k := s.keys(tenant, id)
-	res, err := s.run(ctx, scriptSummaries, []string{k.conv, k.sums, k.sumOrder, k.sumStale})
+	res, err := s.run(ctx, scriptSumVersion, []string{k.conv, k.sumVer})
 	if err != nil {
 		return nil, fail("summaries", id, err)
 	}
-	reply, ok := res.([]any)
-	if !ok || len(reply)%2 != 0 {
-		return nil, fmt.Errorf("redisstore: summaries %q: unexpected reply %T", id, res)
+	ver, ok := res.(string)
+	if !ok {
+		return nil, fmt.Errorf("redisstore: summaries %q: unexpected version reply %T", id, res)
+	}
+	if cached, ok := s.sums.get(k.base, ver); ok {
+		return cached, nil
+	}
+	out, ver, err := s.readSummaries(ctx, k, id)
+	if err != nil {
+		return nil, err
+	}
+	s.sums.put(k.base, ver, out)
+	return out, nil
+}
+
+// readSummaries reads and decodes every summary of a conversation, and
+// the version they are at, in one script.
+func (s *Store) readSummaries(ctx context.Context, k convKeys, id string) ([]memory.Summary, string, error) {
+	res, err := s.run(ctx, scriptSummaries, []string{k.conv, k.sums, k.sumOrder, k.sumStale, k.sumVer})
+	if err != nil {
+		return nil, "", fail("summaries", id, err)
+	}
+	top, ok := res.([]any)
+	if !ok || len(top) != 2 {
+		return nil, "", fmt.Errorf("redisstore: summaries %q: unexpected reply %T", id, res)
+	}
+	ver, ok1 := top[0].(string)
+	reply, ok2 := top[1].([]any)
+	if !ok1 || !ok2 || len(reply)%2 != 0 {
+		return nil, "", fmt.Errorf("redisstore: summaries %q: unexpected reply %T, %T", id, top[0], top[1])
 	}
 	out := make([]memory.Summary, 0, len(reply)/2)
 	for i := 0; i < len(reply); i += 2 {
 		doc, ok := reply[i].(string)
 		if !ok {
-			return nil, fmt.Errorf("redisstore: summaries %q: unexpected summary reply %T", id, reply[i])
+			return nil, "", fmt.Errorf("redisstore: summaries %q: unexpected summary reply %T", id, reply[i])
 		}
 		var sm memory.Summary
 		if err := json.Unmarshal([]byte(doc), &sm); err != nil {
-			return nil, fmt.Errorf("redisstore: summaries %q: decode summary: %w", id, err)
+			return nil, "", fmt.Errorf("redisstore: summaries %q: decode summary: %w", id, err)
 		}
 		stale, _ := reply[i+1].(int64)
 		sm.ConversationID = id
 		sm.Stale = stale == 1
 		out = append(out, sm)
 	}
-	return out, nil
+	return out, ver, nil
 }

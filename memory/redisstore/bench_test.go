@@ -2,10 +2,13 @@ package redisstore_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/longmem/longmem/memory"
@@ -84,4 +87,49 @@ func BenchmarkListTurns1000(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "turns/s")
+}
+
+// BenchmarkSummaries reads the 2,500 summaries of a long conversation (a
+// level-0 summary per 20 turns of 50,000), as every context assembly does.
+// cached: the version is unchanged, so after the first read each read is
+// the version script and a copy. uncached: another node's write (a raw
+// HINCRBY of sums:ver n, one more round trip) changes the version before
+// each read, forcing the full read and decode.
+func BenchmarkSummaries(b *testing.B) {
+	addr := redistest.StartServer(b)
+	ctx := b.Context()
+	s, err := redisstore.New(ctx, redisstore.Config{Addrs: []string{addr}, KeyPrefix: "bench-sums"})
+	require.NoError(b, err)
+	defer s.Close()
+	raw := redis.NewClient(&redis.Options{Addr: addr})
+	defer raw.Close()
+	_, err = s.CreateConversation(ctx, memory.Conversation{Tenant: "bench", ID: "c"})
+	require.NoError(b, err)
+	const n = 2500
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range int64(n) {
+		_, err := s.AddSummary(ctx, "bench", "c", memory.Summary{Level: 0, FromSeq: 20*i + 1, ToSeq: 20*i + 20, FromTime: at, ToTime: at,
+			Content: strings.Repeat("Caroline went hiking with her sister and talked about adopting a dog. ", 5), Tokens: 80, Producer: "extractive"})
+		require.NoError(b, err)
+	}
+	read := func(b *testing.B) {
+		got, err := s.Summaries(ctx, "bench", "c")
+		if err != nil || len(got) != n {
+			b.Fatalf("got %d summaries, err %v", len(got), err)
+		}
+	}
+	b.Run("cached", func(b *testing.B) {
+		read(b)
+		for b.Loop() {
+			read(b)
+		}
+	})
+	b.Run("uncached", func(b *testing.B) {
+		for b.Loop() {
+			if err := raw.HIncrBy(ctx, "bench-sums:{bench/c}:sums:ver", "n", 1).Err(); err != nil {
+				b.Fatal(err)
+			}
+			read(b)
+		}
+	})
 }

@@ -34,6 +34,11 @@
 // Summaries first reads the version (one small script); when the cache
 // holds that version it returns a copy, else the full read returns the
 // summaries and their version atomically and fills the cache.
+// A conversation created before versions existed has no sums:ver until its
+// next summary write, and is not cached until then. Nodes running a longmem
+// without this cache write summaries without bumping the version: do not
+// mix them with newer nodes on one Redis (a newer node could serve
+// summaries they changed since), upgrade them together.
 //
 // All keys of a conversation live in one slot, and every read or write of a
 // conversation is one Lua script on that slot: sequence assignment and

@@ -664,3 +664,63 @@ func TestUIDarkAndConversations(t *testing.T) {
 	b.shot("dark-conversations")
 	b.noPageErrors()
 }
+
+// The lorebook editor: removing an entry, secondary keys as chips, and the
+// enabled / constant / selective toggles reach the saved version exactly.
+func TestUILoreRemoveSecondaryKeysAndToggles(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Warden","lorebook":{"entries":[
+		{"id":1,"name":"Gate","keys":["gate"],"enabled":true,"insertion_order":0,"content":"The gate is iron."},
+		{"id":2,"name":"Moat","keys":["moat"],"enabled":true,"insertion_order":1,"content":"The moat is deep."}]}}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/lore")
+	b.waitText("#save-status", "version 1")
+	b.wait(`document.querySelectorAll('#lore-entries .entry').length === 2`)
+
+	// Remove the first entry: the second is now the only one.
+	b.click(`[data-field="lorebook.entries[0]"] button.danger`)
+	b.wait(`document.querySelectorAll('#lore-entries .entry').length === 1`)
+	require.Equal(t, "2", eval[string](b, `document.querySelector('#lore-entries .entry').dataset.entryId`))
+	b.waitText("#save-status", "unsaved changes")
+
+	// Secondary keys show once the entry is selective.
+	p := `[data-field="lorebook.entries[0]"]`
+	require.False(t, eval[bool](b, `document.querySelector('`+p+` .secondary').offsetParent !== null`), "no secondary keys unless selective")
+	b.click(`[data-field="lorebook.entries[0].selective"] input`)
+	b.wait(`document.querySelector('` + p + `').classList.contains('selective')`)
+	b.wait(`document.querySelector('` + p + ` .secondary').offsetParent !== null`)
+	b.typeIn(`[data-field="lorebook.entries[0].secondary_keys"] input`, "water"+kb.Enter)
+	b.typeIn(`[data-field="lorebook.entries[0].secondary_keys"] input`, "bridge,")
+	b.typeIn(`[data-field="lorebook.entries[0].secondary_keys"] input`, "oops"+kb.Enter)
+	b.wait(`document.querySelectorAll('[data-field="lorebook.entries[0].secondary_keys"] .chip').length === 3`)
+	b.click(`[data-field="lorebook.entries[0].secondary_keys"] button[aria-label="Remove oops"]`)
+	b.wait(`document.querySelectorAll('[data-field="lorebook.entries[0].secondary_keys"] .chip').length === 2`)
+	require.Equal(t, "water×bridge×", strings.Join(strings.Fields(b.text(`[data-field="lorebook.entries[0].secondary_keys"] .chips`)), ""))
+
+	// Constant on, enabled off.
+	b.click(`[data-field="lorebook.entries[0].constant"] input`)
+	b.click(`[data-field="lorebook.entries[0].enabled"] input`)
+	b.wait(`document.querySelector('` + p + `').classList.contains('disabled')`)
+	b.shot("lore-toggles")
+
+	b.click("#save")
+	b.waitText("#save-status", "version 2")
+	bot := e.must(http.StatusOK, "GET", "/v1/bots/b1", "").json(t)
+	require.EqualValues(t, 2, bot["version"])
+	entries := bot["lorebook"].(map[string]any)["entries"].([]any)
+	require.Len(t, entries, 1, "the removed entry is gone")
+	got := entries[0].(map[string]any)
+	require.EqualValues(t, 2, got["id"])
+	require.Equal(t, "Moat", got["name"])
+	require.Equal(t, []any{"moat"}, got["keys"])
+	require.Equal(t, []any{"water", "bridge"}, got["secondary_keys"])
+	require.Equal(t, true, got["selective"])
+	require.Equal(t, true, got["constant"])
+	require.Equal(t, false, got["enabled"])
+	require.Nil(t, got["case_sensitive"], "an untouched toggle stays unset")
+
+	// The saved form shows what was saved.
+	b.wait(`document.querySelector('[data-field="lorebook.entries[0].constant"] input').checked`)
+	require.False(t, eval[bool](b, `document.querySelector('[data-field="lorebook.entries[0].enabled"] input').checked`))
+	b.noPageErrors()
+}

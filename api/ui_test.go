@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -722,5 +723,71 @@ func TestUILoreRemoveSecondaryKeysAndToggles(t *testing.T) {
 	// The saved form shows what was saved.
 	b.wait(`document.querySelector('[data-field="lorebook.entries[0].constant"] input').checked`)
 	require.False(t, eval[bool](b, `document.querySelector('[data-field="lorebook.entries[0].enabled"] input').checked`))
+	b.noPageErrors()
+}
+
+// Versions: any two versions side by side, not only the last two; and the
+// card downloads as Character Card V2 JSON.
+func TestUIVersionPairAndV2Export(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Iris","description":"Iris tends the alpha garden."}`)
+	e.must(http.StatusOK, "PUT", "/v1/bots/b1", `{"id":"b1","name":"Iris","description":"Iris tends the beta garden."}`)
+	e.must(http.StatusOK, "PUT", "/v1/bots/b1", `{"id":"b1","name":"Iris","description":"Iris tends the gamma garden.","personality":"patient"}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/versions")
+	b.wait(`document.querySelectorAll('#versions tbody tr').length === 3`)
+
+	// The default pair: the last two.
+	b.waitText("#version-diff", "v2 (")
+	diff := b.text("#version-diff")
+	require.Contains(t, diff, "beta")
+	require.Contains(t, diff, "gamma")
+	require.NotContains(t, diff, "alpha")
+
+	// v1 on the left, v3 on the right.
+	b.click(`input[aria-label="Compare version 1 on the left"]`)
+	b.waitText("#version-diff", "v1 (")
+	b.wait(`!document.querySelector('#version-diff').innerText.includes('Loading')`)
+	diff = b.text("#version-diff")
+	require.Contains(t, diff, "alpha")
+	require.Contains(t, diff, "gamma")
+	require.NotContains(t, diff, "beta", "v2 is not in the comparison")
+	require.Equal(t, []string{"v1", "v3"}, eval[[]string](b, `[...document.querySelectorAll('#version-diff table.diff thead th')].slice(1).map((th) => th.textContent)`))
+	require.Equal(t, []string{"description", "personality"}, eval[[]string](b, `[...document.querySelectorAll('#version-diff table.diff tbody th')].map((th) => th.textContent)`))
+	// The changed line is marked on each side.
+	require.Contains(t, b.text("#version-diff table.diff tbody tr:first-child td:nth-of-type(1) .del"), "alpha")
+	require.Contains(t, b.text("#version-diff table.diff tbody tr:first-child td:nth-of-type(2) .add"), "gamma")
+
+	// Right side back to v2: v1 ↔ v2.
+	b.click(`input[aria-label="Compare version 2 on the right"]`)
+	b.waitText("#version-diff", "v2 (")
+	b.wait(`!document.querySelector('#version-diff').innerText.includes('gamma')`)
+	diff = b.text("#version-diff")
+	require.Contains(t, diff, "alpha")
+	require.Contains(t, diff, "beta")
+	require.NotContains(t, diff, "personality")
+	b.shot("versions-pair")
+
+	// Export as V2: a chara_card_v2 JSON with the bot's name.
+	downloads := t.TempDir()
+	b.downloadsTo(downloads)
+	b.click("#tab-card")
+	b.click("#export-v2")
+	raw := b.waitFile(filepath.Join(downloads, "b1.v2.json"))
+	var card struct {
+		Spec        string `json:"spec"`
+		SpecVersion string `json:"spec_version"`
+		Data        struct {
+			Name        string `json:"name"`
+			Description string `json:"description"`
+			Personality string `json:"personality"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &card), "%s", raw)
+	require.Equal(t, "chara_card_v2", card.Spec)
+	require.Equal(t, "2.0", card.SpecVersion)
+	require.Equal(t, "Iris", card.Data.Name)
+	require.Equal(t, "Iris tends the gamma garden.", card.Data.Description, "the latest version")
+	require.Equal(t, "patient", card.Data.Personality)
 	b.noPageErrors()
 }

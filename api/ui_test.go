@@ -31,6 +31,7 @@ import (
 	"github.com/longmem/longmem/bots/llm"
 	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory/embedded"
+	"github.com/longmem/longmem/retrieval"
 )
 
 // The web page's assets: served under /ui/, self-contained.
@@ -790,4 +791,95 @@ func TestUIVersionPairAndV2Export(t *testing.T) {
 	require.Equal(t, "Iris tends the gamma garden.", card.Data.Description, "the latest version")
 	require.Equal(t, "patient", card.Data.Personality)
 	b.noPageErrors()
+}
+
+// The context preview by keyboard, the summaries with their reason, and
+// what moved after a persona change saved with Ctrl+S.
+func TestUIPreviewSummariesKeyboardAndPersonaMove(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Nox",
+		"system_prompt":"You are {{char}}, captain of the night watch.","memory":{"recent_max_turns":8}}`)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"b1"}`)
+	var turns []string
+	// Eight nights of eight turns: a session, and a summary, each.
+	for i := range 64 {
+		turns = append(turns, fmt.Sprintf(`{"role":"user","content":"Turn %d: the night watch saw lantern number %d on the east wall.","created_at":"2026-03-%02dT22:%02d:00Z"}`, i+1, i+1, 1+i/8, i%8))
+	}
+	e.must(http.StatusCreated, "POST", "/v1/conversations/c1/turns", `{"turns":[`+strings.Join(turns, ",")+`]}`)
+	e.must(http.StatusOK, "POST", "/v1/conversations/c1/compact", "")
+	require.GreaterOrEqual(t, len(e.summaries("c1")), 4)
+	const msg = "Which lantern did the night watch see on the east wall?"
+	want := e.context("c1", `{"message":{"role":"user","content":`+jsonString(t, msg)+`},"budget_tokens":4096,"bot_id":"b1"}`)
+	require.NotEmpty(t, want.Report.Summaries, "the compacted history has summaries in the context")
+
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/preview")
+	b.wait(`document.querySelector('#preview-conv option[value="c1"]')`)
+	b.do(chromedp.SetValue(chromedp.CSS("#preview-conv"), "c1"))
+	b.setValue("#preview-budget", "4096")
+	b.setValue("#preview-message", msg)
+
+	// Ctrl+Enter in the message runs the preview.
+	require.False(t, eval[bool](b, `!!document.querySelector('#preview-messages')`))
+	b.do(chromedp.Focus(chromedp.CSS("#preview-message")), chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitText("#preview-messages", "You are Nox, captain of the night watch.")
+
+	// Each summary in the context is listed with its reason.
+	b.wait(`document.querySelector('#preview-summaries')`)
+	listed := func(want []retrieval.SummaryReport) {
+		t.Helper()
+		items := eval[[]string](b, `[...document.querySelectorAll('#preview-summaries li')].map((li) => li.textContent)`)
+		require.Len(t, items, len(want))
+		for i, s := range want {
+			require.Equal(t, fmt.Sprintf("level %d · covers turns %d–%d · %d tokens · %s", s.Level, s.FromSeq, s.ToSeq, s.Tokens, s.Reason), items[i])
+		}
+	}
+	for _, s := range want.Report.Summaries {
+		require.Equal(t, retrieval.ReasonSummaryRelevant, s.Reason)
+	}
+	listed(want.Report.Summaries)
+	require.False(t, eval[bool](b, `!!document.querySelector('#preview-moved')`), "nothing to compare yet")
+	b.shot("preview-summaries")
+
+	// A message no summary is relevant to: the gist of the history.
+	const other = "What is for dinner tonight?"
+	gist := e.context("c1", `{"message":{"role":"user","content":`+jsonString(t, other)+`},"budget_tokens":4096,"bot_id":"b1"}`)
+	require.NotEmpty(t, gist.Report.Summaries)
+	for _, s := range gist.Report.Summaries {
+		require.Equal(t, retrieval.ReasonSummaryGist, s.Reason)
+	}
+	b.setValue("#preview-message", other)
+	b.do(chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitText("#preview-summaries", "gist of the history (no summary is relevant)")
+	listed(gist.Report.Summaries)
+
+	// A longer persona, saved with Ctrl+S: a new version.
+	b.click("#tab-persona")
+	b.wait(`!document.querySelector('#panel-persona').hidden`)
+	b.setValue(`[data-field="system_prompt"] textarea`, "You are {{char}}, captain of the night watch.\nYou count every lantern on the walls and remember each one by its number.")
+	b.waitText("#save-status", "unsaved changes")
+	b.do(chromedp.KeyEvent("s", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitText("#save-status", "version 2")
+	bot := e.must(http.StatusOK, "GET", "/v1/bots/b1", "").json(t)
+	require.EqualValues(t, 2, bot["version"])
+	require.Contains(t, bot["system_prompt"], "remember each one by its number")
+
+	// Preview again: the persona section grew, the system message changed.
+	b.click("#tab-preview")
+	b.wait(`!document.querySelector('#panel-preview').hidden`)
+	b.do(chromedp.Focus(chromedp.CSS("#preview-message")), chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitText("#preview-moved", "bot version 1 → 2")
+	moved := b.text("#preview-moved")
+	require.Regexp(t, `persona: (\d+) → (\d+) tokens \(\+\d+\)`, moved)
+	require.Contains(t, moved, "system message: +")
+	b.waitText("#preview-messages", "remember each one by its number")
+	b.shot("preview-persona-moved")
+	b.noPageErrors()
+}
+
+func jsonString(t *testing.T, s string) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	return string(b)
 }

@@ -883,3 +883,22 @@ func jsonString(t *testing.T, s string) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// Ctrl+S with a key still typed in a chips input saves it, as the Save
+// button (which takes the focus, and so adds it) does.
+func TestUICtrlSSavesPendingChip(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Warden","lorebook":{"entries":[
+		{"id":1,"name":"Gate","keys":["gate"],"enabled":true,"insertion_order":0,"content":"The gate is iron."}]}}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/lore")
+	b.waitText("#save-status", "version 1")
+	b.wait(`!document.querySelector('#panel-lore').hidden`)
+	b.typeIn(`[data-field="lorebook.entries[0].keys"] input`, "portcullis")
+	b.do(chromedp.KeyEvent("s", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitText("#save-status", "version 2")
+	entries := e.must(http.StatusOK, "GET", "/v1/bots/b1", "").json(t)["lorebook"].(map[string]any)["entries"].([]any)
+	require.Equal(t, []any{"gate", "portcullis"}, entries[0].(map[string]any)["keys"])
+	b.waitText(`[data-field="lorebook.entries[0].keys"] .chips`, "portcullis")
+	b.noPageErrors()
+}

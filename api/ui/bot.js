@@ -73,7 +73,14 @@ class Page {
     this.renderForms();
     replace(this.main, this.root);
     this.root.addEventListener('keydown', (e) => {
-      if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); this.save(); }
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's') {
+        e.preventDefault();
+        // What is still being typed (a key of a chips field) goes in on
+        // blur, as when the Save button takes the focus.
+        const el = document.activeElement;
+        if (el && el !== document.body && this.root.contains(el)) { el.blur(); el.focus(); }
+        this.save();
+      }
     });
   }
 

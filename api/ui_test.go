@@ -902,3 +902,26 @@ func TestUICtrlSSavesPendingChip(t *testing.T) {
 	b.waitText(`[data-field="lorebook.entries[0].keys"] .chips`, "portcullis")
 	b.noPageErrors()
 }
+
+// Ctrl+S pressed again while the save is on its way is not a second save
+// (which, with the old ETag, would report the page's own save as a conflict).
+func TestUICtrlSTwiceSavesOnce(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"First"}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/persona")
+	b.waitText("#save-status", "version 1")
+	b.wait(`!document.querySelector('#panel-persona').hidden`)
+	b.setValue(`[data-field="name"] input`, "Second")
+	// Count the saves the page sends: a save calls fetch in the key's
+	// handler, so once the key events are dispatched, the count is final.
+	eval[bool](b, `(() => { window.puts = 0; const f = window.fetch; window.fetch = (u, o) => { if (o?.method === 'PUT') window.puts++; return f(u, o); }; return true })()`)
+	b.do(chromedp.KeyEvent("ss", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	require.Equal(t, 1, eval[int](b, `window.puts`), "one PUT")
+	b.waitText("#save-status", "version 2")
+	b.wait(`!document.querySelector('#save').disabled`)
+	require.Empty(t, eval[string](b, `document.querySelector('#save-alert').innerText`), "no conflict, no error")
+	versions := e.must(http.StatusOK, "GET", "/v1/bots/b1/versions", "").json(t)["versions"].([]any)
+	require.Len(t, versions, 2, "one save")
+	b.noPageErrors()
+}

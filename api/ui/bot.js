@@ -155,6 +155,10 @@ class Page {
 
   // save creates the bot or PUTs a new version with If-Match.
   async save() {
+    // One save at a time: Ctrl+S is not stopped by the disabled button, and
+    // a second PUT with the same ETag would fail as a conflict.
+    if (this.saving) return;
+    this.saving = true;
     this.clearErrors();
     this.saveBtn.disabled = true;
     try {
@@ -168,6 +172,7 @@ class Page {
     } catch (e) {
       this.saveFailed(e);
     } finally {
+      this.saving = false;
       this.saveBtn.disabled = false;
     }
   }

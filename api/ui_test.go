@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -30,6 +31,7 @@ import (
 	"github.com/longmem/longmem/bots/llm"
 	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory/embedded"
+	"github.com/longmem/longmem/retrieval"
 )
 
 // The web page's assets: served under /ui/, self-contained.
@@ -662,5 +664,264 @@ func TestUIDarkAndConversations(t *testing.T) {
 	b.waitText("#conv-detail", "turns 51–60 of 60")
 	require.Equal(t, "rgb(20, 23, 28)", eval[string](b, `getComputedStyle(document.body).backgroundColor`), "dark colours")
 	b.shot("dark-conversations")
+	b.noPageErrors()
+}
+
+// The lorebook editor: removing an entry, secondary keys as chips, and the
+// enabled / constant / selective toggles reach the saved version exactly.
+func TestUILoreRemoveSecondaryKeysAndToggles(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Warden","lorebook":{"entries":[
+		{"id":1,"name":"Gate","keys":["gate"],"enabled":true,"insertion_order":0,"content":"The gate is iron."},
+		{"id":2,"name":"Moat","keys":["moat"],"enabled":true,"insertion_order":1,"content":"The moat is deep."}]}}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/lore")
+	b.waitText("#save-status", "version 1")
+	b.wait(`document.querySelectorAll('#lore-entries .entry').length === 2`)
+
+	// Remove the first entry: the second is now the only one.
+	b.click(`[data-field="lorebook.entries[0]"] button.danger`)
+	b.wait(`document.querySelectorAll('#lore-entries .entry').length === 1`)
+	require.Equal(t, "2", eval[string](b, `document.querySelector('#lore-entries .entry').dataset.entryId`))
+	b.waitText("#save-status", "unsaved changes")
+
+	// Secondary keys show once the entry is selective.
+	p := `[data-field="lorebook.entries[0]"]`
+	require.False(t, eval[bool](b, `document.querySelector('`+p+` .secondary').offsetParent !== null`), "no secondary keys unless selective")
+	b.click(`[data-field="lorebook.entries[0].selective"] input`)
+	b.wait(`document.querySelector('` + p + `').classList.contains('selective')`)
+	b.wait(`document.querySelector('` + p + ` .secondary').offsetParent !== null`)
+	b.typeIn(`[data-field="lorebook.entries[0].secondary_keys"] input`, "water"+kb.Enter)
+	b.typeIn(`[data-field="lorebook.entries[0].secondary_keys"] input`, "bridge,")
+	b.typeIn(`[data-field="lorebook.entries[0].secondary_keys"] input`, "oops"+kb.Enter)
+	b.wait(`document.querySelectorAll('[data-field="lorebook.entries[0].secondary_keys"] .chip').length === 3`)
+	b.click(`[data-field="lorebook.entries[0].secondary_keys"] button[aria-label="Remove oops"]`)
+	b.wait(`document.querySelectorAll('[data-field="lorebook.entries[0].secondary_keys"] .chip').length === 2`)
+	require.Equal(t, "water×bridge×", strings.Join(strings.Fields(b.text(`[data-field="lorebook.entries[0].secondary_keys"] .chips`)), ""))
+
+	// Constant on, enabled off.
+	b.click(`[data-field="lorebook.entries[0].constant"] input`)
+	b.click(`[data-field="lorebook.entries[0].enabled"] input`)
+	b.wait(`document.querySelector('` + p + `').classList.contains('disabled')`)
+	b.shot("lore-toggles")
+
+	b.click("#save")
+	b.waitText("#save-status", "version 2")
+	bot := e.must(http.StatusOK, "GET", "/v1/bots/b1", "").json(t)
+	require.EqualValues(t, 2, bot["version"])
+	entries := bot["lorebook"].(map[string]any)["entries"].([]any)
+	require.Len(t, entries, 1, "the removed entry is gone")
+	got := entries[0].(map[string]any)
+	require.EqualValues(t, 2, got["id"])
+	require.Equal(t, "Moat", got["name"])
+	require.Equal(t, []any{"moat"}, got["keys"])
+	require.Equal(t, []any{"water", "bridge"}, got["secondary_keys"])
+	require.Equal(t, true, got["selective"])
+	require.Equal(t, true, got["constant"])
+	require.Equal(t, false, got["enabled"])
+	require.Nil(t, got["case_sensitive"], "an untouched toggle stays unset")
+
+	// The saved form shows what was saved.
+	b.wait(`document.querySelector('[data-field="lorebook.entries[0].constant"] input').checked`)
+	require.False(t, eval[bool](b, `document.querySelector('[data-field="lorebook.entries[0].enabled"] input').checked`))
+	b.noPageErrors()
+}
+
+// Versions: any two versions side by side, not only the last two; and the
+// card downloads as Character Card V2 JSON.
+func TestUIVersionPairAndV2Export(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Iris","description":"Iris tends the alpha garden."}`)
+	e.must(http.StatusOK, "PUT", "/v1/bots/b1", `{"id":"b1","name":"Iris","description":"Iris tends the beta garden."}`)
+	e.must(http.StatusOK, "PUT", "/v1/bots/b1", `{"id":"b1","name":"Iris","description":"Iris tends the gamma garden.","personality":"patient"}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/versions")
+	b.wait(`document.querySelectorAll('#versions tbody tr').length === 3`)
+
+	// The default pair: the last two.
+	b.waitText("#version-diff", "v2 (")
+	diff := b.text("#version-diff")
+	require.Contains(t, diff, "beta")
+	require.Contains(t, diff, "gamma")
+	require.NotContains(t, diff, "alpha")
+
+	// v1 on the left, v3 on the right.
+	b.click(`input[aria-label="Compare version 1 on the left"]`)
+	b.waitText("#version-diff", "v1 (")
+	b.wait(`!document.querySelector('#version-diff').innerText.includes('Loading')`)
+	diff = b.text("#version-diff")
+	require.Contains(t, diff, "alpha")
+	require.Contains(t, diff, "gamma")
+	require.NotContains(t, diff, "beta", "v2 is not in the comparison")
+	require.Equal(t, []string{"v1", "v3"}, eval[[]string](b, `[...document.querySelectorAll('#version-diff table.diff thead th')].slice(1).map((th) => th.textContent)`))
+	require.Equal(t, []string{"description", "personality"}, eval[[]string](b, `[...document.querySelectorAll('#version-diff table.diff tbody th')].map((th) => th.textContent)`))
+	// The changed line is marked on each side.
+	require.Contains(t, b.text("#version-diff table.diff tbody tr:first-child td:nth-of-type(1) .del"), "alpha")
+	require.Contains(t, b.text("#version-diff table.diff tbody tr:first-child td:nth-of-type(2) .add"), "gamma")
+
+	// Right side back to v2: v1 ↔ v2.
+	b.click(`input[aria-label="Compare version 2 on the right"]`)
+	b.waitText("#version-diff", "v2 (")
+	b.wait(`!document.querySelector('#version-diff').innerText.includes('gamma')`)
+	diff = b.text("#version-diff")
+	require.Contains(t, diff, "alpha")
+	require.Contains(t, diff, "beta")
+	require.NotContains(t, diff, "personality")
+	b.shot("versions-pair")
+
+	// Export as V2: a chara_card_v2 JSON with the bot's name.
+	downloads := t.TempDir()
+	b.downloadsTo(downloads)
+	b.click("#tab-card")
+	b.click("#export-v2")
+	raw := b.waitFile(filepath.Join(downloads, "b1.v2.json"))
+	var card struct {
+		Spec        string `json:"spec"`
+		SpecVersion string `json:"spec_version"`
+		Data        struct {
+			Name        string `json:"name"`
+			Description string `json:"description"`
+			Personality string `json:"personality"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &card), "%s", raw)
+	require.Equal(t, "chara_card_v2", card.Spec)
+	require.Equal(t, "2.0", card.SpecVersion)
+	require.Equal(t, "Iris", card.Data.Name)
+	require.Equal(t, "Iris tends the gamma garden.", card.Data.Description, "the latest version")
+	require.Equal(t, "patient", card.Data.Personality)
+	b.noPageErrors()
+}
+
+// The context preview by keyboard, the summaries with their reason, and
+// what moved after a persona change saved with Ctrl+S.
+func TestUIPreviewSummariesKeyboardAndPersonaMove(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Nox",
+		"system_prompt":"You are {{char}}, captain of the night watch.","memory":{"recent_max_turns":8}}`)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c1","bot_id":"b1"}`)
+	var turns []string
+	// Eight nights of eight turns: a session, and a summary, each.
+	for i := range 64 {
+		turns = append(turns, fmt.Sprintf(`{"role":"user","content":"Turn %d: the night watch saw lantern number %d on the east wall.","created_at":"2026-03-%02dT22:%02d:00Z"}`, i+1, i+1, 1+i/8, i%8))
+	}
+	e.must(http.StatusCreated, "POST", "/v1/conversations/c1/turns", `{"turns":[`+strings.Join(turns, ",")+`]}`)
+	e.must(http.StatusOK, "POST", "/v1/conversations/c1/compact", "")
+	require.GreaterOrEqual(t, len(e.summaries("c1")), 4)
+	const msg = "Which lantern did the night watch see on the east wall?"
+	want := e.context("c1", `{"message":{"role":"user","content":`+jsonString(t, msg)+`},"budget_tokens":4096,"bot_id":"b1"}`)
+	require.NotEmpty(t, want.Report.Summaries, "the compacted history has summaries in the context")
+
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/preview")
+	b.wait(`document.querySelector('#preview-conv option[value="c1"]')`)
+	b.do(chromedp.SetValue(chromedp.CSS("#preview-conv"), "c1"))
+	b.setValue("#preview-budget", "4096")
+	b.setValue("#preview-message", msg)
+
+	// Ctrl+Enter in the message runs the preview.
+	require.False(t, eval[bool](b, `!!document.querySelector('#preview-messages')`))
+	b.do(chromedp.Focus(chromedp.CSS("#preview-message")), chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitText("#preview-messages", "You are Nox, captain of the night watch.")
+
+	// Each summary in the context is listed with its reason.
+	b.wait(`document.querySelector('#preview-summaries')`)
+	listed := func(want []retrieval.SummaryReport) {
+		t.Helper()
+		items := eval[[]string](b, `[...document.querySelectorAll('#preview-summaries li')].map((li) => li.textContent)`)
+		require.Len(t, items, len(want))
+		for i, s := range want {
+			require.Equal(t, fmt.Sprintf("level %d · covers turns %d–%d · %d tokens · %s", s.Level, s.FromSeq, s.ToSeq, s.Tokens, s.Reason), items[i])
+		}
+	}
+	for _, s := range want.Report.Summaries {
+		require.Equal(t, retrieval.ReasonSummaryRelevant, s.Reason)
+	}
+	listed(want.Report.Summaries)
+	require.False(t, eval[bool](b, `!!document.querySelector('#preview-moved')`), "nothing to compare yet")
+	b.shot("preview-summaries")
+
+	// A message no summary is relevant to: the gist of the history.
+	const other = "What is for dinner tonight?"
+	gist := e.context("c1", `{"message":{"role":"user","content":`+jsonString(t, other)+`},"budget_tokens":4096,"bot_id":"b1"}`)
+	require.NotEmpty(t, gist.Report.Summaries)
+	for _, s := range gist.Report.Summaries {
+		require.Equal(t, retrieval.ReasonSummaryGist, s.Reason)
+	}
+	b.setValue("#preview-message", other)
+	b.do(chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitText("#preview-summaries", "gist of the history (no summary is relevant)")
+	listed(gist.Report.Summaries)
+
+	// A longer persona, saved with Ctrl+S: a new version.
+	b.click("#tab-persona")
+	b.wait(`!document.querySelector('#panel-persona').hidden`)
+	b.setValue(`[data-field="system_prompt"] textarea`, "You are {{char}}, captain of the night watch.\nYou count every lantern on the walls and remember each one by its number.")
+	b.waitText("#save-status", "unsaved changes")
+	b.do(chromedp.KeyEvent("s", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitText("#save-status", "version 2")
+	bot := e.must(http.StatusOK, "GET", "/v1/bots/b1", "").json(t)
+	require.EqualValues(t, 2, bot["version"])
+	require.Contains(t, bot["system_prompt"], "remember each one by its number")
+
+	// Preview again: the persona section grew, the system message changed.
+	b.click("#tab-preview")
+	b.wait(`!document.querySelector('#panel-preview').hidden`)
+	b.do(chromedp.Focus(chromedp.CSS("#preview-message")), chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitText("#preview-moved", "bot version 1 → 2")
+	moved := b.text("#preview-moved")
+	require.Regexp(t, `persona: (\d+) → (\d+) tokens \(\+\d+\)`, moved)
+	require.Contains(t, moved, "system message: +")
+	b.waitText("#preview-messages", "remember each one by its number")
+	b.shot("preview-persona-moved")
+	b.noPageErrors()
+}
+
+func jsonString(t *testing.T, s string) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// Ctrl+S with a key still typed in a chips input saves it, as the Save
+// button (which takes the focus, and so adds it) does.
+func TestUICtrlSSavesPendingChip(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Warden","lorebook":{"entries":[
+		{"id":1,"name":"Gate","keys":["gate"],"enabled":true,"insertion_order":0,"content":"The gate is iron."}]}}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/lore")
+	b.waitText("#save-status", "version 1")
+	b.wait(`!document.querySelector('#panel-lore').hidden`)
+	b.typeIn(`[data-field="lorebook.entries[0].keys"] input`, "portcullis")
+	b.do(chromedp.KeyEvent("s", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitText("#save-status", "version 2")
+	entries := e.must(http.StatusOK, "GET", "/v1/bots/b1", "").json(t)["lorebook"].(map[string]any)["entries"].([]any)
+	require.Equal(t, []any{"gate", "portcullis"}, entries[0].(map[string]any)["keys"])
+	b.waitText(`[data-field="lorebook.entries[0].keys"] .chips`, "portcullis")
+	b.noPageErrors()
+}
+
+// Ctrl+S pressed again while the save is on its way is not a second save
+// (which, with the old ETag, would report the page's own save as a conflict).
+func TestUICtrlSTwiceSavesOnce(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"First"}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/b1/persona")
+	b.waitText("#save-status", "version 1")
+	b.wait(`!document.querySelector('#panel-persona').hidden`)
+	b.setValue(`[data-field="name"] input`, "Second")
+	// Count the saves the page sends: a save calls fetch in the key's
+	// handler, so once the key events are dispatched, the count is final.
+	eval[bool](b, `(() => { window.puts = 0; const f = window.fetch; window.fetch = (u, o) => { if (o?.method === 'PUT') window.puts++; return f(u, o); }; return true })()`)
+	b.do(chromedp.KeyEvent("ss", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	require.Equal(t, 1, eval[int](b, `window.puts`), "one PUT")
+	b.waitText("#save-status", "version 2")
+	b.wait(`!document.querySelector('#save').disabled`)
+	require.Empty(t, eval[string](b, `document.querySelector('#save-alert').innerText`), "no conflict, no error")
+	versions := e.must(http.StatusOK, "GET", "/v1/bots/b1/versions", "").json(t)["versions"].([]any)
+	require.Len(t, versions, 2, "one save")
 	b.noPageErrors()
 }

@@ -73,7 +73,14 @@ class Page {
     this.renderForms();
     replace(this.main, this.root);
     this.root.addEventListener('keydown', (e) => {
-      if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); this.save(); }
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's') {
+        e.preventDefault();
+        // What is still being typed (a key of a chips field) goes in on
+        // blur, as when the Save button takes the focus.
+        const el = document.activeElement;
+        if (el && el !== document.body && this.root.contains(el)) { el.blur(); el.focus(); }
+        this.save();
+      }
     });
   }
 
@@ -148,6 +155,10 @@ class Page {
 
   // save creates the bot or PUTs a new version with If-Match.
   async save() {
+    // One save at a time: Ctrl+S is not stopped by the disabled button, and
+    // a second PUT with the same ETag would fail as a conflict.
+    if (this.saving) return;
+    this.saving = true;
     this.clearErrors();
     this.saveBtn.disabled = true;
     try {
@@ -161,6 +172,7 @@ class Page {
     } catch (e) {
       this.saveFailed(e);
     } finally {
+      this.saving = false;
       this.saveBtn.disabled = false;
     }
   }

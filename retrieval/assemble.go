@@ -132,9 +132,9 @@ type AssemblerConfig struct {
 	// (SelectSummaries) instead, within SummaryCoverShare of the summary
 	// room.
 	SummariesRelevantOnly bool `yaml:"summaries_relevant_only" json:"summaries_relevant_only,omitempty"`
-	// SummaryCoverShare is the fraction of the summaries' room the coarse
-	// cover (the gist of the whole history) may take when no summary is
-	// relevant to the message (default 0.25). Measured: a full-size cover
+	// SummaryCoverShare is the fraction of the summaries' share of the
+	// budget the coarse cover (the gist of the whole history) may take
+	// when no summary is relevant to the message (default 0.25). Measured: a full-size cover
 	// displaces recalled turns (MemDaily conditional roles: evidence recall
 	// 0.825 at 1 against 0.880 at 0.25 and 0.890 without summaries; LoCoMo
 	// unchanged); a quarter keeps a short gist of the distant past.
@@ -450,7 +450,12 @@ func (a *Assembler) Assemble(ctx context.Context, req Request) (Context, error) 
 		chosen := SelectRelevantSummaries(summaries, maxSeq, room, a.summaryCost, a.summaryScorer(req.Message.Content, summaries))
 		reason := ReasonSummaryRelevant
 		if len(chosen) == 0 && !a.cfg.SummariesRelevantOnly {
-			chosen = SelectSummaries(summaries, maxSeq, int(float64(room)*a.cfg.SummaryCoverShare), a.summaryCost)
+			// The gist may take a part of the summaries' share of the
+			// budget (not of their allocation, which is capped at what
+			// all summaries need: one summary would never fit a part of
+			// itself).
+			gist := min(room, int(float64(free)*policy.SummaryShare*a.cfg.SummaryCoverShare))
+			chosen = SelectSummaries(summaries, maxSeq, gist, a.summaryCost)
 			reason = ReasonSummaryGist
 		}
 		if len(chosen) > 0 {

@@ -385,7 +385,7 @@ func TestAssembleSummariesByRelevance(t *testing.T) {
 		only  bool
 		cover float64
 		want  int // summaries in the coarse cover
-	}{{false, 1, 4}, {false, 0, 1}, {true, 1, 0}} { // cover 0: the default quarter of the room
+	}{{false, 1, 4}, {false, 0, 3}, {true, 1, 0}} { // cover 0: the default quarter of the room
 		only := tc.only
 		r := newRig(t, retrieval.AssemblerConfig{SummariesRelevantOnly: only, SummaryCoverShare: tc.cover}, nil)
 		rng := rand.New(rand.NewPCG(5, 6))

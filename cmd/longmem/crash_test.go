@@ -295,3 +295,93 @@ func TestCrashKeepsAcknowledgedTurns(t *testing.T) {
 	require.Contains(t, logs.String(), "stopped")
 	t.Logf("%d appends acknowledged before the kill, %d turns after restart", len(acks), len(turns))
 }
+
+// TestCrashDuringCompaction kills `longmem serve` with SIGKILL while its
+// worker folds a 20,000-turn import into summaries, restarts it on the
+// same data directory, lets it finish, and checks the summaries: every
+// level one gapless chain from seq 1, no range covered twice, level 0
+// covering every turn older than the recent window.
+func TestCrashDuringCompaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it as a subprocess")
+	}
+	const total = 20000
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	srv := startServer(t, bin, dir, logs)
+	client := &http.Client{Timeout: 60 * time.Second}
+	post := func(base, path string, body any) []byte {
+		t.Helper()
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		resp, err := client.Post(base+path, "application/json", bytes.NewReader(b))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		require.Less(t, resp.StatusCode, 300, "%s: %s", path, out)
+		return out
+	}
+	type sum struct {
+		Level   int   `json:"level"`
+		FromSeq int64 `json:"from_seq"`
+		ToSeq   int64 `json:"to_seq"`
+	}
+	summaries := func(base string) []sum {
+		t.Helper()
+		resp, err := client.Get(base + "/v1/conversations/big/summaries")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out struct{ Summaries []sum }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return out.Summaries
+	}
+	post(srv.base, "/v1/conversations", map[string]string{"id": "big"})
+	// Dated in the past: the conversation is quiet, so the worker folds
+	// everything older than the recent window at once.
+	at := time.Date(2023, 3, 1, 9, 0, 0, 0, time.UTC)
+	for i := 0; i < total; i += 1000 {
+		var turns []map[string]any
+		for j := i; j < i+1000; j++ {
+			turns = append(turns, map[string]any{"role": []string{"user", "assistant"}[j%2],
+				"content":    fmt.Sprintf("On visit %d we talked about the garden, the %d tomatoes and my sister's trip to Porto.", j, j%37),
+				"created_at": at.Add(time.Duration(j) * 3 * time.Minute)})
+		}
+		post(srv.base, "/v1/conversations/big/turns", map[string]any{"turns": turns})
+	}
+	// Kill as soon as the worker has written something.
+	deadline := time.Now().Add(2 * time.Minute)
+	var atKill []sum
+	for atKill = summaries(srv.base); len(atKill) == 0; atKill = summaries(srv.base) {
+		require.True(t, time.Now().Before(deadline), "no summary written:\n%s", logs.String())
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
+	<-srv.exited
+	coveredAtKill := int64(0)
+	for _, s := range atKill {
+		if s.Level == 0 {
+			coveredAtKill = max(coveredAtKill, s.ToSeq)
+		}
+	}
+	t.Logf("killed with %d summaries written, level 0 through seq %d of %d", len(atKill), coveredAtKill, total-100)
+
+	srv = startServer(t, bin, dir, logs)
+	post(srv.base, "/v1/conversations/big/compact", map[string]any{})
+	all := summaries(srv.base)
+	byLevel := map[int][]sum{}
+	for _, s := range all {
+		byLevel[s.Level] = append(byLevel[s.Level], s)
+	}
+	require.NotEmpty(t, byLevel[0])
+	for level, chain := range byLevel {
+		next := int64(1)
+		for _, s := range chain {
+			require.Equal(t, next, s.FromSeq, "level %d: a gapless chain, no range twice: %+v", level, chain)
+			require.GreaterOrEqual(t, s.ToSeq, s.FromSeq)
+			next = s.ToSeq + 1
+		}
+	}
+	l0 := byLevel[0]
+	require.EqualValues(t, total-100, l0[len(l0)-1].ToSeq, "level 0 covers every turn older than the recent window")
+}

@@ -7,11 +7,13 @@ import (
 	"github.com/longmem/longmem/memory"
 )
 
-// maxCachedConversations bounds the summaries kept, and maxGenerations
-// the conversations whose writes are counted; past either the cache
-// starts afresh (a new epoch, so no read begun before can fill it).
+// maxCachedConversations and maxCachedSummaries bound what is kept (past
+// either the entries start afresh), and maxGenerations the conversations
+// whose writes are counted (past it a new epoch starts, so no read begun
+// before can fill the cache).
 const (
 	maxCachedConversations = 512
+	maxCachedSummaries     = 1 << 18
 	maxGenerations         = 1 << 20
 )
 
@@ -24,6 +26,7 @@ const (
 type sumCache struct {
 	mu      sync.Mutex
 	epoch   uint64
+	n       int // summaries held
 	gen     map[string]uint64
 	entries map[string]sumEntry
 }
@@ -58,13 +61,19 @@ func (c *sumCache) get(key string) ([]memory.Summary, sumToken, bool) {
 func (c *sumCache) put(key string, tok sumToken, sums []memory.Summary) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.epoch != tok.epoch || c.gen[key] != tok.gen {
+	if c.epoch != tok.epoch || c.gen[key] != tok.gen || len(sums) > maxCachedSummaries {
 		return
 	}
-	if len(c.entries) >= maxCachedConversations {
+	if old, ok := c.entries[key]; ok {
+		c.n -= len(old.sums)
+		delete(c.entries, key)
+	}
+	if len(c.entries) >= maxCachedConversations || c.n+len(sums) > maxCachedSummaries {
 		c.entries = map[string]sumEntry{}
+		c.n = 0
 	}
 	c.entries[key] = sumEntry{gen: tok.gen, sums: slices.Clone(sums)}
+	c.n += len(sums)
 }
 
 // bump records a committed change to key's summaries.
@@ -75,7 +84,11 @@ func (c *sumCache) bump(key string) {
 		c.epoch++
 		c.gen = map[string]uint64{}
 		c.entries = map[string]sumEntry{}
+		c.n = 0
 	}
 	c.gen[key]++
-	delete(c.entries, key)
+	if old, ok := c.entries[key]; ok {
+		c.n -= len(old.sums)
+		delete(c.entries, key)
+	}
 }

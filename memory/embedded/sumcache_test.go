@@ -83,3 +83,25 @@ func TestSummaryCacheFollowsWrites(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, read(), "a conversation made again under the same id has no summaries")
 }
+
+func TestSummaryCacheBounds(t *testing.T) {
+	c := newSumCache()
+	many := make([]memory.Summary, maxCachedSummaries/2+1)
+	_, tok, _ := c.get("a")
+	c.put("a", tok, many)
+	_, _, ok := c.get("a")
+	require.True(t, ok)
+	_, tok, _ = c.get("b")
+	c.put("b", tok, many) // over the bound together: the cache starts afresh
+	_, _, okA := c.get("a")
+	_, _, okB := c.get("b")
+	require.False(t, okA)
+	require.True(t, okB)
+	require.Equal(t, len(many), c.n)
+	c.bump("b")
+	require.Zero(t, c.n)
+	_, tok, _ = c.get("huge")
+	c.put("huge", tok, make([]memory.Summary, maxCachedSummaries+1))
+	_, _, ok = c.get("huge")
+	require.False(t, ok, "a conversation over the bound alone is not cached")
+}

@@ -1,6 +1,7 @@
 // Command longmem is the long-context memory service for persona chat bots:
-// one binary whose subcommands serve the REST API (and, later, replay and
-// benchmark conversations). main only wires.
+// one binary whose subcommands serve the REST API, replay datasets to
+// measure memory settings, and check or convert Character Cards. main only
+// wires.
 package main
 
 import (
@@ -23,6 +24,7 @@ func commands() []command {
 	return []command{
 		{"serve", "serve the REST API (embedded storage in ./longmem-data by default)", runServe},
 		{"replay", "replay a dataset (LoCoMo, MemDaily) and measure what the contexts recall", runReplay},
+		{"card", "check or convert a Character Card (V1/V2/V3 JSON or PNG) offline", runCard},
 	}
 }
 

@@ -134,6 +134,7 @@ func TestRun(t *testing.T) {
 	require.Less(t, small[StrategyRecency].AnswerInContext, 1.0)
 	require.Less(t, small[StrategyRecency].EvidenceRecall, 1.0, "60 tokens cannot hold everything")
 	require.Contains(t, progress.String(), "6/6 questions", "progress counts every question")
+	require.Contains(t, progress.String(), "ETA")
 	lines := strings.Split(strings.TrimSpace(qs.String()), "\n")
 	require.Len(t, lines, 10, "one line per answerable question and budget")
 	var rec QuestionRecord
@@ -265,4 +266,18 @@ func TestDiff(t *testing.T) {
 	require.Contains(t, out, "2 of 3 matching question×budget records changed (longmem: 1 better, 1 worse)")
 	require.Contains(t, out, "100     longmem             +0.083    +0.167        +0    +0.000")
 	require.NotContains(t, out, "lexical", "only strategies both runs have")
+}
+
+func TestParseVerdict(t *testing.T) {
+	for _, tc := range []struct{ out, want string }{
+		{`{"label": "CORRECT"}`, VerdictCorrect},
+		{"The dates match.\n```json\n{\"label\":\"wrong\"}\n```", VerdictWrong},
+		{`It names the same shop, so CORRECT`, VerdictCorrect},
+		{`Not CORRECT: another city. WRONG`, VerdictWrong},
+		{`{"label": "maybe"} I lean towards WRONG`, VerdictWrong},
+		{`INCORRECTLY phrased`, ""},
+		{``, ""},
+	} {
+		require.Equal(t, tc.want, parseVerdict(tc.out), tc.out)
+	}
 }

@@ -1,6 +1,7 @@
 package bots
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -116,21 +117,11 @@ func (lb *Lorebook) Match(scan []string) []LoreMatch {
 	}
 	slices.SortStableFunc(out, func(a, b LoreMatch) int {
 		if a.Entry.InsertionOrder != b.Entry.InsertionOrder {
-			return cmpInt(a.Entry.InsertionOrder, b.Entry.InsertionOrder)
+			return cmp.Compare(a.Entry.InsertionOrder, b.Entry.InsertionOrder)
 		}
-		return cmpInt(a.Entry.ID, b.Entry.ID)
+		return cmp.Compare(a.Entry.ID, b.Entry.ID)
 	})
 	return out
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // scanText is one scanned text with its lower-cased form, computed once.

@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -754,7 +755,7 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 		if c := bySeq[x.Seq].CreatedAt.Compare(bySeq[y.Seq].CreatedAt); c != 0 {
 			return c
 		}
-		return cmpInt64(x.Seq, y.Seq)
+		return cmp.Compare(x.Seq, y.Seq)
 	}
 	for len(in) > 0 {
 		chrono := slices.Clone(in)
@@ -820,7 +821,7 @@ func addQueryContext(terms []QueryTerm, an *Analyzer, turns []memory.Turn, weigh
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b QueryTerm) int { return cmpInt64(int64(a.ID), int64(b.ID)) })
+	slices.SortFunc(out, func(a, b QueryTerm) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 

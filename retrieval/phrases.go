@@ -1,6 +1,9 @@
 package retrieval
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // Phrase terms: besides single terms, documents and queries carry the pairs
 // of adjacent terms (after stop-word removal and stemming), "support group"
@@ -63,7 +66,7 @@ func (a *Analyzer) queryTermsTopics(text string, pairWeight, topicWeight float32
 	for id, wt := range w {
 		out = append(out, QueryTerm{ID: id, Weight: wt})
 	}
-	slices.SortFunc(out, func(x, y QueryTerm) int { return cmpInt64(int64(x.ID), int64(y.ID)) })
+	slices.SortFunc(out, func(x, y QueryTerm) int { return cmp.Compare(x.ID, y.ID) })
 	return out
 }
 

@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -191,7 +192,7 @@ func Rank(cfg RankConfig, hits []Candidate, pool map[int64]Candidate, lastSeq in
 	for _, h := range byseq {
 		direct = append(direct, h)
 	}
-	slices.SortFunc(direct, func(a, b Candidate) int { return cmpInt64(a.Seq, b.Seq) })
+	slices.SortFunc(direct, func(a, b Candidate) int { return cmp.Compare(a.Seq, b.Seq) })
 	// neighbours calls fn for each turn of pool within cfg.Neighbours of
 	// h, with its weight NeighbourDecay^distance.
 	neighbours := func(h Candidate, fn func(seq int64, n Candidate, w float64)) {
@@ -289,15 +290,5 @@ func cmpPrio(pa, pb float64, sa, sb int64) int {
 	case pa < pb:
 		return 1
 	}
-	return cmpInt64(sa, sb)
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(sa, sb)
 }

@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"cmp"
 	"hash/fnv"
 	"math"
 	"slices"
@@ -53,7 +54,7 @@ func SelectSummaries(all []memory.Summary, maxSeq int64, budget int, cost func(m
 		return nil
 	}
 	for _, l := range byLevel {
-		slices.SortFunc(l, func(a, b memory.Summary) int { return cmpInt64(a.FromSeq, b.FromSeq) })
+		slices.SortFunc(l, func(a, b memory.Summary) int { return cmp.Compare(a.FromSeq, b.FromSeq) })
 	}
 	// Coarsest cover: each level continues where the one above ends. A
 	// level's chain stops at its first gap (a stale summary left out).
@@ -208,7 +209,7 @@ func SelectRelevantSummaries(all []memory.Summary, maxSeq int64, budget int, cos
 		case a.s.Level != b.s.Level:
 			return a.s.Level - b.s.Level
 		}
-		return cmpInt64(b.s.FromSeq, a.s.FromSeq)
+		return cmp.Compare(b.s.FromSeq, a.s.FromSeq)
 	})
 	var out []memory.Summary
 	used := 0
@@ -223,7 +224,7 @@ func SelectRelevantSummaries(all []memory.Summary, maxSeq int64, budget int, cos
 		out = append(out, c.s)
 		used += k
 	}
-	slices.SortFunc(out, func(a, b memory.Summary) int { return cmpInt64(a.FromSeq, b.FromSeq) })
+	slices.SortFunc(out, func(a, b memory.Summary) int { return cmp.Compare(a.FromSeq, b.FromSeq) })
 	return out
 }
 

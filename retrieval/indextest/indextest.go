@@ -3,6 +3,7 @@
 package indextest
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -110,7 +111,7 @@ func textDoc(seq int64, text string) retrieval.Doc {
 	for id, n := range counts {
 		terms = append(terms, retrieval.TermFreq{ID: id, Count: n})
 	}
-	slices.SortFunc(terms, func(a, b retrieval.TermFreq) int { return cmpU32(a.ID, b.ID) })
+	slices.SortFunc(terms, func(a, b retrieval.TermFreq) int { return cmp.Compare(a.ID, b.ID) })
 	return retrieval.Doc{
 		Seq:       seq,
 		Role:      "user",
@@ -127,16 +128,6 @@ func denseDoc(seq int64, text string, v []float32) retrieval.Doc {
 	d := textDoc(seq, text)
 	d.Dense = v
 	return d
-}
-
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // vec pads xs with zeros to DenseDim.

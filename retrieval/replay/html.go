@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"html/template"
@@ -298,23 +299,13 @@ func worstMissed(records []QuestionRecord, lead string, n int) []QuestionRecord 
 		x, y := a.Strategies[lead], b.Strategies[lead]
 		switch {
 		case x.Recall != y.Recall:
-			return cmpFloat(x.Recall, y.Recall)
+			return cmp.Compare(x.Recall, y.Recall)
 		case x.AnswerInContext != y.AnswerInContext:
-			return cmpFloat(x.AnswerInContext, y.AnswerInContext)
+			return cmp.Compare(x.AnswerInContext, y.AnswerInContext)
 		case a.Conversation != b.Conversation:
 			return strings.Compare(a.Conversation, b.Conversation)
 		}
 		return a.Index - b.Index
 	})
 	return out[:min(n, len(out))]
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -579,7 +580,7 @@ func runStrategy(ctx context.Context, cfg Config, st, id string, ids []string, t
 		return outcome{}, fmt.Errorf("unknown strategy %q", st)
 	}
 	// The baselines send their turns as chat messages, oldest first.
-	slices.SortFunc(chosen, func(a, b memory.Turn) int { return cmpSeq(a.Seq, b.Seq) })
+	slices.SortFunc(chosen, func(a, b memory.Turn) int { return cmp.Compare(a.Seq, b.Seq) })
 	o := outcome{res: StrategyResult{Ms: msSince(t0), UsedTokens: used, Retrieved: []int64{}}}
 	for _, t := range chosen {
 		o.messages = append(o.messages, retrieval.Message{Role: string(t.Role), Name: retrieval.MessageName(t.Name), Content: t.Content})
@@ -587,16 +588,6 @@ func runStrategy(ctx context.Context, cfg Config, st, id string, ids []string, t
 	}
 	o.messages = append(o.messages, retrieval.Message{Role: "user", Content: question})
 	return o, nil
-}
-
-func cmpSeq(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // fullContext is the whole conversation in one system message, dated by

@@ -42,50 +42,14 @@ import (
 
 	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/memory"
+	"github.com/longmem/longmem/memory/redisstore"
 )
 
-// Config of the Redis bots store. The zero value connects to a single
-// Redis on 127.0.0.1:6379 with the key prefix "lm".
-type Config struct {
-	// Addrs are "host:port" of the server, or seed nodes of a cluster
-	// (several addresses mean a cluster). Default ["127.0.0.1:6379"].
-	Addrs []string
-	// Cluster selects Redis Cluster mode even with one seed address.
-	Cluster bool
-	// Username and Password authenticate (ACL or requirepass).
-	Username string
-	Password string
-	// DB selects the database of a single server; 0 in cluster mode.
-	DB int
-	// KeyPrefix starts every key (default "lm"); no '{' or '}'.
-	KeyPrefix string
-	// PoolSize is the connection pool size per node (default go-redis's).
-	PoolSize int
-	// Clock stamps versions (default time.Now).
-	Clock func() time.Time
-}
-
-// Validate reports a configuration that cannot work.
-func (c Config) Validate() error {
-	for i, a := range c.Addrs {
-		if strings.TrimSpace(a) == "" {
-			return fmt.Errorf("redisbots: addrs[%d] is empty", i)
-		}
-	}
-	if c.DB < 0 {
-		return errors.New("redisbots: db must not be negative")
-	}
-	if c.DB != 0 && (c.Cluster || len(c.Addrs) > 1) {
-		return errors.New("redisbots: db must be 0 in cluster mode")
-	}
-	if strings.ContainsAny(c.KeyPrefix, "{}") {
-		return fmt.Errorf("redisbots: key prefix %q must not contain '{' or '}'", c.KeyPrefix)
-	}
-	if c.PoolSize < 0 {
-		return errors.New("redisbots: pool size must not be negative")
-	}
-	return nil
-}
+// Config is the memory store's Redis configuration (memory/redisstore): the
+// bots live in the same Redis, under the same key prefix (default "lm"),
+// and the same Validate applies. IdempotencyTTL is unused here; Clock
+// stamps versions.
+type Config = redisstore.Config
 
 // Store is the Redis bots.Store. It is safe for concurrent use.
 type Store struct {
@@ -104,28 +68,18 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if len(cfg.Addrs) == 0 {
-		cfg.Addrs = []string{"127.0.0.1:6379"}
-	}
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = "lm"
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:                 cfg.Addrs,
-		IsClusterMode:         cfg.Cluster,
-		Username:              cfg.Username,
-		Password:              cfg.Password,
-		DB:                    cfg.DB,
-		PoolSize:              cfg.PoolSize,
-		MaxRetries:            -1,
-		ContextTimeoutEnabled: true,
-	})
+	opts := cfg.Options()
+	opts.MaxRetries = -1
+	rdb := redis.NewUniversalClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("redisbots: connect %v: %w", cfg.Addrs, err)
+		return nil, fmt.Errorf("redisbots: connect %v: %w", opts.Addrs, err)
 	}
 	return &Store{rdb: rdb, prefix: cfg.KeyPrefix, clock: cfg.Clock}, nil
 }

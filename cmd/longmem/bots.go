@@ -19,11 +19,7 @@ func openBots(ctx context.Context, cfg StorageConfig) (bots.Store, error) {
 	case backendRedis:
 		cctx, cancel := context.WithTimeout(ctx, redisConnectTimeout)
 		defer cancel()
-		r := cfg.Redis
-		return redisbots.New(cctx, redisbots.Config{
-			Addrs: r.Addrs, Cluster: r.Cluster, Username: r.Username, Password: r.Password,
-			DB: r.DB, KeyPrefix: r.KeyPrefix,
-		})
+		return redisbots.New(cctx, cfg.Redis.store())
 	}
 	return nil, fmt.Errorf("storage: unknown backend %q (want embedded or redis)", cfg.Backend)
 }

@@ -145,6 +145,22 @@ func (c Config) String() string {
 
 func (c Config) clusterMode() bool { return c.Cluster || len(c.Addrs) > 1 }
 
+// Options are the go-redis options of c's connection (defaults applied),
+// for another store kept in the same Redis (the bots store) to open its
+// own client with.
+func (c Config) Options() *redis.UniversalOptions {
+	c.defaults()
+	return &redis.UniversalOptions{
+		Addrs:                 c.Addrs,
+		IsClusterMode:         c.Cluster,
+		Username:              c.Username,
+		Password:              c.Password,
+		DB:                    c.DB,
+		PoolSize:              c.PoolSize,
+		ContextTimeoutEnabled: true,
+	}
+}
+
 func (c *Config) defaults() {
 	if len(c.Addrs) == 0 {
 		c.Addrs = []string{"127.0.0.1:6379"}
@@ -178,15 +194,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg.defaults()
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:                 cfg.Addrs,
-		IsClusterMode:         cfg.Cluster,
-		Username:              cfg.Username,
-		Password:              cfg.Password,
-		DB:                    cfg.DB,
-		PoolSize:              cfg.PoolSize,
-		ContextTimeoutEnabled: true,
-	})
+	rdb := redis.NewUniversalClient(cfg.Options())
 	s := &Store{cfg: cfg, rdb: rdb, sums: newSumCache()}
 	if err := s.ping(ctx); err != nil {
 		_ = rdb.Close()

@@ -20,14 +20,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/memory"
+	"github.com/longmem/longmem/memory/embedded"
 )
 
 // FileName is the store's file in the data directory.
@@ -69,32 +68,9 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
-		return nil, fmt.Errorf("embeddedbots: create data dir: %w", err)
-	}
-	path := filepath.Join(cfg.Dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        2 * time.Second, // another process holds the file lock
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-	})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("embeddedbots: open %s: %w: another process (a running longmem serve?) holds it; stop it or use another data directory", path, err)
-	}
+	db, err := embedded.OpenDB(cfg.Dir, FileName, bucketHead, bucketVersions)
 	if err != nil {
-		return nil, fmt.Errorf("embeddedbots: open %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketHead, bucketVersions} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("embeddedbots: init %s: %w", path, err)
+		return nil, fmt.Errorf("embeddedbots: %w", err)
 	}
 	return &Store{db: db, clock: cfg.Clock}, nil
 }

@@ -108,30 +108,28 @@ type writeReq struct {
 	done chan error
 }
 
-// Open opens (creating when missing) the store in cfg.Dir and starts its
-// writer. Close stops it.
-func Open(cfg Config) (*Store, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+// OpenDB opens (creating the directory and the file when missing) the
+// bbolt file dir/file with the given top-level buckets, as every embedded
+// store of longmem does: a clear error when another process holds it, no
+// freelist sync. The bots store keeps its own file beside this store's.
+func OpenDB(dir, file string, buckets ...[]byte) (*bolt.DB, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	cfg.defaults()
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
-		return nil, fmt.Errorf("embedded: create data dir: %w", err)
-	}
-	path := filepath.Join(cfg.Dir, "longmem.db")
+	path := filepath.Join(dir, file)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        2 * time.Second, // another process holds the file lock
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("embedded: open %s: %w: another process (a running longmem serve?) holds it; stop it or use another data directory", path, err)
+		return nil, fmt.Errorf("open %s: %w: another process (a running longmem serve?) holds it; stop it or use another data directory", path, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketConv, bucketTurns, bucketIdem, bucketSums} {
+		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -140,7 +138,21 @@ func Open(cfg Config) (*Store, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("embedded: init %s: %w", path, err)
+		return nil, fmt.Errorf("init %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Open opens (creating when missing) the store in cfg.Dir and starts its
+// writer. Close stops it.
+func Open(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	db, err := OpenDB(cfg.Dir, "longmem.db", bucketConv, bucketTurns, bucketIdem, bucketSums)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	s := &Store{cfg: cfg, db: db, reqs: make(chan *writeReq, 4*cfg.MaxBatch), stop: make(chan struct{}), done: make(chan struct{}),
 		sums: newSumCache()}

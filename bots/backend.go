@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 
@@ -72,15 +71,6 @@ func (b *Backends) Allow(urls ...string) {
 
 func normBase(u string) string { return strings.TrimRight(strings.TrimSpace(u), "/") }
 
-// shownURL is u for an error message, its password hidden.
-func shownURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return p.Redacted()
-}
-
 // Backend implements BackendSource. A bot's own backend URL gets the
 // server's timeouts and sampling defaults but never the server's API key:
 // the key belongs to the server's backend, and a bot designer could point
@@ -96,7 +86,7 @@ func (b *Backends) Backend(mc ModelConfig) (Completer, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if base != b.def.BaseURL && !b.allowed[normBase(base)] {
-		return nil, memory.Invalid("model.backend", "%q is not a backend this server lets bots use: add it to chat.allowed_backends (LONGMEM_BACKEND_ALLOWED) or leave model.backend empty for the server's", shownURL(base))
+		return nil, memory.Invalid("model.backend", "%q is not a backend this server lets bots use: add it to chat.allowed_backends (LONGMEM_BACKEND_ALLOWED) or leave model.backend empty for the server's", llm.RedactedURL(base))
 	}
 	if c, ok := b.clients[base]; ok {
 		return c, nil

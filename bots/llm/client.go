@@ -105,7 +105,7 @@ func New(cfg Config, client *http.Client, sleep func(ctx context.Context, d time
 		sleep = sleepCtx
 	}
 	ep := endpoint(cfg.BaseURL)
-	return &Client{cfg: cfg, endpoint: ep, printed: redactedURL(ep), http: client, sleep: sleep}, nil
+	return &Client{cfg: cfg, endpoint: ep, printed: RedactedURL(ep), http: client, sleep: sleep}, nil
 }
 
 // String describes the client without its API key.

@@ -137,8 +137,8 @@ func isVersion(s string) bool {
 	return true
 }
 
-// redactedURL is u without a password, for errors and printing.
-func redactedURL(raw string) string {
+// RedactedURL is raw without a password, for errors and printing.
+func RedactedURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
@@ -165,7 +165,7 @@ func floatString(f *float64) string {
 // String prints the Config with the API key redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("llm.Config{BaseURL:%q Model:%q APIKey:%q Timeout:%s FirstTokenTimeout:%s MaxRetries:%d Temperature:%s TopP:%s MaxTokens:%d Stop:%q}",
-		redactedURL(c.BaseURL), c.Model, redact(c.APIKey), c.Timeout, c.FirstTokenTimeout, c.MaxRetries,
+		RedactedURL(c.BaseURL), c.Model, redact(c.APIKey), c.Timeout, c.FirstTokenTimeout, c.MaxRetries,
 		floatString(c.Temperature), floatString(c.TopP), c.MaxTokens, c.Stop)
 }
 
@@ -179,7 +179,7 @@ func (c Config) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String(
 // LogValue logs the Config with the API key redacted.
 func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{
-		slog.String("base_url", redactedURL(c.BaseURL)),
+		slog.String("base_url", RedactedURL(c.BaseURL)),
 		slog.String("model", c.Model),
 		slog.String("api_key", redact(c.APIKey)),
 		slog.Duration("timeout", c.Timeout),

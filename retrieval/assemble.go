@@ -143,6 +143,10 @@ type AssemblerConfig struct {
 	// CandidateLimit is how many hits each recall list (lexical, dense)
 	// returns before fusion (default 200).
 	CandidateLimit int `yaml:"candidate_limit" json:"candidate_limit,omitempty"`
+	// SessionHits is how many lexical hits score the sessions (default
+	// 1,000; see RankConfig.SessionWeight). The best CandidateLimit of them,
+	// by their own score plus their session's, go on to ranking.
+	SessionHits int `yaml:"session_hits" json:"session_hits,omitempty"`
 	// QueryContextTurns adds the last N recent turns to the query at
 	// QueryContextWeight, so a terse message ("and then?") still recalls
 	// what it continues (default 0: off; weight default 0.3). On LoCoMo,
@@ -157,6 +161,11 @@ type AssemblerConfig struct {
 	// negative: off. On LoCoMo (2,048 tokens) it lifts multi-hop recall
 	// from 0.655 to 0.663 and the whole from 0.898 to 0.900.
 	TopicWeight float64 `yaml:"topic_weight" json:"topic_weight,omitempty"`
+	// ChatterWeight scales the query weight of the message's sentences
+	// that ask nothing when another sentence does ask (see Sentences):
+	// the question inside a rambling message counts most (default 0.3;
+	// 1 weighs every sentence alike).
+	ChatterWeight float64 `yaml:"chatter_weight" json:"chatter_weight,omitempty"`
 	// Layout orders the messages. "cache" (default) keeps what changes
 	// from one reply to the next at the end, for the backend's prefix
 	// cache: a system message with the persona and the constant lore, the
@@ -190,8 +199,17 @@ func (c AssemblerConfig) Validate() error {
 	if c.SummaryCoverShare < 0 || c.SummaryCoverShare > 1 {
 		return fmt.Errorf("retrieval: summary_cover_share %v must be in [0, 1]", c.SummaryCoverShare)
 	}
-	if c.CandidateLimit < 0 || c.QueryContextWeight < 0 || c.RecentBlock < 0 {
-		return errors.New("retrieval: candidate_limit, query_context_weight and recent_block must be >= 0")
+	if c.CandidateLimit < 0 || c.SessionHits < 0 || c.QueryContextTurns < 0 || c.RecentBlock < 0 {
+		return errors.New("retrieval: candidate_limit, session_hits, query_context_turns and recent_block must be >= 0")
+	}
+	if err := checkNumbers("retrieval: ", []numberField{
+		{"phrase_weight", c.PhraseWeight, true}, {"topic_weight", c.TopicWeight, true},
+		{"query_context_weight", c.QueryContextWeight, false}, {"chatter_weight", c.ChatterWeight, false},
+	}); err != nil {
+		return err
+	}
+	if c.ChatterWeight > 1 {
+		return fmt.Errorf("retrieval: chatter_weight must be in [0, 1], got %v", c.ChatterWeight)
 	}
 	switch c.Layout {
 	case "", LayoutCache, LayoutChronological:
@@ -206,6 +224,9 @@ func (c AssemblerConfig) withDefaults() AssemblerConfig {
 	if c.CandidateLimit == 0 {
 		c.CandidateLimit = 200
 	}
+	if c.SessionHits == 0 {
+		c.SessionHits = 1000
+	}
 	if c.Layout == "" {
 		c.Layout = LayoutCache
 	}
@@ -214,6 +235,9 @@ func (c AssemblerConfig) withDefaults() AssemblerConfig {
 	}
 	if c.TopicWeight == 0 {
 		c.TopicWeight = 0.1
+	}
+	if c.ChatterWeight == 0 {
+		c.ChatterWeight = 0.3
 	}
 	if c.RecentBlock == 0 {
 		c.RecentBlock = 8
@@ -358,9 +382,12 @@ func stickyStart(turns []memory.Turn, i int, block int64) []memory.Turn {
 
 // recall finds, scores and packs earlier turns (seq <= maxSeq) into budget
 // tokens; it returns them in chronological order with their report entries.
-func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int64, budget int, recent []memory.Turn) ([]Doc, []TurnReport, []TurnReport, error) {
+func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq, wm int64, budget int, recent []memory.Turn) ([]Doc, []TurnReport, []TurnReport, error) {
 	cfg := a.cfg
-	q := Query{Terms: a.analyzer.queryTermsTopics(req.Message.Content, float32(cfg.PhraseWeight), float32(cfg.TopicWeight)), Limit: cfg.CandidateLimit, MaxSeq: maxSeq}
+	q := Query{Terms: a.analyzer.queryTermsWeighted(req.Message.Content, float32(cfg.PhraseWeight), float32(cfg.TopicWeight), float32(cfg.ChatterWeight)), Limit: cfg.CandidateLimit, MaxSeq: maxSeq}
+	if cfg.Rank.withDefaults().SessionWeight > 0 {
+		q.Limit = max(q.Limit, cfg.SessionHits)
+	}
 	if cfg.QueryContextTurns > 0 && len(recent) > 0 {
 		q.Terms = addQueryContext(q.Terms, a.analyzer, recent[max(0, len(recent)-cfg.QueryContextTurns):], cfg.QueryContextWeight)
 	}
@@ -375,18 +402,22 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq int
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("retrieval: search: %w", err)
 	}
-	hitSeqs := make(map[int64]*Candidate, len(res.Lexical)+len(res.Dense))
+	lexical, sessionOf, err := a.sessionStage(ctx, req, wm, res.Lexical)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hitSeqs := make(map[int64]*Candidate, len(lexical)+len(res.Dense))
 	var order []int64
 	get := func(seq int64) *Candidate {
 		c, ok := hitSeqs[seq]
 		if !ok {
-			c = &Candidate{Seq: seq}
+			c = &Candidate{Seq: seq, Session: sessionOf(seq)}
 			hitSeqs[seq] = c
 			order = append(order, seq)
 		}
 		return c
 	}
-	for _, h := range res.Lexical {
+	for _, h := range lexical {
 		get(h.Seq).Lexical = h.Score
 	}
 	for _, h := range res.Dense {

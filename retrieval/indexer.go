@@ -35,6 +35,9 @@ type Indexer struct {
 	locks    [64]sync.Mutex
 	pending  chan syncJob
 	logger   *slog.Logger
+	// timelines: every indexed turn's seq and time, per conversation, for
+	// the session split (see sessions.go).
+	timelines timelines
 }
 
 type syncJob struct {
@@ -118,6 +121,7 @@ func (ix *Indexer) Sync(ctx context.Context, tenant, conv string, lastSeq int64)
 		if err := ix.index.Upsert(ctx, scoped, docs); err != nil {
 			return wm, fmt.Errorf("retrieval: index %s: %w", conv, err)
 		}
+		ix.noteIndexed(scoped, docs, wm == 0)
 	}
 }
 
@@ -171,6 +175,7 @@ func (ix *Indexer) Drop(ctx context.Context, tenant, conv string) error {
 	mu := ix.lock(scoped)
 	mu.Lock()
 	defer mu.Unlock()
+	ix.timelines.drop(scoped)
 	return ix.index.DeleteConversation(ctx, scoped)
 }
 

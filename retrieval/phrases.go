@@ -39,26 +39,45 @@ func (a *Analyzer) queryTerms(text string, pairWeight float32) []QueryTerm {
 // queryTermsTopics is queryTerms plus, at topicWeight, the words of the
 // topics the text names (topicWords).
 func (a *Analyzer) queryTermsTopics(text string, pairWeight, topicWeight float32) []QueryTerm {
+	return a.queryTermsWeighted(text, pairWeight, topicWeight, 1)
+}
+
+// queryTermsWeighted is queryTermsTopics with the sentences of text that do
+// not ask anything (see Sentences) at chatterWeight times their weights,
+// when some sentence does ask. A term keeps its highest weight.
+func (a *Analyzer) queryTermsWeighted(text string, pairWeight, topicWeight, chatterWeight float32) []QueryTerm {
 	w := map[uint32]float32{}
-	prev := ""
-	var topics []string
-	a.analyze(text, func(t string) {
-		w[TermID(t)] = 1
-		if prev != "" && pairWeight > 0 {
-			id := TermID(prev + phraseSep + t)
-			if w[id] < pairWeight {
-				w[id] = pairWeight
+	set := func(id uint32, v float32) {
+		if w[id] < v {
+			w[id] = v
+		}
+	}
+	parts := []Sentence{{Text: text, Asks: true}}
+	if chatterWeight < 1 {
+		if ss := Sentences(text); slices.ContainsFunc(ss, func(s Sentence) bool { return s.Asks }) {
+			parts = ss
+		}
+	}
+	for _, part := range parts {
+		scale := float32(1)
+		if !part.Asks {
+			scale = chatterWeight
+		}
+		prev := ""
+		var topics []string
+		a.analyze(part.Text, func(t string) {
+			set(TermID(t), scale)
+			if prev != "" && pairWeight > 0 {
+				set(TermID(prev+phraseSep+t), pairWeight*scale)
 			}
-		}
-		prev = t
-		if topicWeight > 0 {
-			topics = append(topics, t)
-		}
-	})
-	for _, t := range topics {
-		for _, word := range a.topics()[t] {
-			if id := TermID(word); w[id] < topicWeight {
-				w[id] = topicWeight
+			prev = t
+			if topicWeight > 0 {
+				topics = append(topics, t)
+			}
+		})
+		for _, t := range topics {
+			for _, word := range a.topics()[t] {
+				set(TermID(word), topicWeight*scale)
 			}
 		}
 	}

@@ -302,7 +302,7 @@ func (a *Assembler) recallStage(ctx context.Context, s *assembly) error {
 	s.rep.IndexedThrough = wm
 	if s.maxSeq > 0 && recallBudget > 0 {
 		var turns []TurnReport
-		s.recalled, turns, s.rep.Dropped, err = a.recall(ctx, s.req, s.maxSeq, s.lastSeq, recallBudget, s.recentIn)
+		s.recalled, turns, s.rep.Dropped, err = a.recall(ctx, s.req, s.maxSeq, s.lastSeq, wm, recallBudget, s.recentIn)
 		if err != nil {
 			return err
 		}

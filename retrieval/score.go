@@ -11,7 +11,7 @@ import (
 // value means the defaults (see withDefaults).
 type RankConfig struct {
 	// LexicalWeight and DenseWeight weigh the two normalised score lists in
-	// the fusion (defaults 1 and 0.7). A list that is absent contributes 0.
+	// the fusion (defaults 1 and 0.3). A list that is absent contributes 0.
 	LexicalWeight float64 `yaml:"lexical_weight" json:"lexical_weight,omitempty"`
 	DenseWeight   float64 `yaml:"dense_weight" json:"dense_weight,omitempty"`
 	// RecencyWeight adds up to this fraction to the score of the newest
@@ -37,6 +37,11 @@ type RankConfig struct {
 	// query names ("in June", "on 8 May 2023") by 1+TimeWeight (default
 	// 1; negative disables).
 	TimeWeight float64 `yaml:"time_weight" json:"time_weight,omitempty"`
+	// SessionWeight adds up to this much to a turn for the session it sits
+	// in: the session's lexical hits, summed and normalised by the best
+	// session's (default 0.3; negative disables). Sessions are the
+	// conversation's sittings (see SessionStarts).
+	SessionWeight float64 `yaml:"session_weight" json:"session_weight,omitempty"`
 	// CostExponent shapes packing: candidates are taken in order of
 	// score / cost^CostExponent (default 0: best first; 1 is value per
 	// token, which on long conversations favours short, empty turns).
@@ -60,6 +65,7 @@ func (c RankConfig) withDefaults() RankConfig {
 	def(&c.MinScore, 0.02)
 	def(&c.SpeakerWeight, 0.5)
 	def(&c.TimeWeight, 1)
+	def(&c.SessionWeight, 0.3)
 	if c.Neighbours == 0 {
 		c.Neighbours = 2
 	}
@@ -69,19 +75,47 @@ func (c RankConfig) withDefaults() RankConfig {
 	return c
 }
 
-// Validate reports settings that make no sense.
+// Validate reports settings that make no sense: every number must be
+// finite; weights that a negative value disables may be negative, the rest
+// not; neighbour_decay is a fraction.
 func (c RankConfig) Validate() error {
-	if math.IsNaN(c.RecencyWeight) || math.IsInf(c.RecencyWeight, 0) {
-		return fmt.Errorf("retrieval: rank recency_weight must be a finite number, got %v", c.RecencyWeight)
+	if err := checkNumbers("retrieval: rank ", []numberField{
+		{"lexical_weight", c.LexicalWeight, false}, {"dense_weight", c.DenseWeight, false},
+		{"recency_weight", c.RecencyWeight, true}, {"recency_half_life", c.RecencyHalfLife, false},
+		{"neighbour_decay", c.NeighbourDecay, false}, {"speaker_weight", c.SpeakerWeight, true},
+		{"time_weight", c.TimeWeight, true}, {"session_weight", c.SessionWeight, true},
+		{"cost_exponent", c.CostExponent, false}, {"min_score", c.MinScore, false},
+	}); err != nil {
+		return err
 	}
-	for name, v := range map[string]float64{"lexical_weight": c.LexicalWeight, "dense_weight": c.DenseWeight,
-		"recency_half_life": c.RecencyHalfLife, "cost_exponent": c.CostExponent, "min_score": c.MinScore} {
-		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("retrieval: rank %s must be a finite number >= 0, got %v", name, v)
-		}
-	}
-	if c.NeighbourDecay < 0 || c.NeighbourDecay > 1 {
+	if c.NeighbourDecay > 1 {
 		return fmt.Errorf("retrieval: rank neighbour_decay must be in [0,1], got %v", c.NeighbourDecay)
+	}
+	switch c.Smoothing {
+	case "", "sum", "max":
+	default:
+		return fmt.Errorf("retrieval: rank smoothing %q: want sum or max", c.Smoothing)
+	}
+	return nil
+}
+
+// numberField is one number of a config for checkNumbers.
+type numberField struct {
+	name     string
+	v        float64
+	negative bool // a negative value is allowed (it disables)
+}
+
+// checkNumbers reports the first field that is not a finite number, or is
+// negative where that is not allowed.
+func checkNumbers(prefix string, fs []numberField) error {
+	for _, f := range fs {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("%s%s must be a finite number, got %v", prefix, f.name, f.v)
+		}
+		if f.v < 0 && !f.negative {
+			return fmt.Errorf("%s%s must be >= 0, got %v", prefix, f.name, f.v)
+		}
 	}
 	return nil
 }
@@ -110,6 +144,8 @@ type Candidate struct {
 	Speaker bool
 	// InTime: the turn is dated within a period the query names.
 	InTime bool
+	// Session is the normalised score of the turn's session (0..1).
+	Session float64
 
 	Score float64 // fused value, set by Rank
 	// Via is the seq of the hit whose neighbourhood lifted this candidate
@@ -169,6 +205,9 @@ func Rank(cfg RankConfig, hits []Candidate, pool map[int64]Candidate, lastSeq in
 			s += cfg.DenseWeight * (h.Dense - minDense) / (maxDense - minDense)
 		} else if h.HasDense && maxDense > 0 {
 			s += cfg.DenseWeight
+		}
+		if h.Session > 0 && cfg.SessionWeight > 0 {
+			s += cfg.SessionWeight * h.Session
 		}
 		if h.Speaker && cfg.SpeakerWeight > 0 {
 			s *= 1 + cfg.SpeakerWeight

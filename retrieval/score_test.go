@@ -2,6 +2,7 @@ package retrieval
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -125,5 +126,33 @@ func TestMessageName(t *testing.T) {
 		"a" + string(make([]byte, 80)): "a" + strings.Repeat("_", 63),
 	} {
 		require.Equal(t, want, MessageName(in), in)
+	}
+}
+
+func TestRankConfigValidateNumbers(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name string
+		cfg  RankConfig
+		ok   bool
+	}{
+		{"zero value", RankConfig{}, true},
+		{"negative disables speaker", RankConfig{SpeakerWeight: -1, TimeWeight: -1, SessionWeight: -1}, true},
+		{"NaN neighbour decay", RankConfig{NeighbourDecay: nan}, false},
+		{"NaN speaker weight", RankConfig{SpeakerWeight: nan}, false},
+		{"infinite time weight", RankConfig{TimeWeight: math.Inf(1)}, false},
+		{"NaN session weight", RankConfig{SessionWeight: nan}, false},
+		{"negative lexical weight", RankConfig{LexicalWeight: -1}, false},
+		{"unknown smoothing", RankConfig{Smoothing: "avg"}, false},
+	} {
+		err := tc.cfg.Validate()
+		if tc.ok {
+			require.NoError(t, err, tc.name)
+		} else {
+			require.Error(t, err, tc.name)
+		}
+	}
+	for _, cfg := range []AssemblerConfig{{TopicWeight: nan}, {PhraseWeight: math.Inf(-1)}, {ChatterWeight: 2}, {ChatterWeight: -0.5}, {QueryContextTurns: -1}} {
+		require.Error(t, cfg.Validate(), "%+v", cfg)
 	}
 }

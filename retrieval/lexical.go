@@ -135,7 +135,7 @@ func (a *Analyzer) Words(text string) []string {
 	var out []string
 	lexEachWord(text, func(w []byte, cjk string) {
 		if cjk != "" {
-			out = append(out, cjk)
+			out = append(out, foldCJK(cjk))
 			return
 		}
 		out = append(out, string(w))
@@ -154,7 +154,7 @@ func (a *Analyzer) analyze(text string, emit func(string)) {
 	cur, prev := a.cur, a.prev
 	for sc.next() {
 		if sc.cjk != "" {
-			lexEmitBigrams(sc.cjk, emit)
+			lexEmitBigrams(foldCJK(sc.cjk), emit)
 			continue
 		}
 		w := sc.word
@@ -326,10 +326,13 @@ func lexIsWordRune(r rune) bool {
 	return (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)) && !lexIsCJK(r)
 }
 
-// lexFold case-folds r (simple folding: lower(upper(r)) maps ς, ſ, the
+// lexFold folds full-width ASCII forms to ASCII and case-folds r (simple folding: lower(upper(r)) maps ς, ſ, the
 // Kelvin sign and titlecase digraphs onto the same rune as their plain
 // lower-case forms, where ToLower alone does not).
 func lexFold(r rune) rune {
+	if 0xFF01 <= r && r <= 0xFF5E { // full-width ASCII: Ａ → A, ０ → 0
+		r -= 0xFEE0
+	}
 	if r < utf8.RuneSelf {
 		if 'A' <= r && r <= 'Z' {
 			return r + 'a' - 'A'

@@ -230,3 +230,12 @@ func BenchmarkTermFreqsChinese(b *testing.B) {
 		a.TermFreqs(text)
 	}
 }
+
+func TestAnalyzerFoldsChineseScriptsAndWidth(t *testing.T) {
+	a := NewAnalyzer(AnalyzerConfig{})
+	require.Equal(t, a.Terms("我的郵箱地址"), a.Terms("我的邮箱地址"), "traditional and simplified meet")
+	require.Equal(t, a.Terms("臺灣的頭髮"), a.Terms("台湾的头发"))
+	require.Equal(t, a.Terms("Room 42"), a.Terms("Ｒｏｏｍ ４２"), "full-width letters and digits meet ASCII")
+	require.Equal(t, []string{"邮", "箱"}, a.Words("郵箱"), "word-vector lookups see simplified characters")
+	require.Equal(t, "没有繁体字", foldCJK("没有繁体字"))
+}

@@ -66,7 +66,7 @@ func (a *Analyzer) queryTermsWeighted(text string, pairWeight, topicWeight, chat
 		prev := ""
 		var topics []string
 		a.analyze(part.Text, func(t string) {
-			set(TermID(t), scale)
+			set(TermID(t), scale*zhFunctionScale(t))
 			if prev != "" && pairWeight > 0 {
 				set(TermID(prev+phraseSep+t), pairWeight*scale)
 			}

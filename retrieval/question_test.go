@@ -45,3 +45,19 @@ func TestQueryTermsWeightedChatter(t *testing.T) {
 	// chatterWeight 1 is the plain query.
 	require.Equal(t, a.queryTermsTopics(text, 0.5, 0), a.queryTermsWeighted(text, 0.5, 0, 1))
 }
+
+func TestQueryTermsChineseFunctionCharacters(t *testing.T) {
+	a := NewAnalyzer(AnalyzerConfig{})
+	w := map[uint32]float32{}
+	for _, q := range a.queryTermsWeighted("那个活动的规模是多少？", 0, 0, 1) {
+		w[q.ID] = q.Weight
+	}
+	require.Equal(t, float32(1), w[TermID("规模")], "a content bigram keeps its weight")
+	require.Equal(t, float32(1), w[TermID("活动")])
+	require.InDelta(t, zhFunctionWeight, w[TermID("的规")], 1e-6, "a bigram across a particle weighs less")
+	require.InDelta(t, zhFunctionWeight, w[TermID("那个")], 1e-6)
+	// English terms are untouched.
+	for _, q := range a.queryTermsWeighted("where is the bakery", 0, 0, 1) {
+		require.Equal(t, float32(1), q.Weight)
+	}
+}

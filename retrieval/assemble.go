@@ -90,8 +90,12 @@ type Report struct {
 	UsedTokens   int             `json:"used_tokens"`
 	Sections     []SectionReport `json:"sections"`
 	Turns        []TurnReport    `json:"turns"`
-	// Dropped lists the best candidates left out for lack of room (at most
-	// 20), in the order they would have been taken.
+	// Dropped lists what was wanted but left out for lack of room, each
+	// with its section, tokens and reasons (the last says how much room
+	// there was): lorebook entries that triggered (section "lore", Entry
+	// set), summaries relevant to the message (section "summaries",
+	// FromSeq/ToSeq set), then the best recall candidates (section
+	// "recalled", at most 20, in the order they would have been taken).
 	Dropped []TurnReport `json:"dropped"`
 	// Summaries lists the summaries in the long-term memory section and the
 	// turns each covers.
@@ -112,13 +116,31 @@ type SectionReport struct {
 	Items  int    `json:"items"`
 }
 
-// TurnReport says why one turn is in (or was dropped).
+// TurnReport says why one turn is in (or why it, a lorebook entry or a
+// summary was dropped).
 type TurnReport struct {
 	Seq     int64    `json:"seq"`
 	Section string   `json:"section"`
 	Score   float64  `json:"score"`
 	Tokens  int      `json:"tokens"`
 	Reasons []string `json:"reasons"`
+	// Entry names a dropped lorebook entry ("#ID name").
+	Entry string `json:"entry,omitempty"`
+	// FromSeq and ToSeq are the turns a dropped summary covers.
+	FromSeq int64 `json:"from_seq,omitempty"`
+	ToSeq   int64 `json:"to_seq,omitempty"`
+}
+
+// ReasonNoRoom is the last reason of a dropped item: its tokens, the room
+// its section, and the room that section had.
+const ReasonNoRoom = "no room: needs %d tokens; the %s section had %d in all"
+
+// loreEntryName is how a dropped entry is named in the report.
+func loreEntryName(it LoreItem) string {
+	if it.Name == "" {
+		return fmt.Sprintf("#%d", it.ID)
+	}
+	return fmt.Sprintf("#%d %s", it.ID, it.Name)
 }
 
 // AssemblerConfig configures context assembly. The zero value works.
@@ -384,6 +406,13 @@ func stickyStart(turns []memory.Turn, i int, block int64) []memory.Turn {
 // tokens; it returns them in chronological order with their report entries.
 func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq, wm int64, budget int, recent []memory.Turn) ([]Doc, []TurnReport, []TurnReport, error) {
 	cfg := a.cfg
+	// The conversation's sessions, and its newest turn's time: the message
+	// is written after it, so periods it names relative to now resolve
+	// against it.
+	starts, now, err := a.indexer.Sessions(ctx, req.Tenant, req.ConversationID, wm)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	q := Query{Terms: a.analyzer.queryTermsWeighted(req.Message.Content, float32(cfg.PhraseWeight), float32(cfg.TopicWeight), float32(cfg.ChatterWeight)), Limit: cfg.CandidateLimit, MaxSeq: maxSeq}
 	if cfg.Rank.withDefaults().SessionWeight > 0 {
 		q.Limit = max(q.Limit, cfg.SessionHits)
@@ -402,10 +431,7 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq, wm
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("retrieval: search: %w", err)
 	}
-	lexical, sessionOf, err := a.sessionStage(ctx, req, wm, res.Lexical)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+	lexical, sessionOf := a.sessionStage(starts, res.Lexical)
 	hitSeqs := make(map[int64]*Candidate, len(lexical)+len(res.Dense))
 	var order []int64
 	get := func(seq int64) *Candidate {
@@ -451,7 +477,9 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq, wm
 			qterms[t.ID] = true
 		}
 	}
-	periods := TimeRefs(req.Message.Content)
+	// The periods the question names: chatter around it ("this week was
+	// hectic") restricts nothing.
+	periods := TimeRefsAt(askingText(req.Message.Content), now)
 	for _, d := range docs {
 		bySeq[d.Seq] = d
 		pool[d.Seq] = Candidate{Seq: d.Seq, Cost: a.lineCost(d), Key: dupKey(d), Speaker: a.namedIn(d.Name, qterms),

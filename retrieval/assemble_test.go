@@ -58,9 +58,9 @@ func (r *rig) fill(t testing.TB, id string, contents []string) {
 	for i := 0; i < len(contents); i += 1000 {
 		var batch []memory.Turn
 		for k, c := range contents[i:min(i+1000, len(contents))] {
-			role, name := memory.RoleUser, "Caroline"
+			role, name := memory.RoleUser, "Ines"
 			if (i+k)%2 == 1 {
-				role, name = memory.RoleAssistant, "Melanie"
+				role, name = memory.RoleAssistant, "Tomas"
 			}
 			batch = append(batch, memory.Turn{Role: role, Name: name, Content: c,
 				CreatedAt: day0.Add(time.Duration(i+k) * time.Hour), Tokens: r.tok.Count(c)})
@@ -165,7 +165,7 @@ func TestAssembleLayoutAndVerbatim(t *testing.T) {
 	require.Equal(t, "system", msgs[len(msgs)-2].Role, "recalled material right before the message")
 	require.Equal(t, "What is the name of my greyhound?", msgs[len(msgs)-1].Content, "the new message is last")
 	sys := msgs[len(msgs)-2].Content
-	require.Contains(t, sys, "Caroline: "+turns[40], "recalled content verbatim, speaker outside it")
+	require.Contains(t, sys, "Ines: "+turns[40], "recalled content verbatim, speaker outside it")
 	require.Contains(t, sys, "[Wednesday, 10 May 2023]", "recalled turns carry their date") // turn 41 is day0 + 40 h
 
 	var recalled, recent []retrieval.TurnReport
@@ -391,10 +391,10 @@ func TestAssembleSummariesByRelevance(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		r.fill(t, "c", filler(rng, 200))
 		contents := []string{
-			"Caroline talked about her garden and the rain.",
-			"Melanie adopted a greyhound named Biscuit from the shelter.",
+			"Ines talked about her garden and the rain.",
+			"Tomas adopted a greyhound named Biscuit from the shelter.",
 			"They planned a hiking trip to the mountains.",
-			"Caroline started violin lessons with her sister.",
+			"Ines started violin lessons with her sister.",
 		}
 		for i, c := range contents {
 			from := int64(i*40 + 1)
@@ -403,7 +403,7 @@ func TestAssembleSummariesByRelevance(t *testing.T) {
 				Content: c, Tokens: r.tok.Count(c), Producer: "test"})
 			require.NoError(t, err)
 		}
-		out := ask(t, r, "c", "What is the name of the greyhound Melanie adopted?", 2000)
+		out := ask(t, r, "c", "What is the name of the greyhound Tomas adopted?", 2000)
 		require.Len(t, out.Report.Summaries, 1, "only the relevant summary")
 		require.EqualValues(t, 41, out.Report.Summaries[0].FromSeq)
 		require.Equal(t, retrieval.ReasonSummaryRelevant, out.Report.Summaries[0].Reason)
@@ -432,7 +432,7 @@ func TestAssembleCoarseCoverOrder(t *testing.T) {
 	r.fill(t, "c", filler(rand.New(rand.NewPCG(9, 10)), 200)) // turn i at day0 + (i-1) h
 	at := func(seq int64) time.Time { return day0.Add(time.Duration(seq-1) * time.Hour) }
 	long := func(tag string) string { // ~150 tokens, none of the message's words
-		return tag + ": " + strings.Repeat("Caroline and Melanie spoke of pottery, violins and gardens. ", 14)
+		return tag + ": " + strings.Repeat("Ines and Tomas spoke of pottery, violins and gardens. ", 14)
 	}
 	add := func(level int, from, to int64, content string) {
 		_, err := r.store.AddSummary(ctx, "", "c", memory.Summary{ConversationID: "c", Level: level, FromSeq: from, ToSeq: to,
@@ -443,7 +443,7 @@ func TestAssembleCoarseCoverOrder(t *testing.T) {
 	for i, c := range l0 {
 		add(0, int64(i*40+1), int64(i*40+40), c)
 	}
-	l1 := "Early on, Caroline and Melanie met and spoke of pottery."
+	l1 := "Early on, Ines and Tomas met and spoke of pottery."
 	add(1, 1, 80, l1)
 
 	// The summaries' share of this budget holds the level-1 summary and
@@ -470,4 +470,37 @@ func TestAssembleCoarseCoverOrder(t *testing.T) {
 	}
 	require.NotContains(t, text, l0[0][:6], "the distant past is not also given at level 0")
 	require.NotContains(t, text, l0[1][:7])
+}
+
+// TestAssembleDroppedSummaries: relevant summaries that do not fit the
+// summaries' share are in report.dropped with the turns they cover.
+func TestAssembleDroppedSummaries(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, retrieval.AssemblerConfig{Budget: retrieval.BudgetPolicy{SummaryShare: 0.05}}, nil)
+	r.fill(t, "c", filler(rand.New(rand.NewPCG(7, 8)), 200))
+	for i := range 4 {
+		c := fmt.Sprintf("Week %d at the allotment: the beans, the leeks and the greenhouse roof again, with the neighbour's advice on compost.", i+1)
+		from := int64(i*40 + 1)
+		_, err := r.store.AddSummary(ctx, "", "c", memory.Summary{ConversationID: "c", Level: 0, FromSeq: from, ToSeq: from + 39,
+			FromTime: day0.Add(time.Duration(from-1) * time.Hour), ToTime: day0.Add(time.Duration(from+38) * time.Hour),
+			Content: c, Tokens: r.tok.Count(c), Producer: "test"})
+		require.NoError(t, err)
+	}
+	out := ask(t, r, "c", "What did the neighbour say about compost for the beans and leeks?", 2000)
+	require.NotEmpty(t, out.Report.Summaries)
+	var dropped []retrieval.TurnReport
+	for _, d := range out.Report.Dropped {
+		if d.Section == retrieval.SectionSummary {
+			dropped = append(dropped, d)
+		}
+	}
+	require.NotEmpty(t, dropped, "the share holds fewer than the four relevant summaries")
+	require.Len(t, dropped, 4-len(out.Report.Summaries), "every relevant summary is in or dropped")
+	for _, d := range dropped {
+		require.Positive(t, d.FromSeq)
+		require.Equal(t, d.FromSeq+39, d.ToSeq)
+		require.Positive(t, d.Tokens)
+		require.Equal(t, retrieval.ReasonSummaryRelevant, d.Reasons[0])
+		require.Contains(t, d.Reasons[1], "no room")
+	}
 }

@@ -32,7 +32,7 @@ func TestCacheLayoutKeepsThePrefixAcrossReplies(t *testing.T) {
 			r := newRig(t, retrieval.AssemblerConfig{RecentBlock: tc.block}, nil)
 			rng := rand.New(rand.NewPCG(5, 6))
 			r.fill(t, "c", filler(rng, 300))
-			persona := "You are Mel, a warm and witty painter who remembers everything Caroline tells her."
+			persona := "You are Mel, a warm and witty painter who remembers everything Ines tells her."
 			policy := retrieval.BudgetPolicy{RecentMaxTurns: 30, RecentShare: 0.5}
 			var prev retrieval.Context
 			kept := 0
@@ -72,8 +72,8 @@ func TestCacheLayoutKeepsThePrefixAcrossReplies(t *testing.T) {
 func appendExchange(t *testing.T, r *rig, rng *rand.Rand, h int) {
 	t.Helper()
 	_, err := r.store.AppendTurns(context.Background(), "", "c", []memory.Turn{
-		{Role: memory.RoleUser, Name: "Caroline", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(h) * time.Hour)},
-		{Role: memory.RoleAssistant, Name: "Melanie", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(h+1) * time.Hour)},
+		{Role: memory.RoleUser, Name: "Ines", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(h) * time.Hour)},
+		{Role: memory.RoleAssistant, Name: "Tomas", Content: filler(rng, 1)[0], CreatedAt: day0.Add(time.Duration(h+1) * time.Hour)},
 	}, memory.AppendOptions{})
 	require.NoError(t, err)
 }
@@ -120,7 +120,7 @@ func TestPrefixRatioByRecentShare(t *testing.T) {
 			r := newRig(t, retrieval.AssemblerConfig{Layout: layout}, nil)
 			rng := rand.New(rand.NewPCG(5, 6))
 			r.fill(t, "c", filler(rng, 1000))
-			persona := strings.Repeat("You are Mel, a warm and witty painter who remembers everything Caroline tells her. ", 12)
+			persona := strings.Repeat("You are Mel, a warm and witty painter who remembers everything Ines tells her. ", 12)
 			policy := retrieval.BudgetPolicy{RecentShare: share, RecentMaxTurns: 200}
 			prev := ""
 			sum, n := 0.0, 0
@@ -163,11 +163,11 @@ func TestSummaryDateNotRepeated(t *testing.T) {
 	r.fill(t, "c", filler(rand.New(rand.NewPCG(7, 8)), 150))
 	ss, ok := any(r.store).(memory.SummaryStore)
 	require.True(t, ok)
-	content := "[8 May 2023] Caroline: I adopted a greyhound named Biscuit."
+	content := "[8 May 2023] Ines: I adopted a greyhound named Biscuit."
 	_, err := ss.AddSummary(context.Background(), "", "c", memory.Summary{Level: 0, FromSeq: 1, ToSeq: 10, FromTime: day0, ToTime: day0.Add(9 * time.Hour),
 		Content: content, Tokens: r.tok.Count(content)})
 	require.NoError(t, err)
-	content2 := "Melanie talked about the lake."
+	content2 := "Tomas talked about the lake."
 	_, err = ss.AddSummary(context.Background(), "", "c", memory.Summary{Level: 0, FromSeq: 11, ToSeq: 20, FromTime: day0.Add(10 * time.Hour), ToTime: day0.Add(34 * time.Hour),
 		Content: content2, Tokens: r.tok.Count(content2)})
 	require.NoError(t, err)

@@ -23,8 +23,8 @@ func TestAnalyzerTerms(t *testing.T) {
 		{"only stop words", "I am not here, and you are", nil},
 		{"english stemming", "She was running to the stations", []string{"run", "station"}},
 		{"case folding", "HELLO Hello hello", []string{"hello", "hello", "hello"}},
-		{"possessive equals plain word", "Caroline's", []string{"carolin"}},
-		{"possessive with curly apostrophe", "Caroline\u2019s dog", []string{"carolin", "dog"}},
+		{"possessive equals plain word", "Ines's", []string{"ine"}},
+		{"possessive with curly apostrophe", "Ines\u2019s dog", []string{"ine", "dog"}},
 		{"contraction is a stop word", "don't DON\u2019T dont", nil},
 		{"trailing apostrophe", "James' car", []string{"jame", "car"}},
 		{"inner apostrophes dropped", "o'clock rock'n'roll", []string{"oclock", "rocknrol"}},
@@ -59,8 +59,8 @@ func TestAnalyzerTerms(t *testing.T) {
 
 func TestAnalyzerPossessiveMatchesName(t *testing.T) {
 	a := NewAnalyzer(AnalyzerConfig{})
-	require.Equal(t, a.Terms("Caroline"), a.Terms("Caroline's"))
-	require.Equal(t, a.QueryTerms("caroline"), a.QueryTerms("CAROLINE’S"))
+	require.Equal(t, a.Terms("Ines"), a.Terms("Ines's"))
+	require.Equal(t, a.QueryTerms("ines"), a.QueryTerms("INES’S"))
 }
 
 func TestAnalyzerConfig(t *testing.T) {
@@ -77,8 +77,8 @@ func TestAnalyzerConfig(t *testing.T) {
 func TestAnalyzerWords(t *testing.T) {
 	a := NewAnalyzer(AnalyzerConfig{})
 	require.Equal(t,
-		[]string{"caroline's", "dog", "ran", "to", "the", "lgbtq", "friendly", "café", "don't", "3.5", "km"},
-		a.Words("Caroline's dog ran to the LGBTQ-friendly Café, don’t 3.5 km!"))
+		[]string{"ines's", "dog", "ran", "to", "the", "dog", "friendly", "café", "don't", "3.5", "km"},
+		a.Words("Ines's dog ran to the dog-friendly Café, don’t 3.5 km!"))
 	require.Equal(t, []string{"我", "在", "google", "工", "作", "了", "3", "年"}, a.Words("我在Google工作了3年"))
 	require.Nil(t, a.Words(""))
 }
@@ -114,15 +114,15 @@ func TestAnalyzerTermFreqs(t *testing.T) {
 
 func TestAnalyzerQueryTerms(t *testing.T) {
 	a := NewAnalyzer(AnalyzerConfig{})
-	q := a.QueryTerms("Where did Caroline go hiking? hiking with Caroline")
-	require.Len(t, q, 3) // carolin, go, hike
-	ids := []uint32{TermID("carolin"), TermID("go"), TermID("hike")}
+	q := a.QueryTerms("Where did Ines go hiking? hiking with Ines")
+	require.Len(t, q, 3) // ine, go, hike
+	ids := []uint32{TermID("ine"), TermID("go"), TermID("hike")}
 	slices.Sort(ids)
 	for i, qt := range q {
 		require.Equal(t, ids[i], qt.ID)
 		require.Equal(t, float32(1), qt.Weight)
 	}
-	require.Equal(t, q, a.QueryTerms("Where did Caroline go hiking? hiking with Caroline"))
+	require.Equal(t, q, a.QueryTerms("Where did Ines go hiking? hiking with Ines"))
 	require.Nil(t, a.QueryTerms("   "))
 }
 
@@ -142,9 +142,9 @@ func TestAnalyzerCacheBounded(t *testing.T) {
 func TestAnalyzerConcurrent(t *testing.T) {
 	a := NewAnalyzer(AnalyzerConfig{CacheSize: 64})
 	texts := []string{
-		"Caroline went hiking in the mountains last summer",
+		"Ines went hiking in the mountains last summer",
 		"我在Google工作了3年",
-		"Melanie painted a sunrise over the lake",
+		"Tomas painted a sunrise over the lake",
 	}
 	want := make([][]string, len(texts))
 	for i, s := range texts {
@@ -167,7 +167,7 @@ func TestAnalyzerConcurrent(t *testing.T) {
 }
 
 func FuzzTerms(f *testing.F) {
-	for _, s := range []string{"", "Caroline's LGBTQ-friendly café", "我在Google工作了3年", "1,000.5", "\xff'a'", "a'", "'s", "ǅ", "ʼq ʼ"} {
+	for _, s := range []string{"", "Ines's LGBTQ-friendly café", "我在Google工作了3年", "1,000.5", "\xff'a'", "a'", "'s", "ǅ", "ʼq ʼ"} {
 		f.Add(s)
 	}
 	a := NewAnalyzer(AnalyzerConfig{CacheSize: 100})
@@ -198,7 +198,7 @@ func FuzzTerms(f *testing.F) {
 	})
 }
 
-const lexBenchTurn = "Hey Caroline! I finally went to that LGBTQ-friendly support group you told me about last week, " +
+const lexBenchTurn = "Hey Ines! I finally went to that LGBTQ-friendly support group you told me about last week, " +
 	"and honestly it was amazing. The people there were so kind, we talked for hours about our journeys."
 
 func BenchmarkTermFreqs(b *testing.B) {

@@ -178,7 +178,7 @@ func (a *Assembler) loreTotalCost(t loreTotals, persona bool, overhead int) int 
 // lowest priority first; at equal priority a triggered entry before a
 // constant one (which keeps the prompt's prefix stable), then the last in
 // insertion order. The kept entries stay in prompt order.
-func (a *Assembler) fitLore(items []loreItem, budget int, persona bool, overhead int) []loreItem {
+func (a *Assembler) fitLore(items []loreItem, budget int, persona bool, overhead int) (kept, dropped []loreItem) {
 	var t loreTotals
 	for _, it := range items {
 		t.add(it, 1)
@@ -196,21 +196,22 @@ func (a *Assembler) fitLore(items []loreItem, budget int, persona bool, overhead
 		}
 		return 0
 	})
-	dropped := make([]bool, len(items))
+	drop := make([]bool, len(items))
 	for _, i := range order {
 		if a.loreTotalCost(t, persona, overhead) <= budget {
 			break
 		}
-		dropped[i] = true
+		drop[i] = true
 		t.add(items[i], -1)
+		dropped = append(dropped, items[i])
 	}
-	kept := make([]loreItem, 0, len(items))
+	kept = make([]loreItem, 0, len(items))
 	for i, it := range items {
-		if !dropped[i] {
+		if !drop[i] {
 			kept = append(kept, it)
 		}
 	}
-	return kept
+	return kept, dropped
 }
 
 // dropFirst reports whether x goes before y when entries are dropped.

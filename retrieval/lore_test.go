@@ -149,6 +149,26 @@ func TestAssembleLoreDropsLowestPriorityFirst(t *testing.T) {
 	require.Equal(t, []int{}, got(4+h2+c-1))
 	lore.budget = 4 + h2 + c
 	require.Equal(t, []int{3}, got(0), "the lorebook's token budget caps the section")
+
+	// What was left out is in report.dropped, lowest priority first, with
+	// why it triggered and how much room there was.
+	lore.budget = 0
+	out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", Lore: lore,
+		Policy: &retrieval.BudgetPolicy{LoreShare: float64(4+h2+2*c-1) / 10000}, Message: retrieval.Message{Content: "k"}, BudgetTokens: 10005})
+	require.NoError(t, err)
+	var dropped []retrieval.TurnReport
+	for _, d := range out.Report.Dropped {
+		if d.Section == retrieval.SectionLore {
+			dropped = append(dropped, d)
+		}
+	}
+	require.Len(t, dropped, 3)
+	for i, want := range []string{"#2 k", "#4 k", "#1 k"} {
+		require.Equal(t, want, dropped[i].Entry)
+		require.Positive(t, dropped[i].Tokens)
+		require.Len(t, dropped[i].Reasons, 2, "why it triggered, then why it is out")
+		require.Contains(t, dropped[i].Reasons[1], "no room")
+	}
 }
 
 func TestAssembleLoreWithinBudget(t *testing.T) {

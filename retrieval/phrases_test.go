@@ -19,7 +19,7 @@ func TestPhraseTerms(t *testing.T) {
 	require.EqualValues(t, 2, counts[TermID(single[0]+phraseSep+single[1])], "the pair occurs twice")
 	require.EqualValues(t, 2, counts[TermID(single[0])])
 
-	q := an.queryTerms("When did Caroline go to the support group?", 0.5)
+	q := an.queryTerms("When did Ines go to the support group?", 0.5)
 	weights := map[uint32]float32{}
 	for i, qt := range q {
 		weights[qt.ID] = qt.Weight

@@ -3,6 +3,7 @@ package retrieval
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/longmem/longmem/memory"
@@ -223,7 +224,12 @@ func (a *Assembler) summaryStage(ctx context.Context, s *assembly) error {
 		}
 	}
 	s.alloc = s.policy.AllocateWithLore(s.free, recentDemand, summaryDemand, loreDemand)
-	s.lore = a.fitLore(s.lore, s.alloc.Lore, !s.sys.empty(), overhead)
+	var noRoom []loreItem
+	s.lore, noRoom = a.fitLore(s.lore, s.alloc.Lore, !s.sys.empty(), overhead)
+	for _, it := range noRoom {
+		s.rep.Dropped = append(s.rep.Dropped, TurnReport{Section: SectionLore, Entry: loreEntryName(it.LoreItem), Tokens: it.cost,
+			Reasons: append(slices.Clone(it.Reasons), fmt.Sprintf(ReasonNoRoom, it.cost, "lore", s.alloc.Lore))})
+	}
 	for _, k := range []loreKind{loreConstantBefore, loreConstantAfter} {
 		if text, cost, n := a.renderLore(s.lore, k); n > 0 {
 			s.sys.add(k.section(), text, cost, n)
@@ -255,7 +261,12 @@ func (a *Assembler) chooseSummaries(s *assembly) {
 	if s.sys.empty() {
 		room -= s.overhead - sectionJoinCost
 	}
-	chosen := SelectRelevantSummaries(s.summaries, s.maxSeq, room, a.summaryCost, a.summaryScorer(s.req.Message.Content, s.summaries))
+	chosen, noRoom := selectRelevantSummaries(s.summaries, s.maxSeq, room, a.summaryCost, a.summaryScorer(s.req.Message.Content, s.summaries))
+	for _, sm := range noRoom {
+		c := a.summaryCost(sm)
+		s.rep.Dropped = append(s.rep.Dropped, TurnReport{Section: SectionSummary, FromSeq: sm.FromSeq, ToSeq: sm.ToSeq, Tokens: c,
+			Reasons: []string{ReasonSummaryRelevant, fmt.Sprintf(ReasonNoRoom, c, "summaries", room)}})
+	}
 	reason := ReasonSummaryRelevant
 	if len(chosen) == 0 && !a.cfg.SummariesRelevantOnly {
 		// The gist may take a part of the summaries' share of the budget
@@ -302,11 +313,13 @@ func (a *Assembler) recallStage(ctx context.Context, s *assembly) error {
 	s.rep.IndexedThrough = wm
 	if s.maxSeq > 0 && recallBudget > 0 {
 		var turns []TurnReport
-		s.recalled, turns, s.rep.Dropped, err = a.recall(ctx, s.req, s.maxSeq, s.lastSeq, wm, recallBudget, s.recentIn)
+		var dropped []TurnReport
+		s.recalled, turns, dropped, err = a.recall(ctx, s.req, s.maxSeq, s.lastSeq, wm, recallBudget, s.recentIn)
 		if err != nil {
 			return err
 		}
 		s.rep.Turns = turns
+		s.rep.Dropped = append(s.rep.Dropped, dropped...)
 	}
 	if len(s.recalled) > 0 {
 		text, cost := a.renderRecalled(s.recalled)

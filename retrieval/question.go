@@ -99,3 +99,18 @@ var enQuestionWords = map[string]struct{}{
 	"did": {}, "does": {}, "do": {}, "is": {}, "are": {}, "was": {}, "were": {}, "has": {}, "have": {}, "had": {},
 	"can": {}, "could": {}, "would": {}, "will": {}, "should": {},
 }
+
+// askingText is the part of text that asks: its asking sentences joined,
+// or the whole text when no sentence asks.
+func askingText(text string) string {
+	var parts []string
+	for _, s := range Sentences(text) {
+		if s.Asks {
+			parts = append(parts, s.Text)
+		}
+	}
+	if len(parts) == 0 {
+		return text
+	}
+	return strings.Join(parts, " ")
+}

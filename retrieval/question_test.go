@@ -61,3 +61,9 @@ func TestQueryTermsChineseFunctionCharacters(t *testing.T) {
 		require.Equal(t, float32(1), q.Weight)
 	}
 }
+
+func TestAskingText(t *testing.T) {
+	require.Equal(t, "What did I plant?", askingText("This week was hectic. What did I plant?"))
+	require.Equal(t, "This week was hectic.", askingText("This week was hectic."), "nothing asks: all of it")
+	require.Equal(t, "你好吗？ 那个活动在哪里？", askingText("你好吗？这周好累。那个活动在哪里？"))
+}

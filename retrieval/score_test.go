@@ -118,7 +118,7 @@ func TestAllocate(t *testing.T) {
 func TestMessageName(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                             "",
-		"Caroline":                     "Caroline",
+		"Ines":                         "Ines",
 		"Mary Jane":                    "Mary_Jane",
 		"o'brien-2":                    "o_brien-2",
 		"李雷":                           "",

@@ -131,17 +131,17 @@ func (ts *timelines) drop(scoped string) {
 }
 
 // Sessions returns the session split of a conversation through seq upTo
-// (the index watermark), reading from the store only the turns the
-// timeline has not seen (after a restart with a persistent index, or when
-// the bound dropped it).
-func (ix *Indexer) Sessions(ctx context.Context, tenant, conv string, upTo int64) ([]int64, error) {
+// (the index watermark) and the time of its newest turn, reading from the
+// store only the turns the timeline has not seen (after a restart with a
+// persistent index, or when the bound dropped it).
+func (ix *Indexer) Sessions(ctx context.Context, tenant, conv string, upTo int64) ([]int64, time.Time, error) {
 	tl := ix.timelines.get(ScopedID(tenant, conv))
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	for tl.last() < upTo {
 		turns, err := ix.store.Turns(ctx, tenant, conv, tl.last(), ix.pageSize)
 		if err != nil {
-			return nil, fmt.Errorf("retrieval: read turns of %s for sessions: %w", conv, err)
+			return nil, time.Time{}, fmt.Errorf("retrieval: read turns of %s for sessions: %w", conv, err)
 		}
 		if len(turns) == 0 {
 			break
@@ -155,7 +155,11 @@ func (ix *Indexer) Sessions(ctx context.Context, tenant, conv string, upTo int64
 	if tl.starts == nil {
 		tl.starts = SessionStarts(tl.seqs, tl.at)
 	}
-	return tl.starts, nil
+	var newest time.Time
+	if n := len(tl.at); n > 0 {
+		newest = time.Unix(tl.at[n-1], 0).UTC()
+	}
+	return tl.starts, newest, nil
 }
 
 // noteIndexed extends a conversation's timeline with docs just upserted
@@ -210,15 +214,11 @@ const sessionDecay = 0.5
 // CandidateLimit hits by their own normalised score plus their session's
 // (ties by seq), with each seq's normalised session score (0..1). With
 // sessions off it returns the hits as they are.
-func (a *Assembler) sessionStage(ctx context.Context, req Request, wm int64, hits []Hit) ([]Hit, func(int64) float64, error) {
+func (a *Assembler) sessionStage(starts []int64, hits []Hit) ([]Hit, func(int64) float64) {
 	none := func(int64) float64 { return 0 }
 	w := a.cfg.Rank.withDefaults().SessionWeight
 	if w <= 0 || len(hits) == 0 {
-		return hits, none, nil
-	}
-	starts, err := a.indexer.Sessions(ctx, req.Tenant, req.ConversationID, wm)
-	if err != nil {
-		return nil, nil, err
+		return hits, none
 	}
 	scores := SessionScores(hits, starts)
 	var bestSession float64
@@ -226,13 +226,13 @@ func (a *Assembler) sessionStage(ctx context.Context, req Request, wm int64, hit
 		bestSession = max(bestSession, v)
 	}
 	if bestSession <= 0 {
-		return hits, none, nil
+		return hits, none
 	}
 	prior := func(seq int64) float64 {
 		return scores[sessionOf(starts, seq)] / bestSession
 	}
 	if len(hits) <= a.cfg.CandidateLimit {
-		return hits, prior, nil
+		return hits, prior
 	}
 	best := hits[0].Score // hits are ordered best first
 	type ranked struct {
@@ -248,5 +248,5 @@ func (a *Assembler) sessionStage(ctx context.Context, req Request, wm int64, hit
 	for i := range out {
 		out[i] = rs[i].h
 	}
-	return out, prior, nil
+	return out, prior
 }

@@ -186,6 +186,13 @@ func (a *Assembler) renderSummaries(ss []memory.Summary) (string, int) {
 // newer range. Stale summaries and those ending after maxSeq are never
 // used. nil when no summary scores. Pure and deterministic.
 func SelectRelevantSummaries(all []memory.Summary, maxSeq int64, budget int, cost func(memory.Summary) int, score func(memory.Summary) float64) []memory.Summary {
+	out, _ := selectRelevantSummaries(all, maxSeq, budget, cost, score)
+	return out
+}
+
+// selectRelevantSummaries is SelectRelevantSummaries that also returns the
+// relevant summaries left out for lack of room, best first.
+func selectRelevantSummaries(all []memory.Summary, maxSeq int64, budget int, cost func(memory.Summary) int, score func(memory.Summary) float64) (out, noRoom []memory.Summary) {
 	type cand struct {
 		s     memory.Summary
 		score float64
@@ -211,11 +218,11 @@ func SelectRelevantSummaries(all []memory.Summary, maxSeq int64, budget int, cos
 		}
 		return cmp.Compare(b.s.FromSeq, a.s.FromSeq)
 	})
-	var out []memory.Summary
 	used := 0
 	for _, c := range cands {
 		k := cost(c.s)
 		if used+k > budget {
+			noRoom = append(noRoom, c.s)
 			continue
 		}
 		if slices.ContainsFunc(out, func(o memory.Summary) bool { return o.FromSeq <= c.s.ToSeq && c.s.FromSeq <= o.ToSeq }) {
@@ -225,7 +232,7 @@ func SelectRelevantSummaries(all []memory.Summary, maxSeq int64, budget int, cos
 		used += k
 	}
 	slices.SortFunc(out, func(a, b memory.Summary) int { return cmp.Compare(a.FromSeq, b.FromSeq) })
-	return out
+	return out, noRoom
 }
 
 // A summary is chosen for its relevance when it holds at least

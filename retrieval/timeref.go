@@ -13,10 +13,16 @@ type TimeRef struct {
 	Year  int        // 0: any year
 	Month time.Month // 0: the whole year
 	Day   int        // 0: the whole month
+	// From and To, when set, are a range [From, To) instead (a period
+	// named relative to now: "last week", "上个月").
+	From, To time.Time
 }
 
 // Contains reports whether t (UTC) falls in the period.
 func (r TimeRef) Contains(t time.Time) bool {
+	if !r.From.IsZero() {
+		return !t.Before(r.From) && t.Before(r.To)
+	}
 	t = t.UTC()
 	if r.Year != 0 && t.Year() != r.Year {
 		return false
@@ -48,6 +54,18 @@ func monthByName(name string) time.Month {
 	return 0
 }
 
+// TimeRefsAt is TimeRefs plus the periods text names relative to now
+// ("yesterday", "three weeks ago", "上周", "去年"; see relativeRefs).
+func TimeRefsAt(text string, now time.Time) []TimeRef {
+	out := TimeRefs(text)
+	for _, r := range relativeRefs(text, now) {
+		if !containsRef(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // TimeRefs finds the periods text names. "May" alone is ambiguous in
 // English (the verb), so a bare month name counts only with a preposition
 // before it ("in May", "on May 8", "since May", "during May") or a day or
@@ -55,13 +73,8 @@ func monthByName(name string) time.Month {
 func TimeRefs(text string) []TimeRef {
 	var out []TimeRef
 	add := func(r TimeRef) {
-		if r == (TimeRef{}) || r.Month > 12 || r.Day > 31 || r.Month < 0 {
+		if r == (TimeRef{}) || r.Month > 12 || r.Day > 31 || r.Month < 0 || containsRef(out, r) {
 			return
-		}
-		for _, o := range out {
-			if o == r {
-				return
-			}
 		}
 		out = append(out, r)
 	}

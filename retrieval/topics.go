@@ -3,7 +3,7 @@ package retrieval
 // topicWords maps a word a question uses for a kind of thing ("hobbies",
 // "pets") to common words for things of that kind, in English. A message
 // asking about the kind then also matches turns that name one of them:
-// "What are Melanie's hobbies?" recalls "I signed up for a pottery class".
+// "What are Tomas's hobbies?" recalls "I signed up for a pottery class".
 // General vocabulary, written for persona chats; not derived from any
 // benchmark.
 var topicWords = map[string][]string{

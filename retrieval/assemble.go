@@ -178,11 +178,6 @@ type AssemblerConfig struct {
 	// negative disables).
 	PhraseWeight       float64 `yaml:"phrase_weight" json:"phrase_weight,omitempty"`
 	QueryContextWeight float64 `yaml:"query_context_weight" json:"query_context_weight,omitempty"`
-	// TopicWeight is the query weight of the words of a topic the message
-	// names ("hobbies" → pottery, camping …; see topicWords); default 0.1,
-	// negative: off. On LoCoMo (2,048 tokens) it lifts multi-hop recall
-	// from 0.655 to 0.663 and the whole from 0.898 to 0.900.
-	TopicWeight float64 `yaml:"topic_weight" json:"topic_weight,omitempty"`
 	// ChatterWeight scales the query weight of the message's sentences
 	// that ask nothing when another sentence does ask (see Sentences):
 	// the question inside a rambling message counts most (default 0.3;
@@ -225,7 +220,7 @@ func (c AssemblerConfig) Validate() error {
 		return errors.New("retrieval: candidate_limit, session_hits, query_context_turns and recent_block must be >= 0")
 	}
 	if err := checkNumbers("retrieval: ", []numberField{
-		{"phrase_weight", c.PhraseWeight, true}, {"topic_weight", c.TopicWeight, true},
+		{"phrase_weight", c.PhraseWeight, true},
 		{"query_context_weight", c.QueryContextWeight, false}, {"chatter_weight", c.ChatterWeight, false},
 	}); err != nil {
 		return err
@@ -254,9 +249,6 @@ func (c AssemblerConfig) withDefaults() AssemblerConfig {
 	}
 	if c.SummaryCoverShare == 0 {
 		c.SummaryCoverShare = 0.25
-	}
-	if c.TopicWeight == 0 {
-		c.TopicWeight = 0.1
 	}
 	if c.ChatterWeight == 0 {
 		c.ChatterWeight = 0.3
@@ -413,7 +405,7 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq, wm
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	q := Query{Terms: a.analyzer.queryTermsWeighted(req.Message.Content, float32(cfg.PhraseWeight), float32(cfg.TopicWeight), float32(cfg.ChatterWeight)), Limit: cfg.CandidateLimit, MaxSeq: maxSeq}
+	q := Query{Terms: a.analyzer.queryTermsWeighted(req.Message.Content, float32(cfg.PhraseWeight), float32(cfg.ChatterWeight)), Limit: cfg.CandidateLimit, MaxSeq: maxSeq}
 	if cfg.Rank.withDefaults().SessionWeight > 0 {
 		q.Limit = max(q.Limit, cfg.SessionHits)
 	}

@@ -2,7 +2,6 @@ package retrieval_test
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -177,25 +176,4 @@ func TestSummaryDateNotRepeated(t *testing.T) {
 	require.Equal(t, 1, strings.Count(text, "[8 May 2023]"), "the date once:\n%s", text)
 	require.Contains(t, text, "[8 May 2023 – 9 May 2023]\n"+content2, "a summary without its date gets the range header")
 	require.LessOrEqual(t, exactTokens(r.tok, out.Messages, 4), out.Report.UsedTokens)
-}
-
-// A question about a kind of thing ("hobbies") also matches turns naming
-// things of that kind, at a reduced weight.
-func TestTopicWordsRecallWhatAKindNames(t *testing.T) {
-	for _, tc := range []struct {
-		weight float64
-		want   bool
-	}{{0, true}, {-1, false}} { // 0: the default weight
-		r := newRig(t, retrieval.AssemblerConfig{TopicWeight: tc.weight}, nil)
-		turns := make([]string, 300)
-		for i := range turns {
-			turns[i] = fmt.Sprintf("The weather on day %d was grey and the bus was late again.", i)
-		}
-		turns[20] = "I signed up for a pottery course downtown."
-		r.fill(t, "c", turns)
-		out, err := r.asm.Assemble(context.Background(), retrieval.Request{ConversationID: "c", ExcludeRecent: true,
-			Message: retrieval.Message{Content: "What hobbies does she have?"}, BudgetTokens: 200})
-		require.NoError(t, err)
-		require.Equal(t, tc.want, strings.Contains(systemText(out), turns[20]), "topic weight %v", tc.weight)
-	}
 }

@@ -54,9 +54,6 @@ type Analyzer struct {
 	mu   sync.RWMutex
 	cur  map[string]string
 	prev map[string]string
-
-	topicsOnce sync.Once
-	topicTerms map[string][]string // topicWords, analysed
 }
 
 // NewAnalyzer returns an Analyzer with cfg (an invalid CacheSize falls back

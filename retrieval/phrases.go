@@ -33,19 +33,14 @@ func (a *Analyzer) docTermFreqs(text string) ([]TermFreq, int) {
 // queryTerms returns text's terms at weight 1 and its adjacent pairs at
 // pairWeight (0 leaves pairs out), ascending by id, ids unique.
 func (a *Analyzer) queryTerms(text string, pairWeight float32) []QueryTerm {
-	return a.queryTermsTopics(text, pairWeight, 0)
+	return a.queryTermsWeighted(text, pairWeight, 1)
 }
 
-// queryTermsTopics is queryTerms plus, at topicWeight, the words of the
-// topics the text names (topicWords).
-func (a *Analyzer) queryTermsTopics(text string, pairWeight, topicWeight float32) []QueryTerm {
-	return a.queryTermsWeighted(text, pairWeight, topicWeight, 1)
-}
-
-// queryTermsWeighted is queryTermsTopics with the sentences of text that do
-// not ask anything (see Sentences) at chatterWeight times their weights,
-// when some sentence does ask. A term keeps its highest weight.
-func (a *Analyzer) queryTermsWeighted(text string, pairWeight, topicWeight, chatterWeight float32) []QueryTerm {
+// queryTermsWeighted is queryTerms with the sentences of text that do not
+// ask anything (see Sentences) at chatterWeight times their weights, when
+// some sentence does ask, and CJK terms holding a function character at
+// zhFunctionWeight. A term keeps its highest weight.
+func (a *Analyzer) queryTermsWeighted(text string, pairWeight, chatterWeight float32) []QueryTerm {
 	w := map[uint32]float32{}
 	set := func(id uint32, v float32) {
 		if w[id] < v {
@@ -64,22 +59,13 @@ func (a *Analyzer) queryTermsWeighted(text string, pairWeight, topicWeight, chat
 			scale = chatterWeight
 		}
 		prev := ""
-		var topics []string
 		a.analyze(part.Text, func(t string) {
 			set(TermID(t), scale*zhFunctionScale(t))
 			if prev != "" && pairWeight > 0 {
 				set(TermID(prev+phraseSep+t), pairWeight*scale)
 			}
 			prev = t
-			if topicWeight > 0 {
-				topics = append(topics, t)
-			}
 		})
-		for _, t := range topics {
-			for _, word := range a.topics()[t] {
-				set(TermID(word), topicWeight*scale)
-			}
-		}
 	}
 	out := make([]QueryTerm, 0, len(w))
 	for id, wt := range w {

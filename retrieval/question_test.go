@@ -33,23 +33,23 @@ func TestQueryTermsWeightedChatter(t *testing.T) {
 		return m
 	}
 	text := "The allotment flooded again. Which seeds did the neighbour give me?"
-	w := weights(a.queryTermsWeighted(text, 0.5, 0, 0.3))
+	w := weights(a.queryTermsWeighted(text, 0.5, 0.3))
 	require.Equal(t, float32(1), w[TermID("seed")], "the asking sentence keeps full weight")
 	require.InDelta(t, 0.3, w[TermID("allot")], 1e-6, "the chatter is scaled")
 	// A term in both keeps its highest weight.
-	w = weights(a.queryTermsWeighted("Seeds everywhere. Which seeds sprouted?", 0.5, 0, 0.3))
+	w = weights(a.queryTermsWeighted("Seeds everywhere. Which seeds sprouted?", 0.5, 0.3))
 	require.Equal(t, float32(1), w[TermID("seed")])
 	// No sentence asks: nothing is scaled.
-	w = weights(a.queryTermsWeighted("The allotment flooded again.", 0.5, 0, 0.3))
+	w = weights(a.queryTermsWeighted("The allotment flooded again.", 0.5, 0.3))
 	require.Equal(t, float32(1), w[TermID("allot")])
 	// chatterWeight 1 is the plain query.
-	require.Equal(t, a.queryTermsTopics(text, 0.5, 0), a.queryTermsWeighted(text, 0.5, 0, 1))
+	require.Equal(t, a.queryTerms(text, 0.5), a.queryTermsWeighted(text, 0.5, 1))
 }
 
 func TestQueryTermsChineseFunctionCharacters(t *testing.T) {
 	a := NewAnalyzer(AnalyzerConfig{})
 	w := map[uint32]float32{}
-	for _, q := range a.queryTermsWeighted("那个活动的规模是多少？", 0, 0, 1) {
+	for _, q := range a.queryTermsWeighted("那个活动的规模是多少？", 0, 1) {
 		w[q.ID] = q.Weight
 	}
 	require.Equal(t, float32(1), w[TermID("规模")], "a content bigram keeps its weight")
@@ -57,7 +57,7 @@ func TestQueryTermsChineseFunctionCharacters(t *testing.T) {
 	require.InDelta(t, zhFunctionWeight, w[TermID("的规")], 1e-6, "a bigram across a particle weighs less")
 	require.InDelta(t, zhFunctionWeight, w[TermID("那个")], 1e-6)
 	// English terms are untouched.
-	for _, q := range a.queryTermsWeighted("where is the bakery", 0, 0, 1) {
+	for _, q := range a.queryTermsWeighted("where is the bakery", 0, 1) {
 		require.Equal(t, float32(1), q.Weight)
 	}
 }

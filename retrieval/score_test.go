@@ -152,7 +152,7 @@ func TestRankConfigValidateNumbers(t *testing.T) {
 			require.Error(t, err, tc.name)
 		}
 	}
-	for _, cfg := range []AssemblerConfig{{TopicWeight: nan}, {PhraseWeight: math.Inf(-1)}, {ChatterWeight: 2}, {ChatterWeight: -0.5}, {QueryContextTurns: -1}} {
+	for _, cfg := range []AssemblerConfig{{PhraseWeight: nan}, {PhraseWeight: math.Inf(-1)}, {ChatterWeight: 2}, {ChatterWeight: -0.5}, {QueryContextTurns: -1}} {
 		require.Error(t, cfg.Validate(), "%+v", cfg)
 	}
 }

@@ -80,7 +80,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		diff     = fs.Bool("diff", false, "compare two runs: longmem replay --diff A/report.json B/report.json")
 	)
 	fs.StringVar(&o.format, "format", "locomo", "input format: locomo, memdaily or jsonl (longmem's own, see the README)")
-	fs.StringVar(&o.input, "input", "", "dataset file (a directory of *.jsonl files for --format jsonl) (required)")
+	fs.StringVar(&o.input, "input", "", "dataset file (a directory of *.jsonl files for --format jsonl; of *.json files, one conversation each, for --format memdaily) (required)")
 	fs.StringVar(&o.out, "out", "replay-out", "directory for report.json, questions.jsonl and report.html")
 	fs.IntVar(&o.haystack, "haystack", 0, "bury each conversation among the others' sessions until it holds this many turns")
 	fs.Float64Var(&o.minRecall, "min-recall", 0, "exit 3 when longmem's evidence recall at any budget is below this")

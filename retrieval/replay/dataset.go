@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -163,11 +164,40 @@ func parseLoCoMoTime(s string) (time.Time, error) {
 
 // LoadMemDaily reads a MemDaily (MemSim) file and concatenates its
 // trajectories, in order, into one conversation whose questions are all
-// asked at the end.
+// asked at the end. Given a directory, it does so for each of its *.json
+// files, in name order: one conversation per file (which --haystack can
+// then bury among the others).
 func LoadMemDaily(path string) ([]Conversation, error) {
-	raw, err := os.ReadFile(path)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		files, err := filepath.Glob(filepath.Join(path, "*.json"))
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("memdaily %s: no *.json file in the directory", path)
+		}
+		slices.Sort(files)
+		var out []Conversation
+		for _, f := range files {
+			c, err := loadMemDailyFile(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		return out, nil
+	}
+	c, err := loadMemDailyFile(path)
 	if err != nil {
 		return nil, err
+	}
+	return []Conversation{c}, nil
+}
+
+func loadMemDailyFile(path string) (Conversation, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Conversation{}, err
 	}
 	var trajs []struct {
 		TID      int `json:"tid"`
@@ -183,7 +213,7 @@ func LoadMemDaily(path string) ([]Conversation, error) {
 		} `json:"question_list"`
 	}
 	if err := json.Unmarshal(raw, &trajs); err != nil {
-		return nil, fmt.Errorf("memdaily %s: %w", path, err)
+		return Conversation{}, fmt.Errorf("memdaily %s: %w", path, err)
 	}
 	name := strings.TrimSuffix(pathBase(path), ".json")
 	c := Conversation{ID: "memdaily-" + name}
@@ -191,7 +221,7 @@ func LoadMemDaily(path string) ([]Conversation, error) {
 		for _, m := range tr.Messages {
 			at, err := time.Parse("2006年01月02日", strings.Fields(m.Time + " x")[0])
 			if err != nil {
-				return nil, fmt.Errorf("memdaily %s: tid %d mid %d: bad time %q", path, tr.TID, m.MID, m.Time)
+				return Conversation{}, fmt.Errorf("memdaily %s: tid %d mid %d: bad time %q", path, tr.TID, m.MID, m.Time)
 			}
 			if f := strings.Fields(m.Time); len(f) == 3 {
 				if hm, err := time.Parse("15:04", f[2]); err == nil {
@@ -209,7 +239,7 @@ func LoadMemDaily(path string) ([]Conversation, error) {
 			c.Questions = append(c.Questions, Question{Text: q.Question, Answer: fmt.Sprint(q.Answer), Category: name, Evidence: ev})
 		}
 	}
-	return []Conversation{c}, nil
+	return c, nil
 }
 
 func pathBase(p string) string {

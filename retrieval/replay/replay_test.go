@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -318,4 +319,26 @@ func TestRunCopiesPerCompaction(t *testing.T) {
 	cfg.Remote = &Client{}
 	_, err = Run(ctx, cfg, "locomo", convs)
 	require.ErrorContains(t, err, "longmem@b has its own compaction, but the contexts come from a server")
+}
+
+func TestLoadMemDailyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	raw, err := os.ReadFile("testdata/memdaily-mini.json")
+	require.NoError(t, err)
+	for _, name := range []string{"b_second.json", "a_first.json"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), raw, 0o644))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a dataset"), 0o644))
+	convs, err := LoadMemDaily(dir)
+	require.NoError(t, err)
+	require.Len(t, convs, 2, "one conversation per file")
+	require.Equal(t, "memdaily-a_first", convs[0].ID, "in name order")
+	require.Equal(t, "memdaily-b_second", convs[1].ID)
+	require.Equal(t, "a_first", convs[0].Questions[0].Category)
+	// Two conversations: the haystack can bury each among the other.
+	hay := Haystack(convs, 5)
+	require.GreaterOrEqual(t, len(hay[0].Turns), 5)
+
+	_, err = LoadMemDaily(t.TempDir())
+	require.ErrorContains(t, err, "no *.json file")
 }

@@ -283,14 +283,14 @@ type Assembler struct {
 	costCache map[string]int // tokens of short strings: names, date headers
 
 	termMu    sync.Mutex
-	termCache map[uint64][]string // distinct terms of summary contents, by content hash
+	termCache map[uint64]termCacheEntry // distinct terms of summary contents, by content hash
 }
 
 // NewAssembler wires an Assembler. embedder may be nil (lexical recall only).
 func NewAssembler(cfg AssemblerConfig, store memory.Store, indexer *Indexer, tok Tokenizer) *Assembler {
 	return &Assembler{cfg: cfg.withDefaults(), store: store, index: indexer.index, indexer: indexer, tok: tok,
 		analyzer: indexer.analyzer, embedder: indexer.embedder, costCache: map[string]int{},
-		termCache: map[uint64][]string{}}
+		termCache: map[uint64]termCacheEntry{}}
 }
 
 // count returns the tokens of a short, recurring string, cached.

@@ -126,6 +126,10 @@ func TestAssembleNeverExceedsBudget(t *testing.T) {
 	turns := filler(rng, 400)
 	turns[17] = "My sister's name is Zelda and she lives in Lisbon 🇵🇹, next to the old tram line."
 	r.fill(t, "c", turns)
+	assembled := 0
+	defer func() {
+		require.GreaterOrEqual(t, assembled, 45, "most random budgets fit the message: a test that only saw refusals checked nothing")
+	}()
 	for i := 0; i < 60; i++ {
 		budget := 40 + rng.IntN(3000)
 		q := strings.Join(filler(rng, 1), " ") + " Zelda?"
@@ -135,6 +139,7 @@ func TestAssembleNeverExceedsBudget(t *testing.T) {
 			require.ErrorIs(t, err, memory.ErrInvalid, "budget %d", budget)
 			continue
 		}
+		assembled++
 		exact := exactTokens(r.tok, out.Messages, 4)
 		require.LessOrEqual(t, exact, budget, "exact count within budget %d", budget)
 		require.LessOrEqual(t, out.Report.UsedTokens, budget)

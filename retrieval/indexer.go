@@ -13,9 +13,9 @@ import (
 	"github.com/longmem/longmem/memory"
 )
 
-// CaptionKeys are the turn metadata keys read as an image caption, indexed
+// captionKeys are the turn metadata keys read as an image caption, indexed
 // with the turn and rendered after its content.
-var captionKeys = []string{"caption", "blip_caption", "image_caption"}
+var captionKeys = []string{"caption", "image_caption", "alt_text"}
 
 // Indexer keeps an Index in step with the Store. The Index is derived data:
 // Sync brings a conversation's docs up to the store's last seq, reading only

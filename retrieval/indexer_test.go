@@ -41,9 +41,29 @@ func TestIndexerRunIndexesNotifiedConversations(t *testing.T) {
 
 func TestIndexerNotifyNeverBlocks(t *testing.T) {
 	r := newRig(t, retrieval.AssemblerConfig{}, nil)
-	for i := 0; i < 5000; i++ { // far more than the queue holds, with no Run
-		r.indexer.Notify("", "c", int64(i))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 5000; i++ { // far more than the queue holds, with no Run
+			r.indexer.Notify("", "c", int64(i))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute): // a hang detector, not a speed limit
+		t.Fatal("Notify blocked on a full queue with no Run draining it")
 	}
+	// What was queued is still served once Run starts: the conversation
+	// gets indexed.
+	r.fill(t, "c", []string{"kiwi mango", "papaya guava"})
+	r.indexer.Notify("", "c", 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.indexer.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		wm, err := r.index.Watermark(context.Background(), "c")
+		return err == nil && wm == 2
+	}, time.Minute, 5*time.Millisecond, "the queued notifications are drained and the conversation indexed")
 }
 
 func TestIndexerDropsForgottenAndDeleted(t *testing.T) {

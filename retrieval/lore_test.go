@@ -188,6 +188,10 @@ func testAssembleLoreWithinBudget(t *testing.T, layout string) {
 	}
 	items = append(items, retrieval.LoreItem{ID: 99, Name: "城堡", Content: "城堡在山上，有三座塔。🏰 Ünïcödé!", Order: 3})
 	lore := &keyLore{items: items}
+	assembled := 0
+	defer func() {
+		require.GreaterOrEqual(t, assembled, 60, "most random budgets fit the persona and the message: a test that only saw refusals checked nothing")
+	}()
 	for i := 0; i < 80; i++ {
 		budget := 60 + rng.IntN(3000)
 		req := retrieval.Request{ConversationID: "c", Lore: lore, LoreScanDepth: rng.IntN(6),
@@ -206,6 +210,7 @@ func testAssembleLoreWithinBudget(t *testing.T, layout string) {
 			require.ErrorIs(t, err, memory.ErrInvalid, "budget %d", budget)
 			continue
 		}
+		assembled++
 		exact := exactTokens(r.tok, out.Messages, 4)
 		require.LessOrEqual(t, exact, budget, "exact count within budget %d", budget)
 		require.LessOrEqual(t, exact, out.Report.UsedTokens, "the report's figure is an upper bound")

@@ -298,20 +298,29 @@ func (a *Assembler) summaryScorer(question string, all []memory.Summary) func(me
 // starts afresh.
 const maxTermCache = 100_000
 
+// termCacheEntry is a summary content's distinct terms, with the content
+// itself: two contents whose hashes collide never share terms.
+type termCacheEntry struct {
+	content string
+	terms   []string
+}
+
 // summaryTerms returns the distinct lexical terms of a summary's content.
-// They are cached by the content's hash: a summary's content never changes
-// (a rebuild writes new content), so the thousands of summaries of a long
+// They are cached by the content's hash (the entry keeps the content and
+// is used only when it is the same): a summary's content never changes (a
+// rebuild writes new content), so the thousands of summaries of a long
 // conversation are analysed once, not at every context.
 func (a *Assembler) summaryTerms(content string) []string {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(content))
 	k := h.Sum64()
 	a.termMu.Lock()
-	terms, ok := a.termCache[k]
+	e, ok := a.termCache[k]
 	a.termMu.Unlock()
-	if ok {
-		return terms
+	if ok && e.content == content {
+		return e.terms
 	}
+	var terms []string
 	seen := map[string]bool{}
 	for _, t := range a.analyzer.Terms(content) {
 		if !seen[t] {
@@ -321,9 +330,9 @@ func (a *Assembler) summaryTerms(content string) []string {
 	}
 	a.termMu.Lock()
 	if len(a.termCache) >= maxTermCache {
-		a.termCache = map[uint64][]string{}
+		a.termCache = map[uint64]termCacheEntry{}
 	}
-	a.termCache[k] = terms
+	a.termCache[k] = termCacheEntry{content, terms}
 	a.termMu.Unlock()
 	return terms
 }

@@ -114,6 +114,8 @@ func classify(err error) (status int, code, msg string) {
 		tl  *tooLargeError
 		mbe *http.MaxBytesError
 		ue  *unauthorizedError
+		rl  *rateLimitedError
+		oe  *overloadedError
 		he  *echo.HTTPError
 	)
 	errors.As(err, &se)
@@ -132,6 +134,10 @@ func classify(err error) (status int, code, msg string) {
 		return http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body larger than %d bytes", mbe.Limit)
 	case errors.As(err, &ue):
 		return http.StatusUnauthorized, "unauthorized", ue.msg
+	case errors.As(err, &rl):
+		return http.StatusTooManyRequests, "rate_limited", rl.Error()
+	case errors.As(err, &oe):
+		return http.StatusServiceUnavailable, "overloaded", oe.Error()
 	case errors.Is(err, memory.ErrUnavailable):
 		return http.StatusServiceUnavailable, "unavailable", unavailableMessage
 	case errors.As(err, &ie):
@@ -211,6 +217,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="longmem"`)
 	case code == "unavailable":
 		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(RetryAfterUnavailable))
+	case code == "overloaded":
+		c.Response().Header().Set(echo.HeaderRetryAfter, "1")
+	case code == "rate_limited":
+		var rl *rateLimitedError
+		if errors.As(err, &rl) {
+			c.Response().Header().Set(echo.HeaderRetryAfter, retryAfterSeconds(rl.retryAfter))
+		}
 	}
 	var werr error
 	if c.Request().Method == http.MethodHead {

@@ -56,7 +56,7 @@ func (r *appendTurnsRequest) toTurns(ctx context.Context, maxTurnBytes int, tok 
 		case t.Role == "":
 			return nil, memory.Invalid(field("role"), "is required (user, assistant, system or tool)")
 		case !role.Valid():
-			return nil, memory.Invalid(field("role"), "unknown role %q (want user, assistant, system or tool)", t.Role)
+			return nil, memory.Invalid(field("role"), "unknown role %s (want user, assistant, system or tool)", quote(t.Role))
 		case t.Content == "":
 			return nil, memory.Invalid(field("content"), "is required and must not be empty")
 		case len(t.Content) > maxTurnBytes:
@@ -69,7 +69,7 @@ func (r *appendTurnsRequest) toTurns(ctx context.Context, maxTurnBytes int, tok 
 			var err error
 			created, err = time.Parse(time.RFC3339Nano, t.CreatedAt)
 			if err != nil {
-				return nil, memory.Invalid(field("created_at"), "%q is not an RFC 3339 time (e.g. 2025-05-01T12:00:00Z)", t.CreatedAt)
+				return nil, memory.Invalid(field("created_at"), "%s is not an RFC 3339 time (e.g. 2025-05-01T12:00:00Z)", quote(t.CreatedAt))
 			}
 		}
 		turns[i] = memory.Turn{Role: role, Name: t.Name, Content: t.Content, CreatedAt: created, Metadata: t.Metadata}
@@ -151,6 +151,9 @@ func (s *Server) appendTurns(c echo.Context) error {
 	}
 	var req appendTurnsRequest
 	if err := decodeJSON(c, &req, false); err != nil {
+		return err
+	}
+	if err := s.admitTurns(c, len(req.Turns)); err != nil {
 		return err
 	}
 	turns, err := req.toTurns(c.Request().Context(), s.cfg.MaxTurnBytes, s.deps.Tokenizer)

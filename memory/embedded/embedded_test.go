@@ -124,7 +124,7 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			turns := make([]memory.Turn, bc.batch)
 			for i := range turns {
-				turns[i] = memory.Turn{Role: memory.RoleUser, Content: "I went to a LGBTQ support group yesterday and it was so powerful.", Tokens: 14}
+				turns[i] = memory.Turn{Role: memory.RoleUser, Content: "The choir met in the old library tonight and the acoustics were wonderful.", Tokens: 14}
 			}
 			var next atomic.Int64
 			var wg sync.WaitGroup
@@ -155,7 +155,7 @@ func BenchmarkListTurns1000(b *testing.B) {
 	require.NoError(b, err)
 	turns := make([]memory.Turn, 1000)
 	for i := range turns {
-		turns[i] = memory.Turn{Role: memory.RoleUser, Content: "I went to a LGBTQ support group yesterday and it was so powerful.", Tokens: 14}
+		turns[i] = memory.Turn{Role: memory.RoleUser, Content: "The choir met in the old library tonight and the acoustics were wonderful.", Tokens: 14}
 	}
 	_, err = s.AppendTurns(ctx, "", "c", turns, memory.AppendOptions{})
 	require.NoError(b, err)

@@ -247,8 +247,8 @@ func testSummariesOrder(t *testing.T, s memory.Store, ss memory.SummaryStore) {
 	// sort differently as text (9 < 10, 101 < 1000, level 2 < 10).
 	in := []memory.Summary{
 		{Level: 10, FromSeq: 1, ToSeq: 1000, Content: "level ten", Producer: "llm:qwen3-30b-a3b", Tokens: 7, FromTime: base, ToTime: base.Add(48 * time.Hour)},
-		{Level: 0, FromSeq: 1, ToSeq: 4, Content: "Caroline went to a support group 🌈 on 7 May 2023.", Producer: "extractive", Tokens: 13, FromTime: base, ToTime: base.Add(time.Minute)},
-		{Level: 2, FromSeq: 1, ToSeq: 100, Content: "我的上司名叫赵雅琳。", Producer: "llm:x", Tokens: 9, FromTime: long, ToTime: base},
+		{Level: 0, FromSeq: 1, ToSeq: 4, Content: "Odile repainted the rowing boat 🚣 on 7 May 2023.", Producer: "extractive", Tokens: 13, FromTime: base, ToTime: base.Add(time.Minute)},
+		{Level: 2, FromSeq: 1, ToSeq: 100, Content: "楼下的面包店七点开门。", Producer: "llm:x", Tokens: 9, FromTime: long, ToTime: base},
 		{Level: 0, FromSeq: 5, ToSeq: 9, Content: `quotes " and \ backslash`, Producer: "extractive", Tokens: 5, FromTime: base.Add(time.Hour), ToTime: base.Add(2 * time.Hour)},
 		{Level: 0, FromSeq: 10, ToSeq: 100, Content: "ten to a hundred", Producer: "extractive", Tokens: 4},
 		{Level: 2, FromSeq: 101, ToSeq: 1000, Content: "later", Producer: "llm:x", Tokens: 1, FromTime: base, ToTime: base},

@@ -390,7 +390,7 @@ func (w *Worker) compact(ctx context.Context, t Task, flush bool) (Result, error
 		}
 		wrote := false
 		for _, j := range p.Jobs {
-			s, err := w.execute(ctx, t, conv.ID, lang, j)
+			s, err := w.write(ctx, t, conv.ID, lang, j)
 			if errors.Is(err, memory.ErrConflict) || (j.Kind == Rebuild && errors.Is(err, memory.ErrNotFound)) {
 				res.Conflicts++ // someone else wrote it: plan again
 				break
@@ -442,20 +442,17 @@ func languageHint(meta map[string]any) string {
 	return ""
 }
 
-// execute summarises one job and writes the summary.
-func (w *Worker) execute(ctx context.Context, t Task, convID, lang string, j Job) (memory.Summary, error) {
-	stored, err := w.write(ctx, t, convID, lang, j)
-	if err != nil || j.Level > 0 {
-		return stored, err
-	}
-	return w.recheck(ctx, t, convID, lang, j, stored)
-}
-
-// write summarises a job and stores the summary.
+// write summarises a job and stores the summary. A turn of a level-0 job
+// forgotten after the job read it makes the store refuse the summary
+// (memory.Summary.TurnSeqs) with ErrConflict, and compact plans again from
+// the turns that remain.
 func (w *Worker) write(ctx context.Context, t Task, convID, lang string, j Job) (memory.Summary, error) {
 	items, chunk := w.items(j)
 	s := memory.Summary{ConversationID: convID, Level: j.Level, FromSeq: j.FromSeq, ToSeq: j.ToSeq,
-		FromTime: j.FromTime, ToTime: j.ToTime}
+		FromTime: j.FromTime, ToTime: j.ToTime, TurnSeqs: make([]int64, len(j.Turns))}
+	for i, tu := range j.Turns {
+		s.TurnSeqs[i] = tu.Seq
+	}
 	if len(items) == 0 {
 		s.Content, s.Producer = ForgottenSummary, ProducerNone
 	} else {
@@ -486,40 +483,6 @@ func (w *Worker) write(ctx context.Context, t Task, convID, lang string, j Job) 
 		return s, fmt.Errorf("compaction: write level-%d summary %d-%d of %s: %w", j.Level, j.FromSeq, j.ToSeq, t.Conversation, err)
 	}
 	w.m.wrote(j.Level, s.Producer)
-	return stored, nil
-}
-
-// maxRechecks bounds the rebuilds of one level-0 summary whose turns keep
-// being forgotten while it is written.
-const maxRechecks = 3
-
-// recheck closes the race between reading a chunk's turns and storing its
-// summary: a turn forgotten in between was covered by no summary, so
-// nothing was marked stale, yet its words are in the new summary. Reading
-// the range again after the write finds it (a turn forgotten after the
-// write marks the summary stale by itself), and the summary is rebuilt
-// from the turns that remain.
-func (w *Worker) recheck(ctx context.Context, t Task, convID, lang string, j Job, stored memory.Summary) (memory.Summary, error) {
-	for range maxRechecks {
-		turns, err := w.store.Turns(ctx, t.Tenant, t.Conversation, j.FromSeq-1, len(j.Turns)+1)
-		if err != nil {
-			return stored, fmt.Errorf("compaction: recheck turns %d-%d of %s: %w", j.FromSeq, j.ToSeq, t.Conversation, err)
-		}
-		kept := make(map[int64]bool, len(turns))
-		for _, tu := range turns {
-			kept[tu.Seq] = true
-		}
-		remaining := slices.DeleteFunc(slices.Clone(j.Turns), func(tu memory.Turn) bool { return !kept[tu.Seq] })
-		if len(remaining) == len(j.Turns) {
-			return stored, nil
-		}
-		w.log.Info("compaction: a turn was forgotten while its summary was written; rebuilding it",
-			"conversation", t.Conversation, "from_seq", j.FromSeq, "to_seq", j.ToSeq)
-		j.Kind, j.Turns = Rebuild, remaining
-		if stored, err = w.write(ctx, t, convID, lang, j); err != nil {
-			return stored, err
-		}
-	}
 	return stored, nil
 }
 

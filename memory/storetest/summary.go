@@ -33,6 +33,7 @@ func summaryTests() []struct {
 		{"DeleteTurnMarksSummariesStale", withSummaries(testDeleteTurnStale)},
 		{"DeleteConversationRemovesSummaries", withSummaries(testDeleteConversationSummaries)},
 		{"ConcurrentAddSummary", withSummaries(testConcurrentAddSummary)},
+		{"SummaryTurnsMustExist", withSummaries(testSummaryTurnsMustExist)},
 	}
 }
 
@@ -471,4 +472,44 @@ func testConcurrentAddSummary(t *testing.T, s memory.Store, ss memory.SummarySto
 		require.Equal(t, fmt.Sprintf("worker %d", winner), got[round].Content)
 	}
 	require.Equal(t, []span{{0, 1, 4}, {0, 5, 8}}, spans(mustSummaries(t, ss, "c")))
+}
+
+// testSummaryTurnsMustExist: a summary written from a turn that has been
+// forgotten since is refused with ErrConflict, by AddSummary and by
+// ReplaceSummary, and nothing is written.
+func testSummaryTurnsMustExist(t *testing.T, s memory.Store, ss memory.SummaryStore) {
+	ctx := context.Background()
+	mustCreate(t, s, memory.Conversation{ID: "c"})
+	mustAppend(t, s, "c", userTurns("one", "two", "three", "four", "five"))
+	require.NoError(t, s.DeleteTurn(ctx, tenant, "c", 2))
+
+	withSeqs := func(m memory.Summary, seqs ...int64) memory.Summary { m.TurnSeqs = seqs; return m }
+	_, err := ss.AddSummary(ctx, tenant, "c", withSeqs(sm(0, 1, 4, "one two three four"), 1, 2, 3, 4))
+	require.ErrorIs(t, err, memory.ErrConflict)
+	require.Empty(t, mustSummaries(t, ss, "c"), "nothing written")
+
+	got, err := ss.AddSummary(ctx, tenant, "c", withSeqs(sm(0, 1, 4, "one three four"), 1, 3, 4))
+	require.NoError(t, err)
+	require.Nil(t, got.TurnSeqs, "TurnSeqs are not part of the stored summary")
+	stored := mustSummaries(t, ss, "c")
+	require.Len(t, stored, 1)
+	require.Nil(t, stored[0].TurnSeqs)
+
+	require.NoError(t, s.DeleteTurn(ctx, tenant, "c", 4)) // marks it stale
+	_, err = ss.ReplaceSummary(ctx, tenant, "c", withSeqs(sm(0, 1, 4, "one three four"), 1, 3, 4))
+	require.ErrorIs(t, err, memory.ErrConflict)
+	stored = mustSummaries(t, ss, "c")
+	require.True(t, stored[0].Stale, "the refused replace changed nothing")
+	require.Equal(t, "one three four", stored[0].Content)
+
+	_, err = ss.ReplaceSummary(ctx, tenant, "c", withSeqs(sm(0, 1, 4, "one three"), 1, 3))
+	require.NoError(t, err)
+	stored = mustSummaries(t, ss, "c")
+	require.False(t, stored[0].Stale)
+	require.Equal(t, "one three", stored[0].Content)
+
+	// Turns of another conversation do not count.
+	mustCreate(t, s, memory.Conversation{ID: "d"})
+	_, err = ss.AddSummary(ctx, tenant, "d", withSeqs(sm(0, 1, 1, "one"), 1))
+	require.ErrorIs(t, err, memory.ErrConflict)
 }

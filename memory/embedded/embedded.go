@@ -37,6 +37,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/longmem/longmem/memory"
 )
@@ -133,7 +134,7 @@ func OpenDB(dir, file string, buckets ...[]byte) (*bolt.DB, error) {
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w: another process (a running longmem serve?) holds it; stop it or use another data directory", path, err)
 	}
 	if err != nil {
@@ -210,7 +211,7 @@ var errClosed = memory.Unavailable(errors.New("embedded: store closed"))
 // closed database means the store cannot serve now, memory.ErrUnavailable.
 func translate(err error) error {
 	var errno syscall.Errno
-	if errors.As(err, &errno) || errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.As(err, &errno) || errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return memory.Unavailable(err)
 	}
 	return err
@@ -432,7 +433,7 @@ func (s *Store) DeleteConversation(ctx context.Context, tenant, id string) error
 			return notFound("conversation", id)
 		}
 		for _, name := range [][]byte{bucketTurns, bucketIdem, bucketSums} {
-			if err := tx.Bucket(name).DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			if err := tx.Bucket(name).DeleteBucket(key); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return err
 			}
 		}

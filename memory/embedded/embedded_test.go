@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/goleak"
 
 	"github.com/longmem/longmem/memory"
@@ -66,7 +67,7 @@ func TestSecondOpenSaysTheDirectoryIsInUse(t *testing.T) {
 	s := open(t, Config{Dir: dir})
 	defer s.Close()
 	_, err := Open(Config{Dir: dir})
-	require.ErrorIs(t, err, bolt.ErrTimeout)
+	require.ErrorIs(t, err, berrors.ErrTimeout)
 	require.ErrorContains(t, err, "another process (a running longmem serve?) holds it")
 }
 

@@ -210,8 +210,10 @@ func staleMarks(sb *bolt.Bucket, seq int64, id string) (keys, vals [][]byte, err
 	for k, _ := cur.First(); k != nil; {
 		level := keyLevel(k)
 		// The summary of this level with the highest FromSeq <= seq.
-		ck, cv := cur.Seek(sumKey(level, uint64(seq)+1))
-		if ck == nil {
+		// (Seek only positions the cursor: the summary wanted is the one
+		// before where it lands, or the last.)
+		var ck, cv []byte
+		if k, _ := cur.Seek(sumKey(level, uint64(seq)+1)); k == nil {
 			ck, cv = cur.Last()
 		} else {
 			ck, cv = cur.Prev()

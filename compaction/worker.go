@@ -94,6 +94,10 @@ type Worker struct {
 
 	mu    sync.Mutex
 	dirty map[convKey]dirtyEntry // conversations to visit, and when
+	// outages counts the runs in a row that found the storage unavailable
+	// (memory.ErrUnavailable); until then nothing is dispatched.
+	outages     int
+	outageUntil time.Time
 }
 
 // dirtyEntry schedules a conversation: push it to the queue at due.
@@ -189,6 +193,9 @@ func (w *Worker) untilNext() time.Duration {
 	for _, e := range w.dirty {
 		d = min(d, e.due.Sub(now))
 	}
+	if w.outageUntil.After(now) {
+		d = max(d, w.outageUntil.Sub(now)) // nothing runs before
+	}
 	w.mu.Unlock()
 	return max(d, time.Millisecond)
 }
@@ -203,6 +210,10 @@ func (w *Worker) dispatch(ctx context.Context) {
 	}
 	var ready []due
 	w.mu.Lock()
+	if w.outageUntil.After(now) {
+		w.mu.Unlock()
+		return // the storage is down: every conversation waits
+	}
 	for k, e := range w.dirty {
 		if !e.due.After(now) {
 			ready = append(ready, due{k, e})
@@ -305,6 +316,17 @@ func (w *Worker) run(ctx context.Context, t Task, flush bool) (Result, error) {
 		w.mu.Lock()
 		delete(w.dirty, k)
 		w.mu.Unlock()
+	case errors.Is(err, memory.ErrUnavailable):
+		// The storage, not this conversation, failed: pause every visit
+		// with one backoff, and keep the conversation's own attempts.
+		w.m.runs.WithLabelValues("unavailable").Inc()
+		w.mu.Lock()
+		w.outages++
+		wait := w.backoff(w.outages)
+		w.outageUntil = w.now().Add(wait)
+		w.mu.Unlock()
+		w.log.Warn("compaction: storage unavailable; pausing compaction", "retry_in", wait, "err", err)
+		w.schedule(k, w.now().Add(wait), t.Attempt, true)
 	case err != nil:
 		w.m.runs.WithLabelValues("error").Inc()
 		attempt := t.Attempt + 1
@@ -314,6 +336,9 @@ func (w *Worker) run(ctx context.Context, t Task, flush bool) (Result, error) {
 		w.schedule(k, w.now().Add(wait), attempt, true)
 	default:
 		w.m.runs.WithLabelValues("ok").Inc()
+		w.mu.Lock()
+		w.outages = 0
+		w.mu.Unlock()
 		w.m.setLag(k, res.Lag)
 		if res.Lag > 0 {
 			w.schedule(k, later(res.OpenUntil, w.now().Add(w.cfg.Interval)), 0, false)

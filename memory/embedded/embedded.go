@@ -193,7 +193,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	default:
 	}
 	if err := s.db.View(func(tx *bolt.Tx) error { return nil }); err != nil {
-		return translate(fmt.Errorf("embedded: ping: %w", err))
+		return Translate(fmt.Errorf("embedded: ping: %w", err))
 	}
 	if s.writeErr.Load() == nil {
 		return nil
@@ -206,10 +206,12 @@ func (s *Store) Ping(ctx context.Context) error {
 
 var errClosed = memory.Unavailable(errors.New("embedded: store closed"))
 
-// translate is this package's edge for storage errors: an operating
+// Translate is this package's edge for storage errors: an operating
 // system error (no space left, I/O error, read-only file system …) or a
-// closed database means the store cannot serve now, memory.ErrUnavailable.
-func translate(err error) error {
+// closed database means the store cannot serve now, memory.ErrUnavailable;
+// other errors come back as they are. Other bbolt files of longmem (the
+// bots store, opened with OpenDB) can use it for the same meaning.
+func Translate(err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) || errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return memory.Unavailable(err)
@@ -309,7 +311,7 @@ func (s *Store) commit(batch []*writeReq) {
 	case err == nil:
 		s.writeErr.Store(nil)
 	default:
-		err = translate(fmt.Errorf("embedded: commit: %w", err))
+		err = Translate(fmt.Errorf("embedded: commit: %w", err))
 		if errors.Is(err, memory.ErrUnavailable) {
 			s.writeErr.Store(&err)
 		}

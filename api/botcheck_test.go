@@ -4,32 +4,20 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/longmem/longmem/bots"
-	"github.com/longmem/longmem/bots/embeddedbots"
 	"github.com/longmem/longmem/bots/llm"
-	"github.com/longmem/longmem/memory/embedded"
 )
 
 // TestBotBackendCheckedOnSave: a bot naming a backend the server does not
 // allow is refused when saved — created, replaced, patched — with a 400
 // on model.backend, and nothing is stored.
 func TestBotBackendCheckedOnSave(t *testing.T) {
-	dir := t.TempDir()
-	store, err := embedded.Open(embedded.Config{Dir: dir})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, store.Close()) })
-	bs, err := embeddedbots.Open(embeddedbots.Config{Dir: dir})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, bs.Close()) })
 	backends, err := bots.NewBackends(llm.Config{BaseURL: "http://127.0.0.1:9/v1"}, nil)
 	require.NoError(t, err)
 	backends.Allow("http://127.0.0.1:10/v1")
-	srv, err := New(Config{}, recallDeps(t, Deps{Store: store, Tokenizer: tok, Registerer: prometheus.NewRegistry(), Bots: bs, Backends: backends}))
-	require.NoError(t, err)
-	e := &env{t: t, srv: srv, store: store}
+	e := newBotsEnv(t, Config{}, func(d *Deps) { d.Backends = backends })
 
 	refused := func(r response) {
 		t.Helper()

@@ -42,6 +42,9 @@ type Config struct {
 	// keys, no authentication is asked for and every request belongs to the
 	// tenant "" (see CheckListenAddr).
 	Keys []Key `yaml:"keys" json:"keys,omitempty"`
+	// Limits are the rate limits per key and tenant and the concurrency
+	// bounds of the heavy routes.
+	Limits Limits `yaml:"limits" json:"limits"`
 }
 
 // Key is one API key and the tenant whose data it may see.
@@ -101,6 +104,9 @@ func (c Config) Validate() error {
 	if c.MaxBodyBytes < 0 {
 		return fmt.Errorf("api: max_body_bytes is %d; want 0 (default) or more", c.MaxBodyBytes)
 	}
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
 	seen := make(map[string]bool, len(c.Keys))
 	for i, k := range c.Keys {
 		if k.Key == "" {
@@ -146,6 +152,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	c.Limits = c.Limits.withDefaults()
 	return c
 }
 
@@ -158,7 +165,8 @@ type Deps struct {
 	Tokenizer retrieval.Tokenizer
 	// Logger receives access logs (debug) and server errors; nil discards.
 	Logger *slog.Logger
-	// Clock is the time source for generated ids; nil means time.Now.
+	// Clock is the time source for generated ids and the rate limits'
+	// token buckets; nil means time.Now.
 	Clock func() time.Time
 	// Registerer receives the server's metrics; nil means a new registry.
 	Registerer prometheus.Registerer
@@ -175,6 +183,11 @@ type Deps struct {
 	// Bots stores persona bots (the /v1/bots routes). Optional: without
 	// it those routes answer 501.
 	Bots bots.Store
+	// Backends, when set, checks a bot's model.backend whenever a bot is
+	// saved (created, updated, patched, imported, restored): a backend the
+	// server does not allow is a 400 then, not only at chat time.
+	// *bots.Backends implements it.
+	Backends BackendChecker
 	// Compactor folds old turns into summaries: triggered after appends and
 	// context calls, run synchronously by POST …/compact. Nil leaves
 	// summaries to whoever else compacts (…/compact then answers 501).
@@ -183,6 +196,12 @@ type Deps struct {
 	// and the bots' greetings and personas for conversations and contexts.
 	// Nil: those routes answer 501 and bot_id is a plain label.
 	Chat *bots.Chat
+}
+
+// BackendChecker refuses a model config naming a backend bots may not use
+// (memory.ErrInvalid).
+type BackendChecker interface {
+	Check(mc bots.ModelConfig) error
 }
 
 // Compactor is what the API needs of compaction.Worker.
@@ -202,6 +221,7 @@ type Server struct {
 	deps    Deps
 	store   memory.Store // deps.Store with latency metrics
 	metrics *metrics
+	limits  *limiter
 	keys    map[[32]byte]string // sha256(key) → tenant
 	e       *echo.Echo
 	known   map[string]bool // route templates, for metric labels
@@ -244,12 +264,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		}
 		deps.Gatherer = g
 	}
+	if deps.Bots != nil && deps.Backends != nil {
+		deps.Bots = checkedBots{Store: deps.Bots, backends: deps.Backends}
+	}
 	m, err := newMetrics(deps.Registerer)
 	if err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:     cfg.withDefaults(),
+		cfg:     cfg,
+		limits:  newLimiter(cfg.Limits),
 		deps:    deps,
 		store:   &instrumentedStore{Store: deps.Store, m: m},
 		metrics: m,

@@ -16,8 +16,9 @@ import (
 	"github.com/longmem/longmem/memory/embedded"
 )
 
-// newBotsEnv is newEnv with an embedded bot store.
-func newBotsEnv(t testing.TB, cfg Config) *env {
+// newBotsEnv is newEnv with an embedded bot store; edits change the Deps
+// before the server is built.
+func newBotsEnv(t testing.TB, cfg Config, edits ...func(*Deps)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := embedded.Open(embedded.Config{Dir: dir})
@@ -26,7 +27,11 @@ func newBotsEnv(t testing.TB, cfg Config) *env {
 	bs, err := embeddedbots.Open(embeddedbots.Config{Dir: dir})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, bs.Close()) })
-	srv, err := New(cfg, recallDeps(t, Deps{Store: store, Tokenizer: tok, Registerer: prometheus.NewRegistry(), Bots: bs}))
+	deps := Deps{Store: store, Tokenizer: tok, Registerer: prometheus.NewRegistry(), Bots: bs}
+	for _, edit := range edits {
+		edit(&deps)
+	}
+	srv, err := New(cfg, recallDeps(t, deps))
 	require.NoError(t, err)
 	return &env{t: t, srv: srv, store: store}
 }

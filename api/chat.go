@@ -32,7 +32,7 @@ type chatRequest struct {
 func (r *chatRequest) validate(maxTurnBytes int) error {
 	switch {
 	case r.Message.Role != "" && r.Message.Role != string(memory.RoleUser):
-		return memory.Invalid("message.role", "must be %q (the reply is the assistant's), got %q", memory.RoleUser, r.Message.Role)
+		return memory.Invalid("message.role", "must be %q (the reply is the assistant's), got %s", memory.RoleUser, quote(r.Message.Role))
 	case strings.TrimSpace(r.Message.Content) == "":
 		return memory.Invalid("message.content", "is required and must not be empty")
 	case len(r.Message.Content) > maxTurnBytes:

@@ -46,7 +46,7 @@ func (r *contextRequest) validate(maxTurnBytes int) error {
 	case len(r.Message.Content) > maxTurnBytes:
 		return tooLarge("message.content is %d bytes; the limit is %d", len(r.Message.Content), maxTurnBytes)
 	case r.Message.Role != "" && !memory.Role(r.Message.Role).Valid():
-		return memory.Invalid("message.role", "unknown role %q (want user, assistant, system or tool)", r.Message.Role)
+		return memory.Invalid("message.role", "unknown role %s (want user, assistant, system or tool)", quote(r.Message.Role))
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ type createConversationRequest struct {
 func (r *createConversationRequest) validate() error {
 	if r.ID != "" {
 		if err := validID(r.ID); err != nil {
-			return memory.Invalid("id", "conversation id %q %v", r.ID, err)
+			return memory.Invalid("id", "conversation id %s %v", quote(r.ID), err)
 		}
 	}
 	if len(r.BotID) > maxLabelBytes {
@@ -139,7 +139,7 @@ func (s *Server) listConversations(c echo.Context) error {
 	after := c.QueryParam("after")
 	if after != "" {
 		if err := validID(after); err != nil {
-			return memory.Invalid("after", "cursor %q %v", after, err)
+			return memory.Invalid("after", "cursor %s %v", quote(after), err)
 		}
 	}
 	userID, err := textQuery(c, "user_id", maxLabelBytes)

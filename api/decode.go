@@ -23,10 +23,31 @@ import (
 // MaxIDLen is the longest conversation id (and tenant) accepted.
 const MaxIDLen = 128
 
-// validID checks an id: 1..MaxIDLen characters of [A-Za-z0-9._:-].
+// maxEcho is how much of a client's bad value an error message quotes, in
+// bytes: enough to recognise it, never a 100 KB echo.
+const maxEcho = 64
+
+// quote is s quoted for an error message: whole when short, else its first
+// maxEcho bytes (at a character boundary) and its length.
+func quote(s string) string {
+	if len(s) <= maxEcho {
+		return strconv.Quote(s)
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
+
+// validID checks an id: 1..MaxIDLen characters of [A-Za-z0-9._:-], not
+// "." or ".." (which path handling would read as directories).
 func validID(id string) error {
 	if id == "" {
 		return errors.New("must not be empty")
+	}
+	if id == "." || id == ".." {
+		return errors.New(`must not be "." or ".."`)
 	}
 	if len(id) > MaxIDLen {
 		return fmt.Errorf("is %d characters; the maximum is %d", len(id), MaxIDLen)
@@ -47,7 +68,7 @@ func validID(id string) error {
 func idParam(c echo.Context) (string, error) {
 	id := c.Param("id")
 	if err := validID(id); err != nil {
-		return "", memory.Invalid("id", "conversation id %q %v", id, err)
+		return "", memory.Invalid("id", "conversation id %s %v", quote(id), err)
 	}
 	return id, nil
 }
@@ -57,7 +78,7 @@ func seqParam(c echo.Context) (int64, error) {
 	s := c.Param("seq")
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 1 {
-		return 0, memory.Invalid("seq", "%q is not a turn seq (want an integer ≥ 1)", s)
+		return 0, memory.Invalid("seq", "%s is not a turn seq (want an integer ≥ 1)", quote(s))
 	}
 	return n, nil
 }
@@ -71,7 +92,7 @@ func limitQuery(c echo.Context) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > memory.MaxListLimit {
-		return 0, memory.Invalid("limit", "%q is not a valid limit (want an integer from 1 to %d)", s, memory.MaxListLimit)
+		return 0, memory.Invalid("limit", "%s is not a valid limit (want an integer from 1 to %d)", quote(s), memory.MaxListLimit)
 	}
 	return n, nil
 }
@@ -84,7 +105,7 @@ func seqQuery(c echo.Context, name string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, memory.Invalid(name, "%q is not a turn seq (want an integer ≥ 0)", s)
+		return 0, memory.Invalid(name, "%s is not a turn seq (want an integer ≥ 0)", quote(s))
 	}
 	return n, nil
 }

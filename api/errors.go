@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -46,11 +47,14 @@ type unauthorizedError struct{ msg string }
 
 func (e *unauthorizedError) Error() string { return e.msg }
 
-// unavailableError: the storage cannot be reached (503).
-type unavailableError struct{ err error }
+// RetryAfterUnavailable is the Retry-After, in seconds, of a 503 answered
+// because the storage is unavailable: long enough for a restarted Redis to
+// accept connections, short enough not to stall a chat.
+const RetryAfterUnavailable = 2
 
-func (e *unavailableError) Error() string { return "storage not reachable: " + e.err.Error() }
-func (e *unavailableError) Unwrap() error { return e.err }
+// unavailableMessage is the client's message of a 503 "unavailable": the
+// cause (which names a storage address or file) goes to the log only.
+const unavailableMessage = "the storage is unavailable (not reachable, loading, timing out or out of space); retry after Retry-After seconds — an append retried with the same Idempotency-Key is stored at most once"
 
 // storeError gives a store error the words a client needs — which thing is
 // missing or already exists — while its kind (errors.Is) decides the status.
@@ -110,7 +114,8 @@ func classify(err error) (status int, code, msg string) {
 		tl  *tooLargeError
 		mbe *http.MaxBytesError
 		ue  *unauthorizedError
-		ne  *unavailableError
+		rl  *rateLimitedError
+		oe  *overloadedError
 		he  *echo.HTTPError
 	)
 	errors.As(err, &se)
@@ -129,8 +134,12 @@ func classify(err error) (status int, code, msg string) {
 		return http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body larger than %d bytes", mbe.Limit)
 	case errors.As(err, &ue):
 		return http.StatusUnauthorized, "unauthorized", ue.msg
-	case errors.As(err, &ne):
-		return http.StatusServiceUnavailable, "unavailable", ne.Error()
+	case errors.As(err, &rl):
+		return http.StatusTooManyRequests, "rate_limited", rl.Error()
+	case errors.As(err, &oe):
+		return http.StatusServiceUnavailable, "overloaded", oe.Error()
+	case errors.Is(err, memory.ErrUnavailable):
+		return http.StatusServiceUnavailable, "unavailable", unavailableMessage
 	case errors.As(err, &ie):
 		return http.StatusBadRequest, "invalid_request", ie.Error()
 	case errors.Is(err, memory.ErrInvalid):
@@ -157,12 +166,18 @@ func classify(err error) (status int, code, msg string) {
 		}
 		return he.Code, statusCode(he.Code), msg
 	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, "unavailable", "the request timed out"
+		return http.StatusGatewayTimeout, "timeout", "the request ran out of time before the storage or backend answered; retry it (with the same Idempotency-Key for an append)"
 	case errors.Is(err, context.Canceled):
-		return 499, "canceled", "the request was canceled"
+		// The client went away: nginx's 499, written to nobody, counted in
+		// the metrics as such.
+		return statusClientClosed, "canceled", "the request was canceled by the client"
 	}
 	return http.StatusInternalServerError, "internal", "internal error"
 }
+
+// statusClientClosed is the status recorded for a request whose client
+// went away before the answer (nginx's 499; no standard code exists).
+const statusClientClosed = 499
 
 // statusCode is the error code of a plain HTTP status: "method_not_allowed".
 func statusCode(status int) string {
@@ -197,8 +212,18 @@ func (s *Server) handleError(err error, c echo.Context) {
 			slog.Int("status", status),
 			slog.Any("error", err))
 	}
-	if status == http.StatusUnauthorized {
+	switch {
+	case status == http.StatusUnauthorized:
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="longmem"`)
+	case code == "unavailable":
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(RetryAfterUnavailable))
+	case code == "overloaded":
+		c.Response().Header().Set(echo.HeaderRetryAfter, "1")
+	case code == "rate_limited":
+		var rl *rateLimitedError
+		if errors.As(err, &rl) {
+			c.Response().Header().Set(echo.HeaderRetryAfter, retryAfterSeconds(rl.retryAfter))
+		}
 	}
 	var werr error
 	if c.Request().Method == http.MethodHead {

@@ -18,7 +18,10 @@ type metrics struct {
 	duration      *prometheus.HistogramVec // method, route, code; seconds
 	storeDuration *prometheus.HistogramVec // op, outcome; seconds
 	appendedTurns prometheus.Counter
-	appendBatch   prometheus.Histogram // turns per append call
+	appendBatch   prometheus.Histogram   // turns per append call
+	rateLimited   *prometheus.CounterVec // limit: requests, turns
+	overloaded    *prometheus.CounterVec // class: context, chat
+	inflight      *prometheus.GaugeVec   // class: context, chat
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -34,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"method", "route", "code"}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "longmem_store_duration_seconds",
-			Help:    "memory.Store call latency in seconds, by operation and outcome (ok, not_found, conflict, invalid, error).",
+			Help:    "memory.Store call latency in seconds, by operation and outcome (ok, not_found, conflict, invalid, unavailable, error).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"op", "outcome"}),
 		appendedTurns: prometheus.NewCounter(prometheus.CounterOpts{
@@ -46,8 +49,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Turns per successful append call.",
 			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000},
 		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "longmem_rate_limited_total",
+			Help: "Requests refused with 429 by a key's or tenant's rate limit, by limit (requests, turns).",
+		}, []string{"limit"}),
+		overloaded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "longmem_overloaded_total",
+			Help: "Requests refused with 503 overloaded after waiting the queue timeout for a slot, by class (context, chat).",
+		}, []string{"class"}),
+		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "longmem_inflight_requests",
+			Help: "Requests holding a slot of a bounded class (context, chat).",
+		}, []string{"class"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.storeDuration, m.appendedTurns, m.appendBatch} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.storeDuration, m.appendedTurns, m.appendBatch, m.rateLimited, m.overloaded, m.inflight} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("api: register metrics: %w", err)
 		}
@@ -66,6 +81,8 @@ func outcome(err error) string {
 		return "conflict"
 	case errors.Is(err, memory.ErrInvalid):
 		return "invalid"
+	case errors.Is(err, memory.ErrUnavailable):
+		return "unavailable"
 	}
 	return "error"
 }

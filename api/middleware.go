@@ -19,6 +19,7 @@ import (
 const (
 	ctxRequestID = "longmem.request_id"
 	ctxTenant    = "longmem.tenant"
+	ctxKeyID     = "longmem.key_id" // the API key's SHA-256, hex: its rate bucket
 )
 
 // requestID is the request's id (set by withRequestID).
@@ -123,12 +124,17 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// authenticate resolves "Authorization: Bearer KEY" to the key's tenant.
-// With no keys configured every request belongs to the tenant "".
+// authenticate resolves "Authorization: Bearer KEY" to the key's tenant
+// (with no keys configured every request belongs to the tenant ""), then
+// takes a token from the key's and the tenant's request buckets (429 when
+// either is empty, see Limits).
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if len(s.keys) == 0 {
 			c.Set(ctxTenant, "")
+			if err := s.admitRequest(c); err != nil {
+				return err
+			}
 			return next(c)
 		}
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
@@ -139,11 +145,16 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
 			return &unauthorizedError{msg: `malformed Authorization header; want "Authorization: Bearer KEY"`}
 		}
-		t, ok := s.keys[sha256.Sum256([]byte(strings.TrimSpace(key)))]
+		sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
+		t, ok := s.keys[sum]
 		if !ok {
 			return &unauthorizedError{msg: "unknown API key"}
 		}
 		c.Set(ctxTenant, t)
+		c.Set(ctxKeyID, hex.EncodeToString(sum[:]))
+		if err := s.admitRequest(c); err != nil {
+			return err
+		}
 		return next(c)
 	}
 }

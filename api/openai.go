@@ -115,7 +115,7 @@ func (m openAIMessage) text(field string) (string, error) {
 	var texts []string
 	for i, p := range parts {
 		if p.Type != "text" {
-			return "", memory.Invalid(fmt.Sprintf("%s[%d].type", field, i), "only text content parts are supported, got %q", p.Type)
+			return "", memory.Invalid(fmt.Sprintf("%s[%d].type", field, i), "only text content parts are supported, got %s", quote(p.Type))
 		}
 		texts = append(texts, p.Text)
 	}
@@ -152,7 +152,7 @@ func (r *openAIChatRequest) newMessage(maxTurnBytes int) (retrieval.Message, err
 func (r *openAIChatRequest) conversationID(c echo.Context) (string, error) {
 	if id := c.Request().Header.Get(headerConversationID); id != "" {
 		if err := validID(id); err != nil {
-			return "", memory.Invalid(headerConversationID, "conversation id %q %v", id, err)
+			return "", memory.Invalid(headerConversationID, "conversation id %s %v", quote(id), err)
 		}
 		return id, nil
 	}
@@ -160,7 +160,7 @@ func (r *openAIChatRequest) conversationID(c echo.Context) (string, error) {
 		return "", memory.Invalid("user", "is required without an %s header: it names the conversation", headerConversationID)
 	}
 	if err := validID(r.User); err != nil {
-		return "", memory.Invalid("user", "conversation id %q %v", r.User, err)
+		return "", memory.Invalid("user", "conversation id %s %v", quote(r.User), err)
 	}
 	return r.User, nil
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/longmem/longmem/memory"
 )
 
 // openAPIDocument is the OpenAPI 3.1 description of every route.
@@ -27,12 +29,18 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, statusResponse{Status: "ok"})
 }
 
-// readyz answers 200 when the storage is reachable, else 503.
+// readyz answers 200 when the storage is reachable and, after a failed
+// write, writable again (see memory.Store.Ping); else 503 "unavailable"
+// with Retry-After. The cause is logged, never shown: it names addresses.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
-		return &unavailableError{err: err}
+		if c.Request().Context().Err() != nil {
+			return err
+		}
+		// A ping that ran out of readyTimeout is unavailability too.
+		return memory.Unavailable(err)
 	}
 	return c.JSON(http.StatusOK, statusResponse{Status: "ok"})
 }

@@ -30,14 +30,14 @@ func (s *Server) routes() {
 	e.GET("/v1/conversations/:id/turns/:seq", s.getTurn, auth)
 	e.DELETE("/v1/conversations/:id/turns/:seq", s.deleteTurn, auth)
 
-	e.POST("/v1/conversations/:id/context", s.assembleContext, auth)
+	e.POST("/v1/conversations/:id/context", s.assembleContext, auth, s.boundContext)
 	e.GET("/v1/conversations/:id/summaries", s.listSummaries, auth)
 	e.POST("/v1/conversations/:id/compact", s.compact, auth)
-	e.POST("/v1/conversations/:id/chat", s.chat, auth)
+	e.POST("/v1/conversations/:id/chat", s.chat, auth, s.boundChat)
 
 	// OpenAI-compatible: errors in OpenAI's shape.
 	oa := s.openAIRoute
-	e.POST("/v1/chat/completions", s.chatCompletions, oa, auth)
+	e.POST("/v1/chat/completions", s.chatCompletions, oa, auth, s.boundChat)
 	e.GET("/v1/models", s.listModels, oa, auth)
 
 	// Persona bots and their versions (501 without Deps.Bots).

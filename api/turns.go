@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -37,8 +38,10 @@ type turnRequest struct {
 
 // toTurns validates the request and converts it to turns to store, their
 // content tokens counted with tok. maxTurnBytes bounds each content, in
-// bytes; a larger one is a 413.
-func (r *appendTurnsRequest) toTurns(maxTurnBytes int, tok retrieval.Tokenizer) ([]memory.Turn, error) {
+// bytes; a larger one is a 413. Every turn is validated before any is
+// counted, and counting stops when ctx ends (the client went away): the
+// CPU a request costs is bounded by its body and by its client's patience.
+func (r *appendTurnsRequest) toTurns(ctx context.Context, maxTurnBytes int, tok retrieval.Tokenizer) ([]memory.Turn, error) {
 	if len(r.Turns) == 0 {
 		return nil, memory.Invalid("turns", "no turns to append (want 1 to %d)", memory.MaxAppendTurns)
 	}
@@ -53,7 +56,7 @@ func (r *appendTurnsRequest) toTurns(maxTurnBytes int, tok retrieval.Tokenizer) 
 		case t.Role == "":
 			return nil, memory.Invalid(field("role"), "is required (user, assistant, system or tool)")
 		case !role.Valid():
-			return nil, memory.Invalid(field("role"), "unknown role %q (want user, assistant, system or tool)", t.Role)
+			return nil, memory.Invalid(field("role"), "unknown role %s (want user, assistant, system or tool)", quote(t.Role))
 		case t.Content == "":
 			return nil, memory.Invalid(field("content"), "is required and must not be empty")
 		case len(t.Content) > maxTurnBytes:
@@ -66,13 +69,16 @@ func (r *appendTurnsRequest) toTurns(maxTurnBytes int, tok retrieval.Tokenizer) 
 			var err error
 			created, err = time.Parse(time.RFC3339Nano, t.CreatedAt)
 			if err != nil {
-				return nil, memory.Invalid(field("created_at"), "%q is not an RFC 3339 time (e.g. 2025-05-01T12:00:00Z)", t.CreatedAt)
+				return nil, memory.Invalid(field("created_at"), "%s is not an RFC 3339 time (e.g. 2025-05-01T12:00:00Z)", quote(t.CreatedAt))
 			}
 		}
-		turns[i] = memory.Turn{
-			Role: role, Name: t.Name, Content: t.Content, CreatedAt: created,
-			Tokens: tok.Count(t.Content), Metadata: t.Metadata,
+		turns[i] = memory.Turn{Role: role, Name: t.Name, Content: t.Content, CreatedAt: created, Metadata: t.Metadata}
+	}
+	for i := range turns {
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
+		turns[i].Tokens = tok.Count(turns[i].Content)
 	}
 	return turns, nil
 }
@@ -147,7 +153,10 @@ func (s *Server) appendTurns(c echo.Context) error {
 	if err := decodeJSON(c, &req, false); err != nil {
 		return err
 	}
-	turns, err := req.toTurns(s.cfg.MaxTurnBytes, s.deps.Tokenizer)
+	if err := s.admitTurns(c, len(req.Turns)); err != nil {
+		return err
+	}
+	turns, err := req.toTurns(c.Request().Context(), s.cfg.MaxTurnBytes, s.deps.Tokenizer)
 	if err != nil {
 		return err
 	}

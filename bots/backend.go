@@ -71,6 +71,22 @@ func (b *Backends) Allow(urls ...string) {
 
 func normBase(u string) string { return strings.TrimRight(strings.TrimSpace(u), "/") }
 
+// Check refuses (memory.ErrInvalid, field model.backend) a model config
+// naming a backend that is neither the server's nor allowed; the API calls
+// it when a bot is saved, Backend when it chats.
+func (b *Backends) Check(mc ModelConfig) error {
+	base := normBase(mc.Backend)
+	if base == "" || base == normBase(b.def.BaseURL) {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.allowed[base] {
+		return memory.Invalid("model.backend", "%q is not a backend this server lets bots use: add it to chat.allowed_backends (LONGMEM_BACKEND_ALLOWED) or leave model.backend empty for the server's", llm.RedactedURL(base))
+	}
+	return nil
+}
+
 // Backend implements BackendSource. A bot's own backend URL gets the
 // server's timeouts and sampling defaults but never the server's API key:
 // the key belongs to the server's backend, and a bot designer could point
@@ -83,11 +99,11 @@ func (b *Backends) Backend(mc ModelConfig) (Completer, error) {
 	if base == "" {
 		return nil, ErrNoBackend
 	}
+	if err := b.Check(mc); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if base != b.def.BaseURL && !b.allowed[normBase(base)] {
-		return nil, memory.Invalid("model.backend", "%q is not a backend this server lets bots use: add it to chat.allowed_backends (LONGMEM_BACKEND_ALLOWED) or leave model.backend empty for the server's", llm.RedactedURL(base))
-	}
 	if c, ok := b.clients[base]; ok {
 		return c, nil
 	}

@@ -48,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "longmem_compaction_runs_total",
-			Help: "Compaction runs of one conversation, by outcome: ok, error, not_found.",
+			Help: "Compaction runs of one conversation, by outcome: ok, error, not_found, unavailable (the storage was; compaction pauses).",
 		}, []string{"outcome"}),
 		lagByConv: map[convKey]int{},
 	}

@@ -94,6 +94,10 @@ type Worker struct {
 
 	mu    sync.Mutex
 	dirty map[convKey]dirtyEntry // conversations to visit, and when
+	// outages counts the runs in a row that found the storage unavailable
+	// (memory.ErrUnavailable); until then nothing is dispatched.
+	outages     int
+	outageUntil time.Time
 }
 
 // dirtyEntry schedules a conversation: push it to the queue at due.
@@ -189,6 +193,9 @@ func (w *Worker) untilNext() time.Duration {
 	for _, e := range w.dirty {
 		d = min(d, e.due.Sub(now))
 	}
+	if w.outageUntil.After(now) {
+		d = max(d, w.outageUntil.Sub(now)) // nothing runs before
+	}
 	w.mu.Unlock()
 	return max(d, time.Millisecond)
 }
@@ -203,6 +210,10 @@ func (w *Worker) dispatch(ctx context.Context) {
 	}
 	var ready []due
 	w.mu.Lock()
+	if w.outageUntil.After(now) {
+		w.mu.Unlock()
+		return // the storage is down: every conversation waits
+	}
 	for k, e := range w.dirty {
 		if !e.due.After(now) {
 			ready = append(ready, due{k, e})
@@ -305,6 +316,17 @@ func (w *Worker) run(ctx context.Context, t Task, flush bool) (Result, error) {
 		w.mu.Lock()
 		delete(w.dirty, k)
 		w.mu.Unlock()
+	case errors.Is(err, memory.ErrUnavailable):
+		// The storage, not this conversation, failed: pause every visit
+		// with one backoff, and keep the conversation's own attempts.
+		w.m.runs.WithLabelValues("unavailable").Inc()
+		w.mu.Lock()
+		w.outages++
+		wait := w.backoff(w.outages)
+		w.outageUntil = w.now().Add(wait)
+		w.mu.Unlock()
+		w.log.Warn("compaction: storage unavailable; pausing compaction", "retry_in", wait, "err", err)
+		w.schedule(k, w.now().Add(wait), t.Attempt, true)
 	case err != nil:
 		w.m.runs.WithLabelValues("error").Inc()
 		attempt := t.Attempt + 1
@@ -314,6 +336,9 @@ func (w *Worker) run(ctx context.Context, t Task, flush bool) (Result, error) {
 		w.schedule(k, w.now().Add(wait), attempt, true)
 	default:
 		w.m.runs.WithLabelValues("ok").Inc()
+		w.mu.Lock()
+		w.outages = 0
+		w.mu.Unlock()
 		w.m.setLag(k, res.Lag)
 		if res.Lag > 0 {
 			w.schedule(k, later(res.OpenUntil, w.now().Add(w.cfg.Interval)), 0, false)
@@ -390,7 +415,7 @@ func (w *Worker) compact(ctx context.Context, t Task, flush bool) (Result, error
 		}
 		wrote := false
 		for _, j := range p.Jobs {
-			s, err := w.execute(ctx, t, conv.ID, lang, j)
+			s, err := w.write(ctx, t, conv.ID, lang, j)
 			if errors.Is(err, memory.ErrConflict) || (j.Kind == Rebuild && errors.Is(err, memory.ErrNotFound)) {
 				res.Conflicts++ // someone else wrote it: plan again
 				break
@@ -442,20 +467,17 @@ func languageHint(meta map[string]any) string {
 	return ""
 }
 
-// execute summarises one job and writes the summary.
-func (w *Worker) execute(ctx context.Context, t Task, convID, lang string, j Job) (memory.Summary, error) {
-	stored, err := w.write(ctx, t, convID, lang, j)
-	if err != nil || j.Level > 0 {
-		return stored, err
-	}
-	return w.recheck(ctx, t, convID, lang, j, stored)
-}
-
-// write summarises a job and stores the summary.
+// write summarises a job and stores the summary. A turn of a level-0 job
+// forgotten after the job read it makes the store refuse the summary
+// (memory.Summary.TurnSeqs) with ErrConflict, and compact plans again from
+// the turns that remain.
 func (w *Worker) write(ctx context.Context, t Task, convID, lang string, j Job) (memory.Summary, error) {
 	items, chunk := w.items(j)
 	s := memory.Summary{ConversationID: convID, Level: j.Level, FromSeq: j.FromSeq, ToSeq: j.ToSeq,
-		FromTime: j.FromTime, ToTime: j.ToTime}
+		FromTime: j.FromTime, ToTime: j.ToTime, TurnSeqs: make([]int64, len(j.Turns))}
+	for i, tu := range j.Turns {
+		s.TurnSeqs[i] = tu.Seq
+	}
 	if len(items) == 0 {
 		s.Content, s.Producer = ForgottenSummary, ProducerNone
 	} else {
@@ -486,40 +508,6 @@ func (w *Worker) write(ctx context.Context, t Task, convID, lang string, j Job) 
 		return s, fmt.Errorf("compaction: write level-%d summary %d-%d of %s: %w", j.Level, j.FromSeq, j.ToSeq, t.Conversation, err)
 	}
 	w.m.wrote(j.Level, s.Producer)
-	return stored, nil
-}
-
-// maxRechecks bounds the rebuilds of one level-0 summary whose turns keep
-// being forgotten while it is written.
-const maxRechecks = 3
-
-// recheck closes the race between reading a chunk's turns and storing its
-// summary: a turn forgotten in between was covered by no summary, so
-// nothing was marked stale, yet its words are in the new summary. Reading
-// the range again after the write finds it (a turn forgotten after the
-// write marks the summary stale by itself), and the summary is rebuilt
-// from the turns that remain.
-func (w *Worker) recheck(ctx context.Context, t Task, convID, lang string, j Job, stored memory.Summary) (memory.Summary, error) {
-	for range maxRechecks {
-		turns, err := w.store.Turns(ctx, t.Tenant, t.Conversation, j.FromSeq-1, len(j.Turns)+1)
-		if err != nil {
-			return stored, fmt.Errorf("compaction: recheck turns %d-%d of %s: %w", j.FromSeq, j.ToSeq, t.Conversation, err)
-		}
-		kept := make(map[int64]bool, len(turns))
-		for _, tu := range turns {
-			kept[tu.Seq] = true
-		}
-		remaining := slices.DeleteFunc(slices.Clone(j.Turns), func(tu memory.Turn) bool { return !kept[tu.Seq] })
-		if len(remaining) == len(j.Turns) {
-			return stored, nil
-		}
-		w.log.Info("compaction: a turn was forgotten while its summary was written; rebuilding it",
-			"conversation", t.Conversation, "from_seq", j.FromSeq, "to_seq", j.ToSeq)
-		j.Kind, j.Turns = Rebuild, remaining
-		if stored, err = w.write(ctx, t, convID, lang, j); err != nil {
-			return stored, err
-		}
-	}
 	return stored, nil
 }
 

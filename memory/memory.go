@@ -21,7 +21,33 @@ var (
 	// ErrInvalid: the input breaks a rule of the contract (empty content,
 	// unknown role, ...). Backends validate before writing anything.
 	ErrInvalid = errors.New("invalid")
+	// ErrUnavailable: the storage cannot serve the call right now — not
+	// reachable, loading, timing out, or out of space — and the same call
+	// may succeed later. A write that failed before it reached the storage
+	// changed nothing; one whose connection broke after sending (a timeout)
+	// may still take effect, so writes are retried with the same
+	// idempotency key. Backends wrap their driver's error with it at their
+	// edge (see Unavailable).
+	ErrUnavailable = errors.New("storage unavailable")
 )
+
+// UnavailableError is a storage failure that a later retry may not see. It
+// unwraps both to ErrUnavailable and to the backend's own error (for logs);
+// its Error text is the backend's.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+
+// Unwrap makes errors.Is(err, ErrUnavailable) hold and keeps the cause.
+func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+
+// Unavailable wraps err as an *UnavailableError (nil stays nil).
+func Unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &UnavailableError{Err: err}
+}
 
 // Role of a turn's author, in the OpenAI chat vocabulary.
 type Role string

@@ -30,6 +30,12 @@ type Summary struct {
 	// Stale is set by the store when a turn in the range is forgotten
 	// (DeleteTurn); the summary must be rebuilt without it.
 	Stale bool `json:"stale,omitempty"`
+	// TurnSeqs, given to AddSummary and ReplaceSummary (never stored or
+	// returned), are the seqs of the turns the content was written from.
+	// The store checks each still exists in the same atomic step as the
+	// write: a turn forgotten after it was read for the summary would
+	// otherwise live on in the summary's words, with nothing marked stale.
+	TurnSeqs []int64 `json:"-"`
 }
 
 // SummaryStore is the optional ability of a Store to keep summaries. Both
@@ -42,11 +48,13 @@ type SummaryStore interface {
 	// and the previous summary's ToSeq+1 otherwise, else ErrConflict (a
 	// rerun of a job that already wrote its summary gets ErrConflict and
 	// changes nothing). ToSeq >= FromSeq, Level >= 0 and non-empty Content,
-	// else ErrInvalid. Returns the summary as stored (CreatedAt set).
+	// else ErrInvalid. A seq of s.TurnSeqs whose turn no longer exists is
+	// ErrConflict too, and nothing is written. Returns the summary as
+	// stored (CreatedAt set, TurnSeqs nil).
 	AddSummary(ctx context.Context, tenant, id string, s Summary) (Summary, error)
 	// ReplaceSummary rewrites the summary of the same Level and FromSeq
 	// (ToSeq must match too, else ErrConflict; missing is ErrNotFound),
-	// clearing Stale.
+	// clearing Stale. s.TurnSeqs are checked as by AddSummary.
 	ReplaceSummary(ctx context.Context, tenant, id string, s Summary) (Summary, error)
 	// Summaries returns every summary of the conversation ordered by Level,
 	// then FromSeq.

@@ -6,16 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/longmem/longmem/internal/openaihttp"
 )
 
 // OpenAIConfig configures an OpenAIEmbedder. The zero value of every field
@@ -47,7 +46,7 @@ const (
 	openAIDefaultRetries = 3
 	openAIBackoffBase    = 500 * time.Millisecond
 	openAIBackoffMax     = 20 * time.Second
-	openAIMaxErrorBody   = 64 << 10
+	openAIMaxRetryAfter  = openAIBackoffMax
 	openAIMaxBody        = 256 << 20
 )
 
@@ -61,7 +60,7 @@ func (c OpenAIConfig) Validate() error {
 		return fmt.Errorf("embedder: base_url: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("embedder: base_url %q must be an http or https URL", c.BaseURL)
+		return fmt.Errorf("embedder: base_url %q must be an http or https URL", u.Redacted())
 	}
 	if c.BatchSize < 0 {
 		return fmt.Errorf("embedder: batch_size %d is negative", c.BatchSize)
@@ -77,8 +76,8 @@ func (c OpenAIConfig) Validate() error {
 
 // String describes the config with the API key redacted.
 func (c OpenAIConfig) String() string {
-	return fmt.Sprintf("OpenAIConfig{BaseURL:%q Model:%q APIKey:%s BatchSize:%d Timeout:%s MaxRetries:%d Dimension:%d}",
-		c.BaseURL, c.Model, openAIRedact(c.APIKey), c.BatchSize, c.Timeout, c.MaxRetries, c.Dimension)
+	return fmt.Sprintf("OpenAIConfig{BaseURL:%q Model:%q APIKey:%q BatchSize:%d Timeout:%s MaxRetries:%d Dimension:%d}",
+		openaihttp.RedactedURL(c.BaseURL), c.Model, openaihttp.Redact(c.APIKey), c.BatchSize, c.Timeout, c.MaxRetries, c.Dimension)
 }
 
 // GoString is String, so %#v does not print the key either.
@@ -87,30 +86,14 @@ func (c OpenAIConfig) GoString() string { return c.String() }
 // LogValue makes slog print the config with the API key redacted.
 func (c OpenAIConfig) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", c.BaseURL),
+		slog.String("base_url", openaihttp.RedactedURL(c.BaseURL)),
 		slog.String("model", c.Model),
-		slog.String("api_key", openAIRedact(c.APIKey)),
+		slog.String("api_key", openaihttp.Redact(c.APIKey)),
 		slog.Int("batch_size", c.BatchSize),
 		slog.Duration("timeout", c.Timeout),
 		slog.Int("max_retries", c.MaxRetries),
 		slog.Int("dimension", c.Dimension),
 	)
-}
-
-func openAIRedact(key string) string {
-	if key == "" {
-		return `""`
-	}
-	return "[REDACTED]"
-}
-
-// openAIEndpoint is the embeddings URL of baseURL.
-func openAIEndpoint(baseURL string) string {
-	base := strings.TrimRight(baseURL, "/")
-	if strings.HasSuffix(base, "/v1") {
-		return base + "/embeddings"
-	}
-	return base + "/v1/embeddings"
 }
 
 // EmbeddingAPIError is a non-2xx answer of an embeddings endpoint.
@@ -141,7 +124,8 @@ func (e *EmbeddingAPIError) Temporary() bool {
 // use.
 type OpenAIEmbedder struct {
 	cfg      OpenAIConfig
-	endpoint string
+	endpoint string // the URL posted to
+	printed  string // endpoint without credentials, for errors
 	client   *http.Client
 	sleep    func(ctx context.Context, d time.Duration) error
 	dim      atomic.Int64 // last vector length seen (or cfg.Dimension)
@@ -150,7 +134,8 @@ type OpenAIEmbedder struct {
 var _ Embedder = (*OpenAIEmbedder)(nil)
 
 // NewOpenAIEmbedder returns an embedder for cfg. client nil means a new
-// http.Client; sleep nil means a timer that stops early when ctx is done
+// http.Client; it is used through a copy that follows no redirect (a 3xx
+// is a failed request, not retried). sleep nil means a timer that stops early when ctx is done
 // (tests pass one that does not wait). No request is made.
 func NewOpenAIEmbedder(cfg OpenAIConfig, client *http.Client, sleep func(ctx context.Context, d time.Duration) error) (*OpenAIEmbedder, error) {
 	if err := cfg.Validate(); err != nil {
@@ -167,31 +152,19 @@ func NewOpenAIEmbedder(cfg OpenAIConfig, client *http.Client, sleep func(ctx con
 	} else if cfg.MaxRetries < 0 {
 		cfg.MaxRetries = 0
 	}
-	if client == nil {
-		client = &http.Client{}
-	}
 	if sleep == nil {
-		sleep = openAISleep
+		sleep = openaihttp.Sleep
 	}
-	e := &OpenAIEmbedder{cfg: cfg, endpoint: openAIEndpoint(cfg.BaseURL), client: client, sleep: sleep}
+	ep := openaihttp.RedactedURL(openaihttp.Endpoint(cfg.BaseURL, "embeddings"))
+	e := &OpenAIEmbedder{cfg: cfg, endpoint: openaihttp.Endpoint(cfg.BaseURL, "embeddings"), printed: ep,
+		client: openaihttp.NoRedirects(client), sleep: sleep}
 	e.dim.Store(int64(cfg.Dimension))
 	return e, nil
 }
 
 // String describes the embedder without its API key.
 func (e *OpenAIEmbedder) String() string {
-	return fmt.Sprintf("openai-embedder(%s, model %q)", e.endpoint, e.cfg.Model)
-}
-
-func openAISleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return fmt.Sprintf("openai-embedder(%s, model %q)", e.printed, e.cfg.Model)
 }
 
 // Embed returns one L2-normalised vector per text, in order.
@@ -249,12 +222,12 @@ type openAIResponse struct {
 func (e *OpenAIEmbedder) embedBatch(ctx context.Context, texts []string) ([][]float32, error) {
 	body, err := json.Marshal(openAIRequest{Model: e.cfg.Model, Input: texts})
 	if err != nil {
-		return nil, fmt.Errorf("embedder: POST %s: encode request: %w", e.endpoint, err)
+		return nil, fmt.Errorf("embedder: POST %s: encode request: %w", e.printed, err)
 	}
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("embedder: POST %s: %w", e.endpoint, err)
+			return nil, fmt.Errorf("embedder: POST %s: %w", e.printed, err)
 		}
 		vecs, retryAfter, err := e.post(ctx, body, len(texts))
 		if err == nil {
@@ -262,7 +235,7 @@ func (e *OpenAIEmbedder) embedBatch(ctx context.Context, texts []string) ([][]fl
 		}
 		lastErr = err
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("embedder: POST %s: %w", e.endpoint, ctx.Err())
+			return nil, fmt.Errorf("embedder: POST %s: %w", e.printed, ctx.Err())
 		}
 		if !openAIRetryable(err) || attempt >= e.cfg.MaxRetries {
 			if attempt > 0 {
@@ -270,22 +243,14 @@ func (e *OpenAIEmbedder) embedBatch(ctx context.Context, texts []string) ([][]fl
 			}
 			return nil, lastErr
 		}
-		d := openAIBackoff(attempt)
+		d := openaihttp.Backoff(attempt, openAIBackoffBase, openAIBackoffMax)
 		if retryAfter > d {
 			d = min(retryAfter, openAIBackoffMax)
 		}
 		if err := e.sleep(ctx, d); err != nil {
-			return nil, fmt.Errorf("embedder: POST %s: %w (last error: %v)", e.endpoint, err, lastErr)
+			return nil, fmt.Errorf("embedder: POST %s: %w (last error: %v)", e.printed, err, lastErr)
 		}
 	}
-}
-
-// openAIBackoff is the wait before retry attempt+1: exponential from
-// openAIBackoffBase, capped, with the upper half jittered.
-func openAIBackoff(attempt int) time.Duration {
-	d := openAIBackoffBase << min(attempt, 10)
-	d = min(d, openAIBackoffMax)
-	return d/2 + rand.N(d/2+1)
 }
 
 // openAIRetryable reports whether err is worth another attempt.
@@ -311,7 +276,7 @@ func (e *OpenAIEmbedder) post(ctx context.Context, body []byte, n int) (vecs [][
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, e.endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, 0, &openAIPermanentError{fmt.Errorf("embedder: POST %s: %w", e.endpoint, err)}
+		return nil, 0, &openAIPermanentError{fmt.Errorf("embedder: POST %s: %w", e.printed, err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -320,27 +285,31 @@ func (e *OpenAIEmbedder) post(ctx context.Context, body []byte, n int) (vecs [][
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("embedder: POST %s: %w", e.endpoint, openAIScrubURLError(err))
+		return nil, 0, fmt.Errorf("embedder: POST %s: %w", e.printed, openaihttp.ScrubURLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, openAIMaxErrorBody))
-		return nil, openAIRetryAfter(resp.Header.Get("Retry-After")), &EmbeddingAPIError{
-			Endpoint:   e.endpoint,
+		msg, _ := openaihttp.FailureMessage(resp)
+		return nil, openaihttp.RetryAfter(resp.Header.Get("Retry-After"), openAIMaxRetryAfter), &EmbeddingAPIError{
+			Endpoint:   e.printed,
 			StatusCode: resp.StatusCode,
-			Message:    openAIErrorMessage(raw),
+			Message:    msg,
 		}
 	}
+	raw, err := openaihttp.ReadAll(resp.Body, openAIMaxBody)
+	if err != nil && !errors.Is(err, openaihttp.ErrTooLarge) {
+		return nil, 0, fmt.Errorf("embedder: POST %s: read response: %w", e.printed, err)
+	}
 	var r openAIResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, openAIMaxBody)).Decode(&r); err != nil {
-		if actx.Err() != nil {
-			return nil, 0, fmt.Errorf("embedder: POST %s: read response: %w", e.endpoint, err)
-		}
-		return nil, 0, &openAIPermanentError{fmt.Errorf("embedder: POST %s: %d: decode response: %w", e.endpoint, resp.StatusCode, err)}
+	if err == nil {
+		err = json.Unmarshal(raw, &r)
+	}
+	if err != nil {
+		return nil, 0, &openAIPermanentError{fmt.Errorf("embedder: POST %s: %d: decode response: %w", e.printed, resp.StatusCode, err)}
 	}
 	vecs, err = e.collect(&r, n)
 	if err != nil {
-		return nil, 0, &openAIPermanentError{fmt.Errorf("embedder: POST %s: %w", e.endpoint, err)}
+		return nil, 0, &openAIPermanentError{fmt.Errorf("embedder: POST %s: %w", e.printed, err)}
 	}
 	return vecs, 0, nil
 }
@@ -386,62 +355,4 @@ func openAINormalize(v []float32) {
 	for i, x := range v {
 		v[i] = float32(float64(x) * inv)
 	}
-}
-
-// openAIErrorMessage extracts the message of an error body in the shapes
-// OpenAI-compatible servers use: {"error":{"message":…}}, {"error":"…"},
-// {"message":"…"}, {"detail":…}; else the body itself, shortened.
-func openAIErrorMessage(raw []byte) string {
-	var shape struct {
-		Error   json.RawMessage `json:"error"`
-		Message string          `json:"message"`
-		Detail  json.RawMessage `json:"detail"`
-	}
-	if json.Unmarshal(raw, &shape) == nil {
-		var obj struct {
-			Message string `json:"message"`
-		}
-		var s string
-		switch {
-		case len(shape.Error) > 0 && json.Unmarshal(shape.Error, &obj) == nil && obj.Message != "":
-			return obj.Message
-		case len(shape.Error) > 0 && json.Unmarshal(shape.Error, &s) == nil && s != "":
-			return s
-		case shape.Message != "":
-			return shape.Message
-		case len(shape.Detail) > 0:
-			if json.Unmarshal(shape.Detail, &s) == nil {
-				return s
-			}
-			return string(shape.Detail)
-		}
-	}
-	msg := strings.TrimSpace(string(raw))
-	if len(msg) > 512 {
-		msg = msg[:512] + "…"
-	}
-	return msg
-}
-
-// openAIRetryAfter parses a Retry-After header in seconds (HTTP dates are
-// ignored).
-func openAIRetryAfter(h string) time.Duration {
-	if h == "" {
-		return 0
-	}
-	s, err := strconv.Atoi(strings.TrimSpace(h))
-	if err != nil || s < 0 {
-		return 0
-	}
-	return time.Duration(s) * time.Second
-}
-
-// openAIScrubURLError keeps the transport error but drops url.Error's copy
-// of the URL, which the caller already names.
-func openAIScrubURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }

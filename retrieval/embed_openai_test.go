@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/longmem/longmem/internal/openaihttp"
 )
 
 // openAIFakeServer speaks the OpenAI embeddings wire format. Each text is
@@ -153,8 +155,8 @@ func TestOpenAIBaseURLForms(t *testing.T) {
 			require.Equal(t, []string{""}, fake.auth, "no key, no Authorization header")
 		})
 	}
-	require.Equal(t, "https://api.example.com/v1/embeddings", openAIEndpoint("https://api.example.com/v1"))
-	require.Equal(t, "http://h:8080/openai/v1/embeddings", openAIEndpoint("http://h:8080/openai/"))
+	require.Equal(t, "https://api.example.com/v1/embeddings", openaihttp.Endpoint("https://api.example.com/v1", "embeddings"))
+	require.Equal(t, "http://h:8080/openai/v1/embeddings", openaihttp.Endpoint("http://h:8080/openai/", "embeddings"))
 }
 
 func TestOpenAIBlankTexts(t *testing.T) {
@@ -394,8 +396,28 @@ func TestOpenAIErrorMessage(t *testing.T) {
 		"":                                         "",
 	}
 	for body, want := range tests {
-		require.Equal(t, want, openAIErrorMessage([]byte(body)), body)
+		require.Equal(t, want, openaihttp.ErrorMessage([]byte(body)), body)
 	}
 	err := &EmbeddingAPIError{Endpoint: "http://h/v1/embeddings", StatusCode: 502}
 	require.Equal(t, "embedder: POST http://h/v1/embeddings: 502 Bad Gateway: (empty body)", err.Error())
+}
+
+// TestOpenAIRedirectNotFollowed: an embeddings server answering 307 does
+// not get the texts or the key sent on to the target.
+func TestOpenAIRedirectNotFollowed(t *testing.T) {
+	var hits atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer target.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/v1/embeddings", http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	e, ns := openAITestEmbedder(t, srv, OpenAIConfig{APIKey: "sk-embed"})
+	_, err := e.Embed(context.Background(), []string{"the garden gate"})
+	var apiErr *EmbeddingAPIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusTemporaryRedirect, apiErr.StatusCode)
+	require.Contains(t, apiErr.Message, "redirects are not followed")
+	require.Empty(t, ns.waits, "not retried")
+	require.Zero(t, hits.Load(), "the redirect target got nothing")
 }

@@ -651,7 +651,12 @@ func (o obj) keys(key string) ([]string, error) {
 	keys, err := o.strs(key)
 	// Cards in the wild carry blank keys ("" from an editor's empty
 	// field); they can match nothing, so they are dropped, not refused.
-	return slices.DeleteFunc(keys, func(k string) bool { return strings.TrimSpace(k) == "" }), err
+	// All blank reads as none (nil), as an empty array does.
+	keys = slices.DeleteFunc(keys, func(k string) bool { return strings.TrimSpace(k) == "" })
+	if len(keys) == 0 {
+		keys = nil
+	}
+	return keys, err
 }
 
 func (o obj) boolean(key string, def bool) (bool, error) {

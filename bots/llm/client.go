@@ -11,12 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
+
+	"github.com/longmem/longmem/internal/openaihttp"
 )
 
 // Message is one chat message in the OpenAI vocabulary: Role "system",
@@ -90,22 +90,20 @@ type Client struct {
 }
 
 // New returns a client for cfg. client nil means a new http.Client (whose
-// Timeout should stay 0: Config's timeouts bound each call); sleep nil
-// means a timer that stops early when ctx is done (tests pass one that
-// does not wait). No request is made.
+// Timeout should stay 0: Config's timeouts bound each call); the client
+// is used through a copy that follows no redirect (a 3xx is a failed call,
+// not retried). sleep nil means a timer that stops early when ctx is done
+// (tests pass one that does not wait). No request is made.
 func New(cfg Config, client *http.Client, sleep func(ctx context.Context, d time.Duration) error) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	if client == nil {
-		client = &http.Client{}
-	}
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = openaihttp.Sleep
 	}
-	ep := endpoint(cfg.BaseURL)
-	return &Client{cfg: cfg, endpoint: ep, printed: RedactedURL(ep), http: client, sleep: sleep}, nil
+	ep := openaihttp.Endpoint(cfg.BaseURL, "chat/completions")
+	return &Client{cfg: cfg, endpoint: ep, printed: RedactedURL(ep), http: openaihttp.NoRedirects(client), sleep: sleep}, nil
 }
 
 // String describes the client without its API key.
@@ -121,17 +119,6 @@ func (c *Client) GoString() string { return c.String() }
 
 // Format prints String for every verb, so that no verb prints the key.
 func (c *Client) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // Complete asks for the whole reply at once. It retries connection errors,
 // 429 and 5xx up to MaxRetries times within Timeout. Errors are
@@ -184,16 +171,11 @@ const (
 	backoffMax  = 8 * time.Second
 )
 
-func backoff(retry int) time.Duration {
-	d := min(backoffBase<<min(retry, 10), backoffMax)
-	return d/2 + rand.N(d/2+1)
-}
+// maxRetryAfter caps the wait a server's Retry-After can ask for.
+const maxRetryAfter = time.Minute
 
-// Size caps of response bodies, in bytes.
-const (
-	maxErrorBody = 64 << 10
-	maxBody      = 32 << 20
-)
+// maxBody caps a whole (not streamed) response body, in bytes.
+const maxBody = 32 << 20
 
 // do runs a call: attempts and the waits between them, within Timeout.
 func (c *Client) do(ctx context.Context, req ChatRequest, stream bool, onDelta func(string) error) (ChatResponse, error) {
@@ -224,7 +206,7 @@ func (c *Client) do(ctx context.Context, req ChatRequest, stream bool, onDelta f
 		if !be.retryable || attempt > c.cfg.MaxRetries {
 			return resp, be
 		}
-		d := max(backoff(attempt-1), be.retryAfter)
+		d := max(openaihttp.Backoff(attempt-1, backoffBase, backoffMax), be.retryAfter)
 		if dl, ok := callCtx.Deadline(); ok && time.Until(dl) <= d {
 			return resp, be // no time left to wait and try again
 		}
@@ -317,31 +299,31 @@ func (c *Client) attempt(ctx, callCtx context.Context, body []byte, stream bool,
 	}
 	hres, err := c.http.Do(hreq)
 	if err != nil {
-		return ChatResponse{}, c.failure(ctx, callCtx, actx, 0, "", false, scrubURLError(err))
+		return ChatResponse{}, c.failure(ctx, callCtx, actx, 0, "", false, openaihttp.ScrubURLError(err))
 	}
 	defer hres.Body.Close()
 
 	if hres.StatusCode < 200 || hres.StatusCode > 299 {
-		raw, rerr := io.ReadAll(io.LimitReader(hres.Body, maxErrorBody))
+		msg, rerr := openaihttp.FailureMessage(hres)
 		if rerr != nil && actx.Err() != nil {
 			return ChatResponse{}, c.failure(ctx, callCtx, actx, hres.StatusCode, "", false, rerr)
 		}
 		return ChatResponse{}, &BackendError{
 			Kind:       ErrBackend,
 			Status:     hres.StatusCode,
-			Message:    errorMessage(raw),
+			Message:    msg,
 			Endpoint:   c.printed,
 			retryable:  hres.StatusCode == http.StatusTooManyRequests || hres.StatusCode >= 500,
-			retryAfter: retryAfter(hres.Header.Get("Retry-After")),
+			retryAfter: openaihttp.RetryAfter(hres.Header.Get("Retry-After"), maxRetryAfter),
 		}
 	}
 
 	if !stream || isJSON(hres.Header.Get("Content-Type")) {
 		// A whole completion; also what a server that ignores "stream"
 		// sends.
-		raw, err := io.ReadAll(io.LimitReader(hres.Body, maxBody+1))
-		if err == nil && len(raw) > maxBody {
-			err = &malformedError{fmt.Errorf("response larger than %d bytes", maxBody)}
+		raw, err := openaihttp.ReadAll(hres.Body, maxBody)
+		if errors.Is(err, openaihttp.ErrTooLarge) {
+			err = &malformedError{err}
 		}
 		if err != nil {
 			return ChatResponse{}, c.failure(ctx, callCtx, actx, hres.StatusCode, "", false, err)
@@ -435,14 +417,4 @@ func drain(body io.Reader, cancel context.CancelCauseFunc) {
 func isJSON(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && mt == "application/json"
-}
-
-// scrubURLError keeps the transport error but drops url.Error's copy of
-// the URL, which BackendError names already.
-func scrubURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }

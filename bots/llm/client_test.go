@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/longmem/longmem/internal/openaihttp"
 )
 
 func ptr(f float64) *float64 { return &f }
@@ -656,9 +658,9 @@ func TestAPIKeyNeverPrinted(t *testing.T) {
 	js, err := json.Marshal(cfg)
 	require.NoError(t, err)
 	require.NotContains(t, string(js), key, "the key is never serialised")
-	require.Contains(t, cfg.String(), redacted, "a set key is shown as set")
-	require.NotContains(t, Config{BaseURL: "http://x"}.String(), redacted, "an absent key is shown absent")
-	require.Contains(t, logs.String(), redacted)
+	require.Contains(t, cfg.String(), openaihttp.Redacted, "a set key is shown as set")
+	require.NotContains(t, Config{BaseURL: "http://x"}.String(), openaihttp.Redacted, "an absent key is shown absent")
+	require.Contains(t, logs.String(), openaihttp.Redacted)
 }
 
 func TestNewValidates(t *testing.T) {
@@ -669,4 +671,34 @@ func TestNewValidates(t *testing.T) {
 	require.Equal(t, DefaultTimeout, c.cfg.Timeout)
 	require.Equal(t, DefaultFirstTokenTimeout, c.cfg.FirstTokenTimeout)
 	require.Equal(t, DefaultMaxRetries, c.cfg.MaxRetries)
+}
+
+// TestRedirectNotFollowed: a backend answering 307 (to another host, or
+// to the same one) does not get the prompt or the key sent on; the call
+// fails, unretried, saying where the redirect pointed.
+func TestRedirectNotFollowed(t *testing.T) {
+	target := newBackend(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, http.StatusOK, completion("stolen"))
+	})
+	for _, to := range []string{target.URL + "/v1/chat/completions", "/elsewhere"} {
+		b := newBackend(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if r.URL.Path == "/elsewhere" {
+				writeJSON(w, http.StatusOK, completion("stolen"))
+				return
+			}
+			w.Header().Set("Location", to)
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		})
+		c, _ := newClient(t, b.URL, nil)
+		_, err := c.Complete(context.Background(), ChatRequest{Messages: userMessages("secret plans")})
+		be := backendError(t, err)
+		require.ErrorIs(t, err, ErrBackend)
+		require.Equal(t, http.StatusTemporaryRedirect, be.Status)
+		require.Equal(t, 1, be.Attempts, "a redirect is not retried")
+		require.Contains(t, be.Message, "redirects are not followed")
+		reqs := b.requests()
+		require.Len(t, reqs, 1, "only the configured endpoint was called")
+		require.Equal(t, "/v1/chat/completions", reqs[0].Path)
+	}
+	require.Empty(t, target.requests(), "the redirect target got nothing")
 }

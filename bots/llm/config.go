@@ -7,8 +7,9 @@ import (
 	"log/slog"
 	"math"
 	"net/url"
-	"strings"
 	"time"
+
+	"github.com/longmem/longmem/internal/openaihttp"
 )
 
 // Defaults of Config.
@@ -113,47 +114,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// endpoint is the chat completions URL of a valid BaseURL: "/chat/completions"
-// after a final version segment ("/v1", "/v4"), else "/v1/chat/completions".
-func endpoint(baseURL string) string {
-	base := strings.TrimRight(baseURL, "/")
-	last := base[strings.LastIndexByte(base, '/')+1:]
-	if isVersion(last) {
-		return base + "/chat/completions"
-	}
-	return base + "/v1/chat/completions"
-}
-
-// isVersion reports whether s is "v" followed by digits.
-func isVersion(s string) bool {
-	if len(s) < 2 || s[0] != 'v' {
-		return false
-	}
-	for _, r := range s[1:] {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // RedactedURL is raw without a password, for errors and printing.
-func RedactedURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+func RedactedURL(raw string) string { return openaihttp.RedactedURL(raw) }
 
-const redacted = "[REDACTED]"
-
-func redact(secret string) string {
-	if secret == "" {
-		return ""
-	}
-	return redacted
-}
+func redact(secret string) string { return openaihttp.Redact(secret) }
 
 func floatString(f *float64) string {
 	if f == nil {

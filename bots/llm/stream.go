@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/longmem/longmem/internal/openaihttp"
 )
 
 // Failures of decoding a response, told apart by the attempt that maps
@@ -89,7 +91,7 @@ func decodeStream(body io.Reader, res *streamResult, onFirst func(), onDelta fun
 func (r *streamResult) event(ev sseEvent, onFirst func(), onDelta func(string) error) error {
 	data := strings.TrimSpace(ev.Data)
 	if ev.Event == "error" {
-		return &serverError{errorMessage([]byte(data))}
+		return &serverError{openaihttp.ErrorMessage([]byte(data))}
 	}
 	if data == "[DONE]" {
 		r.done = true
@@ -107,7 +109,7 @@ func (r *streamResult) event(ev sseEvent, onFirst func(), onDelta func(string) e
 			break
 		}
 		if err != nil {
-			return &malformedError{fmt.Errorf("stream event %q: %w", shorten(data), err)}
+			return &malformedError{fmt.Errorf("stream event %q: %w", openaihttp.Shorten(data), err)}
 		}
 		if err := r.chunk(&c, onFirst, onDelta); err != nil {
 			return err
@@ -119,7 +121,7 @@ func (r *streamResult) event(ev sseEvent, onFirst func(), onDelta func(string) e
 
 // chunk applies one chat.completion.chunk.
 func (r *streamResult) chunk(c *wireChunk, onFirst func(), onDelta func(string) error) error {
-	if msg := errorField(c.Error); msg != "" {
+	if msg := openaihttp.ErrorField(c.Error); msg != "" {
 		return &serverError{msg}
 	}
 	if c.Model != "" {
@@ -171,7 +173,7 @@ func decodeResponse(raw []byte) (ChatResponse, error) {
 		}
 		return resp, nil
 	}
-	if msg := errorField(w.Error); msg != "" {
+	if msg := openaihttp.ErrorField(w.Error); msg != "" {
 		return ChatResponse{}, &serverError{msg}
 	}
 	return ChatResponse{}, &malformedError{errNoChoices}

@@ -46,20 +46,37 @@ func TestBackendAndCompactionConfig(t *testing.T) {
 
 // TestBulkImportIsCoveredBySummaries ingests a 600-turn conversation at
 // full speed through a served app (embedded storage, extractive
-// summarizer, default compaction settings) and waits for the background
-// worker to cover every turn older than the last 100 at level 0. The issue
-// asks for that within 30 s (bulkTarget); the test always logs the
-// measured time against that target, and fails only past bulkBound, as
-// the machine is shared and unit tests are not timed.
-const (
-	bulkTarget = 30 * time.Second
-	bulkBound  = 2 * time.Minute
-)
+// summarizer, default compaction settings) and checks the background
+// worker covers every turn older than the last 100 at level 0, and never
+// the recent window. Unit tests are not timed: bulkBound only ends a
+// worker that never gets there. The speed — the issue's target is 30 s
+// from the end of the import — is BenchmarkBulkImportCovered's
+// s-to-cover/op ("go test -run '^$' -bench BulkImportCovered -benchtime 1x
+// ./cmd/longmem/").
+const bulkBound = 2 * time.Minute
 
 func TestBulkImportIsCoveredBySummaries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the background worker's quiet timer")
 	}
+	metrics := bulkImport(t)
+	require.Contains(t, metrics, `longmem_compaction_summaries_written_total{level="0",producer="extractive"}`)
+	require.Contains(t, metrics, "longmem_compaction_summarize_duration_seconds_count")
+}
+
+// BenchmarkBulkImportCovered reports how long after a 600-turn import the
+// worker has covered every turn older than the recent window
+// (s-to-cover/op; the issue's target is 30) and how long the import took
+// (s-import/op).
+func BenchmarkBulkImportCovered(b *testing.B) {
+	for b.Loop() {
+		bulkImport(b)
+	}
+}
+
+// bulkImport runs the import and waits for the coverage; it reports the
+// times as benchmark metrics (or logs them) and returns /metrics.
+func bulkImport(t testing.TB) string {
 	cfg := defaultConfig()
 	cfg.Storage.Data = t.TempDir()
 	base, stop := startApp(t, cfg, io.Discard)
@@ -74,8 +91,8 @@ func TestBulkImportIsCoveredBySummaries(t *testing.T) {
 	}
 	post("/v1/conversations", `{"id":"bulk"}`)
 
-	people := []string{"Caroline", "Melanie"}
-	topics := []string{"the pottery class", "a camping trip to Yosemite", "her adoption plans", "the LGBTQ support group", "a painting of a sunset", "her kids' swimming lessons"}
+	people := []string{"Odile", "Bram"}
+	topics := []string{"the evening ceramics course", "a canoe trip on the lake", "the allotment's new shed", "the choir's spring concert", "a sketch of the harbour", "the twins' chess club"}
 	start := time.Now()
 	const total, batch = 600, 50
 	for i := 0; i < total; i += batch {
@@ -123,17 +140,17 @@ func TestBulkImportIsCoveredBySummaries(t *testing.T) {
 		}
 		if took > bulkBound {
 			require.Failf(t, "bulk import not covered",
-				"measured: turns 1..%d still not covered %s after the import ended (covered through %d); target %s, bound %s",
-				want, took.Round(100*time.Millisecond), c, bulkTarget, bulkBound)
+				"turns 1..%d still not covered %s after the import ended (covered through %d)",
+				want, took.Round(100*time.Millisecond), c)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	verdict := "within"
-	if took > bulkTarget {
-		verdict = "OVER"
+	if b, ok := t.(*testing.B); ok {
+		b.ReportMetric(took.Seconds(), "s-to-cover/op")
+		b.ReportMetric(ingested.Seconds(), "s-import/op")
+	} else {
+		t.Logf("%d turns ingested in %s; turns 1..%d covered %s after the import ended", total, ingested.Round(time.Millisecond), want, took.Round(100*time.Millisecond))
 	}
-	t.Logf("measured: %d turns ingested in %s; turns 1..%d covered %s after the import ended: %s the issue's %s target (the test fails only past %s)",
-		total, ingested.Round(time.Millisecond), want, took.Round(100*time.Millisecond), verdict, bulkTarget, bulkBound)
 	require.Equal(t, int64(want), covered(), "the recent window is never folded")
 
 	resp, err := client.Get(base + "/metrics")
@@ -141,11 +158,9 @@ func TestBulkImportIsCoveredBySummaries(t *testing.T) {
 	var m bytes.Buffer
 	_, _ = m.ReadFrom(resp.Body)
 	resp.Body.Close()
-	require.Contains(t, m.String(), `longmem_compaction_summaries_written_total{level="0",producer="extractive"}`)
-	require.Contains(t, m.String(), "longmem_compaction_summarize_duration_seconds_count")
-
 	client.CloseIdleConnections()
 	stop()
+	return m.String()
 }
 
 // TestServeSummarizesWithTheBackend configures an inference backend (an

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sort"
@@ -266,6 +267,26 @@ var envVars = []envVar{
 		c.Recall.Embedder.Dimension, err = parseInt[int]("LONGMEM_EMBEDDER_DIMENSION", v)
 		return err
 	}},
+	{"LONGMEM_API_RATE_REQUESTS", "requests/s per API key and per tenant (0: unlimited)", func(c *Config, v string) (err error) {
+		c.API.Limits.RequestsPerSecond, err = parseFloat("LONGMEM_API_RATE_REQUESTS", v)
+		return err
+	}},
+	{"LONGMEM_API_RATE_TURNS", "appended turns/s per API key and per tenant (0: unlimited)", func(c *Config, v string) (err error) {
+		c.API.Limits.TurnsPerSecond, err = parseFloat("LONGMEM_API_RATE_TURNS", v)
+		return err
+	}},
+	{"LONGMEM_API_MAX_CONTEXT", "context assemblies at once (0: 4 per CPU)", func(c *Config, v string) (err error) {
+		c.API.Limits.MaxContext, err = parseInt[int]("LONGMEM_API_MAX_CONTEXT", v)
+		return err
+	}},
+	{"LONGMEM_API_MAX_CHAT", "chat calls at once (0: 64)", func(c *Config, v string) (err error) {
+		c.API.Limits.MaxChat, err = parseInt[int]("LONGMEM_API_MAX_CHAT", v)
+		return err
+	}},
+	{"LONGMEM_API_QUEUE_TIMEOUT", "wait for a context/chat slot before 503, e.g. 2s", func(c *Config, v string) (err error) {
+		c.API.Limits.QueueTimeout, err = parseDuration("LONGMEM_API_QUEUE_TIMEOUT", v)
+		return err
+	}},
 	{"LONGMEM_API_MAX_BODY_BYTES", "largest request body, bytes", func(c *Config, v string) (err error) {
 		c.API.MaxBodyBytes, err = parseInt[int64]("LONGMEM_API_MAX_BODY_BYTES", v)
 		return err
@@ -489,6 +510,14 @@ func parseDuration(name, v string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s=%q: want a duration such as 90s or 2m", name, v)
 	}
 	return d, nil
+}
+
+func parseFloat(name, v string) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return 0, fmt.Errorf("%s=%q: want a number ≥ 0", name, v)
+	}
+	return f, nil
 }
 
 func parseInt[T int | int64](name, v string) (T, error) {

@@ -25,6 +25,7 @@ func commands() []command {
 		{"serve", "serve the REST API (embedded storage in ./longmem-data by default)", runServe},
 		{"replay", "replay a dataset (LoCoMo, MemDaily) and measure what the contexts recall", runReplay},
 		{"card", "check or convert a Character Card (V1/V2/V3 JSON or PNG) offline", runCard},
+		{"bench", "drive a server on loopback with mixed load; latency, errors, RSS, --verify", runBench},
 	}
 }
 

@@ -283,7 +283,7 @@ func TestServeInProcessRedis(t *testing.T) {
 // startApp wires an app from cfg as serve does and serves it on a free
 // loopback port. stop ends serving (requiring a clean shutdown) and closes
 // the app.
-func startApp(t *testing.T, cfg Config, logw io.Writer) (base string, stop func()) {
+func startApp(t testing.TB, cfg Config, logw io.Writer) (base string, stop func()) {
 	t.Helper()
 	logger, err := newLogger(cfg, logw)
 	require.NoError(t, err)

@@ -110,7 +110,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 		store.Close()
 		return nil, err
 	}
-	chat, srvRef, err := openChat(cfg, store, bs, rc, tok, logger)
+	chat, backends, srvRef, err := openChat(cfg, store, bs, rc, tok, logger)
 	if err != nil {
 		bs.Close()
 		rc.index.Close()
@@ -124,6 +124,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 		Assembler: rc.assembler,
 		Compactor: worker,
 		Bots:      bs,
+		Backends:  backends,
 		Chat:      chat,
 	})
 	if err != nil {
@@ -141,10 +142,10 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 // per base URL from cfg.Backend (none configured: chat answers 503 unless a
 // bot names its own backend). Its appends notify the API server that
 // *srvRef will point at (set before any request is served).
-func openChat(cfg Config, store memory.Store, bs bots.Store, rc *recall, tok retrieval.Tokenizer, logger *slog.Logger) (*bots.Chat, **api.Server, error) {
+func openChat(cfg Config, store memory.Store, bs bots.Store, rc *recall, tok retrieval.Tokenizer, logger *slog.Logger) (*bots.Chat, *bots.Backends, **api.Server, error) {
 	backends, err := bots.NewBackends(cfg.Backend, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	backends.Allow(cfg.Chat.AllowedBackends...)
 	srvRef := new(*api.Server)
@@ -154,9 +155,9 @@ func openChat(cfg Config, store memory.Store, bs bots.Store, rc *recall, tok ret
 		Logger:   logger.With("component", "chat"),
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return chat, srvRef, nil
+	return chat, backends, srvRef, nil
 }
 
 // Close closes the index and the store, flushing what they buffer.

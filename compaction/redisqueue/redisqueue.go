@@ -46,6 +46,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/longmem/longmem/compaction"
+	"github.com/longmem/longmem/memory/redisstore"
 )
 
 // Config of the queue. The zero value works.
@@ -162,7 +163,7 @@ func (q *Queue) Push(ctx context.Context, t compaction.Task) error {
 	err := pushScript.Run(ctx, q.rdb, []string{q.stream, q.queuedKey(t)},
 		t.Tenant, t.Conversation, t.Attempt, q.cfg.QueuedTTL.Milliseconds(), q.cfg.MaxLen).Err()
 	if err != nil {
-		return fmt.Errorf("redisqueue: push %s: %w", t.Conversation, err)
+		return fmt.Errorf("redisqueue: push %s: %w", t.Conversation, redisstore.Translate(err))
 	}
 	return nil
 }
@@ -176,7 +177,7 @@ func (q *Queue) ensureGroup(ctx context.Context) error {
 	}
 	err := q.rdb.XGroupCreateMkStream(ctx, q.stream, q.cfg.Group, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("redisqueue: create group %s: %w", q.cfg.Group, err)
+		return fmt.Errorf("redisqueue: create group %s: %w", q.cfg.Group, redisstore.Translate(err))
 	}
 	q.group = true
 	return nil
@@ -237,7 +238,7 @@ func (q *Queue) fail(ctx context.Context, op string, err error) error {
 		q.group = false
 		q.mu.Unlock()
 	}
-	return fmt.Errorf("redisqueue: %s: %w", op, err)
+	return fmt.Errorf("redisqueue: %s: %w", op, redisstore.Translate(err))
 }
 
 func taskOf(m redis.XMessage) compaction.Task {
@@ -321,7 +322,7 @@ func (d *delivery) Task() compaction.Task { return d.task }
 func (d *delivery) Ack(ctx context.Context) error {
 	d.release()
 	if err := d.q.remove(ctx, d.id); err != nil {
-		return fmt.Errorf("redisqueue: ack %s: %w", d.id, err)
+		return fmt.Errorf("redisqueue: ack %s: %w", d.id, redisstore.Translate(err))
 	}
 	return nil
 }

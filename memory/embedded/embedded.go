@@ -32,9 +32,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/longmem/longmem/memory"
 )
@@ -43,7 +46,13 @@ var (
 	bucketConv  = []byte("conv")
 	bucketTurns = []byte("turns")
 	bucketIdem  = []byte("idem")
+	// bucketProbe holds the one record Ping writes after a failed commit.
+	bucketProbe = []byte("probe")
 )
+
+// probeBytes is the size of Ping's probe record: a turn's default maximum,
+// so that a probe that fits says an ordinary append fits too.
+const probeBytes = 64 << 10
 
 // Config of the embedded store. The zero value stores in ./longmem-data.
 type Config struct {
@@ -97,6 +106,9 @@ type Store struct {
 	done   chan struct{}
 	closed sync.Once
 	sums   *sumCache
+	// writeErr is the storage error of the last commit, nil after a
+	// commit that succeeded (see Ping).
+	writeErr atomic.Pointer[error]
 }
 
 var _ memory.Store = (*Store)(nil)
@@ -122,7 +134,7 @@ func OpenDB(dir, file string, buckets ...[]byte) (*bolt.DB, error) {
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w: another process (a running longmem serve?) holds it; stop it or use another data directory", path, err)
 	}
 	if err != nil {
@@ -150,7 +162,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg.defaults()
-	db, err := OpenDB(cfg.Dir, "longmem.db", bucketConv, bucketTurns, bucketIdem, bucketSums)
+	db, err := OpenDB(cfg.Dir, "longmem.db", bucketConv, bucketTurns, bucketIdem, bucketSums, bucketProbe)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
@@ -171,17 +183,41 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Ping checks the file can be read.
+// Ping checks the file can be read and, when the last commit failed for a
+// storage reason (a full disk), that a probe record of probeBytes can be
+// written now: until one can, Ping fails with memory.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	select {
 	case <-s.stop:
-		return errors.New("embedded: store closed")
+		return errClosed
 	default:
 	}
-	return s.db.View(func(tx *bolt.Tx) error { return nil })
+	if err := s.db.View(func(tx *bolt.Tx) error { return nil }); err != nil {
+		return Translate(fmt.Errorf("embedded: ping: %w", err))
+	}
+	if s.writeErr.Load() == nil {
+		return nil
+	}
+	probe := make([]byte, probeBytes)
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProbe).Put([]byte("probe"), probe)
+	})
 }
 
-var errClosed = errors.New("embedded: store closed")
+var errClosed = memory.Unavailable(errors.New("embedded: store closed"))
+
+// Translate is this package's edge for storage errors: an operating
+// system error (no space left, I/O error, read-only file system …) or a
+// closed database means the store cannot serve now, memory.ErrUnavailable;
+// other errors come back as they are. Other bbolt files of longmem (the
+// bots store, opened with OpenDB) can use it for the same meaning.
+func Translate(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) || errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return memory.Unavailable(err)
+	}
+	return err
+}
 
 // write queues fn for the next group commit and waits until it is durable.
 func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
@@ -271,9 +307,18 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 		return
 	}
+	switch {
+	case err == nil:
+		s.writeErr.Store(nil)
+	default:
+		err = Translate(fmt.Errorf("embedded: commit: %w", err))
+		if errors.Is(err, memory.ErrUnavailable) {
+			s.writeErr.Store(&err)
+		}
+	}
 	for i, r := range batch {
 		if err != nil {
-			r.done <- fmt.Errorf("embedded: commit: %w", err)
+			r.done <- err
 			continue
 		}
 		r.done <- results[i]
@@ -390,7 +435,7 @@ func (s *Store) DeleteConversation(ctx context.Context, tenant, id string) error
 			return notFound("conversation", id)
 		}
 		for _, name := range [][]byte{bucketTurns, bucketIdem, bucketSums} {
-			if err := tx.Bucket(name).DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			if err := tx.Bucket(name).DeleteBucket(key); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return err
 			}
 		}

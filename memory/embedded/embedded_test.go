@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"go.uber.org/goleak"
 
 	"github.com/longmem/longmem/memory"
@@ -66,7 +67,7 @@ func TestSecondOpenSaysTheDirectoryIsInUse(t *testing.T) {
 	s := open(t, Config{Dir: dir})
 	defer s.Close()
 	_, err := Open(Config{Dir: dir})
-	require.ErrorIs(t, err, bolt.ErrTimeout)
+	require.ErrorIs(t, err, berrors.ErrTimeout)
 	require.ErrorContains(t, err, "another process (a running longmem serve?) holds it")
 }
 
@@ -124,7 +125,7 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			turns := make([]memory.Turn, bc.batch)
 			for i := range turns {
-				turns[i] = memory.Turn{Role: memory.RoleUser, Content: "I went to a LGBTQ support group yesterday and it was so powerful.", Tokens: 14}
+				turns[i] = memory.Turn{Role: memory.RoleUser, Content: "The choir met in the old library tonight and the acoustics were wonderful.", Tokens: 14}
 			}
 			var next atomic.Int64
 			var wg sync.WaitGroup
@@ -155,7 +156,7 @@ func BenchmarkListTurns1000(b *testing.B) {
 	require.NoError(b, err)
 	turns := make([]memory.Turn, 1000)
 	for i := range turns {
-		turns[i] = memory.Turn{Role: memory.RoleUser, Content: "I went to a LGBTQ support group yesterday and it was so powerful.", Tokens: 14}
+		turns[i] = memory.Turn{Role: memory.RoleUser, Content: "The choir met in the old library tonight and the acoustics were wonderful.", Tokens: 14}
 	}
 	_, err = s.AppendTurns(ctx, "", "c", turns, memory.AppendOptions{})
 	require.NoError(b, err)

@@ -37,6 +37,7 @@ func (s *Store) prepareSummary(id string, sm memory.Summary) (memory.Summary, er
 	sm.ToTime = sm.ToTime.UTC()
 	sm.CreatedAt = s.cfg.Clock().UTC()
 	sm.Stale = false
+	sm.TurnSeqs = nil // checked, never stored
 	return sm, nil
 }
 
@@ -75,9 +76,23 @@ func lastOfLevel(sb *bolt.Bucket, level uint32, id string) (last memory.Summary,
 	return last, err == nil, err
 }
 
-// AddSummary implements memory.SummaryStore. The chain check and the write
-// are one transaction of the group commit.
+// turnsExist fails with memory.ErrConflict when a turn of seqs is gone
+// (see memory.Summary.TurnSeqs).
+func turnsExist(tx *bolt.Tx, key []byte, id string, seqs []int64) error {
+	tb := tx.Bucket(bucketTurns).Bucket(key)
+	for _, seq := range seqs {
+		if tb == nil || tb.Get(seqKey(seq)) == nil {
+			return fmt.Errorf("embedded: summary of %q: turn %d was forgotten since it was read: %w", id, seq, memory.ErrConflict)
+		}
+	}
+	return nil
+}
+
+// AddSummary implements memory.SummaryStore. The chain check, the check
+// that its turns still exist and the write are one transaction of the
+// group commit.
 func (s *Store) AddSummary(ctx context.Context, tenant, id string, sm memory.Summary) (memory.Summary, error) {
+	seqs := sm.TurnSeqs
 	sm, err := s.prepareSummary(id, sm)
 	if err != nil {
 		return sm, err
@@ -100,6 +115,9 @@ func (s *Store) AddSummary(ctx context.Context, tenant, id string, sm memory.Sum
 			return fmt.Errorf("embedded: add summary to %q: level %d continues at from_seq %d, not %d: %w",
 				id, sm.Level, want, sm.FromSeq, memory.ErrConflict)
 		}
+		if err := turnsExist(tx, key, id, seqs); err != nil {
+			return err
+		}
 		// Checks done; writes follow.
 		sb, err := tx.Bucket(bucketSums).CreateBucketIfNotExists(key)
 		if err != nil {
@@ -112,6 +130,7 @@ func (s *Store) AddSummary(ctx context.Context, tenant, id string, sm memory.Sum
 
 // ReplaceSummary implements memory.SummaryStore.
 func (s *Store) ReplaceSummary(ctx context.Context, tenant, id string, sm memory.Summary) (memory.Summary, error) {
+	seqs := sm.TurnSeqs
 	sm, err := s.prepareSummary(id, sm)
 	if err != nil {
 		return sm, err
@@ -138,6 +157,9 @@ func (s *Store) ReplaceSummary(ctx context.Context, tenant, id string, sm memory
 		if old.ToSeq != sm.ToSeq {
 			return fmt.Errorf("embedded: replace summary of %q: %s ends at to_seq %d, not %d: %w",
 				id, summaryName(sm), old.ToSeq, sm.ToSeq, memory.ErrConflict)
+		}
+		if err := turnsExist(tx, key, id, seqs); err != nil {
+			return err
 		}
 		// Checks done; writes follow.
 		return putJSON(sb, skey, sm)
@@ -188,8 +210,10 @@ func staleMarks(sb *bolt.Bucket, seq int64, id string) (keys, vals [][]byte, err
 	for k, _ := cur.First(); k != nil; {
 		level := keyLevel(k)
 		// The summary of this level with the highest FromSeq <= seq.
-		ck, cv := cur.Seek(sumKey(level, uint64(seq)+1))
-		if ck == nil {
+		// (Seek only positions the cursor: the summary wanted is the one
+		// before where it lands, or the last.)
+		var ck, cv []byte
+		if k, _ := cur.Seek(sumKey(level, uint64(seq)+1)); k == nil {
 			ck, cv = cur.Last()
 		} else {
 			ck, cv = cur.Prev()

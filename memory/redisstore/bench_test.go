@@ -31,7 +31,7 @@ func BenchmarkAppend(b *testing.B) {
 			defer s.Close()
 			batch := make([]memory.Turn, bc.batch)
 			for i := range batch {
-				batch[i] = memory.Turn{Role: memory.RoleUser, Content: "I went hiking with my sister last weekend; the weather was perfect.", Tokens: 14}
+				batch[i] = memory.Turn{Role: memory.RoleUser, Content: "The bakery downstairs opens at seven; the bread is warm by half past.", Tokens: 14}
 			}
 			for w := range bc.writers {
 				_, err := s.CreateConversation(b.Context(), memory.Conversation{Tenant: "bench", ID: fmt.Sprint("w", w)})
@@ -73,7 +73,7 @@ func BenchmarkListTurns1000(b *testing.B) {
 	batch := make([]memory.Turn, 100)
 	for i := range batch {
 		batch[i] = memory.Turn{Role: memory.RoleAssistant, Content: "Sure — the trail starts behind the old mill; bring water.", Tokens: 13,
-			Metadata: map[string]any{"dia_id": "D1:3"}}
+			Metadata: map[string]any{"ref": "s1:3"}}
 	}
 	for range 10 {
 		_, err := s.AppendTurns(ctx, "bench", "c", batch, memory.AppendOptions{})
@@ -109,7 +109,7 @@ func BenchmarkSummaries(b *testing.B) {
 	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range int64(n) {
 		_, err := s.AddSummary(ctx, "bench", "c", memory.Summary{Level: 0, FromSeq: 20*i + 1, ToSeq: 20*i + 20, FromTime: at, ToTime: at,
-			Content: strings.Repeat("Caroline went hiking with her sister and talked about adopting a dog. ", 5), Tokens: 80, Producer: "extractive"})
+			Content: strings.Repeat("Odile went sailing with her cousin and talked about building a shed. ", 5), Tokens: 80, Producer: "extractive"})
 		require.NoError(b, err)
 	}
 	read := func(b *testing.B) {

@@ -217,7 +217,7 @@ func (s *Store) Close() error {
 // Ping checks the server (every master, in a cluster) answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.ping(ctx); err != nil {
-		return fmt.Errorf("redisstore: ping: %w", err)
+		return fmt.Errorf("redisstore: ping: %w", Translate(err))
 	}
 	return nil
 }
@@ -368,7 +368,7 @@ func fail(op, id string, err error) error {
 	case redis.HasErrorPrefix(err, replyConflict):
 		return fmt.Errorf("redisstore: %s %q: %s: %w", op, id, replyText(err, replyConflict), memory.ErrConflict)
 	}
-	return fmt.Errorf("redisstore: %s %q: %w", op, id, err)
+	return fmt.Errorf("redisstore: %s %q: %w", op, id, Translate(err))
 }
 
 // replyText is the message of one of our error replies, after its prefix.
@@ -402,7 +402,7 @@ func (s *Store) CreateConversation(ctx context.Context, c memory.Conversation) (
 		return c, fail("create", c.ID, err)
 	}
 	if zerr := s.rdb.ZAdd(ctx, s.tenantKey(c.Tenant), redis.Z{Member: c.ID}).Err(); zerr != nil {
-		return c, fmt.Errorf("redisstore: create %q: index: %w", c.ID, zerr)
+		return c, fmt.Errorf("redisstore: create %q: index: %w", c.ID, Translate(zerr))
 	}
 	if err != nil {
 		return c, fail("create", c.ID, err)
@@ -414,7 +414,7 @@ func (s *Store) CreateConversation(ctx context.Context, c memory.Conversation) (
 func (s *Store) GetConversation(ctx context.Context, tenant, id string) (memory.Conversation, error) {
 	vals, err := s.rdb.HMGet(ctx, s.keys(tenant, id).conv, "doc", "seq").Result()
 	if err != nil {
-		return memory.Conversation{}, fmt.Errorf("redisstore: get %q: %w", id, err)
+		return memory.Conversation{}, fmt.Errorf("redisstore: get %q: %w", id, Translate(err))
 	}
 	c, ok, err := decodeConv(vals)
 	if err != nil {
@@ -466,7 +466,7 @@ func (s *Store) ListConversations(ctx context.Context, opts memory.ListOptions) 
 		}
 		ids, err := s.rdb.ZRangeByLex(ctx, index, &redis.ZRangeBy{Min: lo, Max: "+", Count: int64(page)}).Result()
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: list %q: index: %w", opts.Tenant, err)
+			return nil, fmt.Errorf("redisstore: list %q: index: %w", opts.Tenant, Translate(err))
 		}
 		if len(ids) == 0 {
 			break
@@ -479,7 +479,7 @@ func (s *Store) ListConversations(ctx context.Context, opts memory.ListOptions) 
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: list %q: %w", opts.Tenant, err)
+			return nil, fmt.Errorf("redisstore: list %q: %w", opts.Tenant, Translate(err))
 		}
 		for i, cmd := range cmds {
 			c, ok, err := decodeConv(cmd.Val())
@@ -512,17 +512,17 @@ func (s *Store) DeleteConversation(ctx context.Context, tenant, id string) error
 	}
 	index := s.tenantKey(tenant)
 	if err := s.rdb.ZRem(ctx, index, id).Err(); err != nil {
-		return fmt.Errorf("redisstore: delete %q: index: %w", id, err)
+		return fmt.Errorf("redisstore: delete %q: index: %w", id, Translate(err))
 	}
 	// A create that ran between the two steps above found its id still in
 	// the index; make sure it stays listed.
 	n, err := s.rdb.Exists(ctx, k.conv).Result()
 	if err != nil {
-		return fmt.Errorf("redisstore: delete %q: index: %w", id, err)
+		return fmt.Errorf("redisstore: delete %q: index: %w", id, Translate(err))
 	}
 	if n > 0 {
 		if err := s.rdb.ZAdd(ctx, index, redis.Z{Member: id}).Err(); err != nil {
-			return fmt.Errorf("redisstore: delete %q: index: %w", id, err)
+			return fmt.Errorf("redisstore: delete %q: index: %w", id, Translate(err))
 		}
 	}
 	return nil

@@ -149,14 +149,15 @@ return 1
 // srcAddSummary appends a summary to the chain of its level and bumps the
 // summary version.
 //
-// KEYS: conv, sums, sums:order, sums:ver.
+// KEYS: conv, sums, sums:order, sums:ver, turns.
 // ARGV: level prefix "LLLLLLLLLL:", FromSeq-1 zero-padded to 19 digits,
-// the summary's name, its JSON, version token.
+// the summary's name, its JSON, version token, then the seqs of the turns
+// it was written from, each of which must still be in turns.
 //
 // The chain's tail is the last name of the level; the new summary must
 // start right after its ToSeq (at 1 on an empty level): the name's to part
 // must equal ARGV[2], compared as text.
-const srcAddSummary = `#!lua` + luaBumpVersion + `
+const srcAddSummary = `#!lua` + luaBumpVersion + luaForgotten + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('LMNOTFOUND conversation')
 end
@@ -170,19 +171,37 @@ if prev ~= ARGV[2] then
   return redis.error_reply('LMCONFLICT summary chain of level ' .. trim(string.sub(ARGV[1], 1, 10)) ..
     ' continues after to_seq ' .. trim(prev))
 end
+local gone = forgotten(KEYS[5], 6)
+if gone then
+  return redis.error_reply('LMCONFLICT turn ' .. gone .. ' was forgotten since it was read for the summary')
+end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[3], 0, ARGV[3])
 bump_version(KEYS[4], ARGV[5])
 return 1
 `
 
+// luaForgotten returns the first of ARGV[first..] that is no seq in the
+// turns sorted set key (scored by seq), or nil.
+const luaForgotten = `
+local function forgotten(key, first)
+  for i = first, #ARGV do
+    if redis.call('ZCOUNT', key, ARGV[i], ARGV[i]) == 0 then
+      return ARGV[i]
+    end
+  end
+  return nil
+end
+`
+
 // srcReplaceSummary rewrites a summary of the same level and FromSeq,
 // clears its Stale mark and bumps the summary version.
 //
-// KEYS: conv, sums, sums:order, sums:stale, sums:ver.
+// KEYS: conv, sums, sums:order, sums:stale, sums:ver, turns.
 // ARGV: name prefix "LLLLLLLLLL:FFFFFFFFFFFFFFFFFFF:", the summary's full
-// name, its JSON, version token.
-const srcReplaceSummary = `#!lua` + luaBumpVersion + `
+// name, its JSON, version token, then the seqs of the turns it was
+// written from, each of which must still be in turns.
+const srcReplaceSummary = `#!lua` + luaBumpVersion + luaForgotten + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('LMNOTFOUND conversation')
 end
@@ -192,6 +211,10 @@ if #got == 0 then
 end
 if got[1] ~= ARGV[2] then
   return redis.error_reply('LMCONFLICT summary ends at to_seq ' .. (string.gsub(string.sub(got[1], 32), '^0+(%d)', '%1')))
+end
+local gone = forgotten(KEYS[6], 5)
+if gone then
+  return redis.error_reply('LMCONFLICT turn ' .. gone .. ' was forgotten since it was read for the summary')
 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('SREM', KEYS[4], ARGV[2])

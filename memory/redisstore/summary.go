@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/longmem/longmem/memory"
 )
@@ -33,6 +34,7 @@ func (s *Store) prepareSummary(op, id string, sm memory.Summary) (memory.Summary
 	sm.ToTime = sm.ToTime.UTC()
 	sm.CreatedAt = s.cfg.Clock().UTC()
 	sm.Stale = false
+	sm.TurnSeqs = nil // checked by the script, never stored
 	doc, err := json.Marshal(sm)
 	if err != nil {
 		return sm, nil, fmt.Errorf("redisstore: %s %q: encode summary: %w", op, id, err)
@@ -40,16 +42,28 @@ func (s *Store) prepareSummary(op, id string, sm memory.Summary) (memory.Summary
 	return sm, doc, nil
 }
 
+// seqArgs are the script arguments of memory.Summary.TurnSeqs.
+func seqArgs(seqs []int64) []any {
+	out := make([]any, len(seqs))
+	for i, seq := range seqs {
+		out[i] = strconv.FormatInt(seq, 10)
+	}
+	return out
+}
+
 // AddSummary implements memory.SummaryStore. One script checks the
-// conversation and the chain of the level and stores the summary.
+// conversation, the chain of the level and that the summary's turns still
+// exist, and stores the summary.
 func (s *Store) AddSummary(ctx context.Context, tenant, id string, sm memory.Summary) (memory.Summary, error) {
+	seqs := sm.TurnSeqs
 	sm, doc, err := s.prepareSummary("add summary", id, sm)
 	if err != nil {
 		return sm, err
 	}
 	k := s.keys(tenant, id)
-	_, err = s.run(ctx, scriptAddSum, []string{k.conv, k.sums, k.sumOrder, k.sumVer},
-		sumLevelPrefix(sm.Level), fmt.Sprintf("%019d", sm.FromSeq-1), sumName(sm.Level, sm.FromSeq, sm.ToSeq), doc, versionToken())
+	args := append([]any{sumLevelPrefix(sm.Level), fmt.Sprintf("%019d", sm.FromSeq-1), sumName(sm.Level, sm.FromSeq, sm.ToSeq), doc, versionToken()},
+		seqArgs(seqs)...)
+	_, err = s.run(ctx, scriptAddSum, []string{k.conv, k.sums, k.sumOrder, k.sumVer, k.turns}, args...)
 	if err != nil {
 		return sm, fail(fmt.Sprintf("add summary level %d from %d to", sm.Level, sm.FromSeq), id, err)
 	}
@@ -60,13 +74,15 @@ func (s *Store) AddSummary(ctx context.Context, tenant, id string, sm memory.Sum
 // summary of the same Level and FromSeq, checks its ToSeq, rewrites it and
 // clears its Stale mark.
 func (s *Store) ReplaceSummary(ctx context.Context, tenant, id string, sm memory.Summary) (memory.Summary, error) {
+	seqs := sm.TurnSeqs
 	sm, doc, err := s.prepareSummary("replace summary", id, sm)
 	if err != nil {
 		return sm, err
 	}
 	k := s.keys(tenant, id)
-	_, err = s.run(ctx, scriptReplaceSum, []string{k.conv, k.sums, k.sumOrder, k.sumStale, k.sumVer},
-		sumPrefix(sm.Level, sm.FromSeq), sumName(sm.Level, sm.FromSeq, sm.ToSeq), doc, versionToken())
+	args := append([]any{sumPrefix(sm.Level, sm.FromSeq), sumName(sm.Level, sm.FromSeq, sm.ToSeq), doc, versionToken()},
+		seqArgs(seqs)...)
+	_, err = s.run(ctx, scriptReplaceSum, []string{k.conv, k.sums, k.sumOrder, k.sumStale, k.sumVer, k.turns}, args...)
 	if err != nil {
 		return sm, fail(fmt.Sprintf("replace summary level %d from %d of", sm.Level, sm.FromSeq), id, err)
 	}

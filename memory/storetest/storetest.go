@@ -264,9 +264,9 @@ func testAppendKeepsFields(t *testing.T, s memory.Store) {
 	mustCreate(t, s, memory.Conversation{ID: "c"})
 	at := time.Date(2023, 5, 8, 13, 56, 7, 123456789, time.UTC)
 	in := []memory.Turn{
-		{Role: memory.RoleUser, Name: "Caroline", Content: "I went to a support group 🌈 yesterday.", CreatedAt: at, Tokens: 11,
-			Metadata: map[string]any{"blip_caption": "a rainbow flag", "dia_id": "D1:3"}},
-		{Role: memory.RoleAssistant, Content: "我的上司名叫赵雅琳。", Tokens: 9},
+		{Role: memory.RoleUser, Name: "Odile", Content: "I repainted the rowing boat 🚣 on Sunday.", CreatedAt: at, Tokens: 11,
+			Metadata: map[string]any{"photo": "a green boat on a trailer", "ref": "s1:3"}},
+		{Role: memory.RoleAssistant, Content: "楼下的面包店七点开门。", Tokens: 9},
 		{Role: memory.RoleSystem, Content: "sys", Tokens: 1},
 		{Role: memory.RoleTool, Name: "search", Content: `{"ok":true}`, Tokens: 4},
 	}

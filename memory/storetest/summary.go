@@ -33,6 +33,7 @@ func summaryTests() []struct {
 		{"DeleteTurnMarksSummariesStale", withSummaries(testDeleteTurnStale)},
 		{"DeleteConversationRemovesSummaries", withSummaries(testDeleteConversationSummaries)},
 		{"ConcurrentAddSummary", withSummaries(testConcurrentAddSummary)},
+		{"SummaryTurnsMustExist", withSummaries(testSummaryTurnsMustExist)},
 	}
 }
 
@@ -247,8 +248,8 @@ func testSummariesOrder(t *testing.T, s memory.Store, ss memory.SummaryStore) {
 	// sort differently as text (9 < 10, 101 < 1000, level 2 < 10).
 	in := []memory.Summary{
 		{Level: 10, FromSeq: 1, ToSeq: 1000, Content: "level ten", Producer: "llm:qwen3-30b-a3b", Tokens: 7, FromTime: base, ToTime: base.Add(48 * time.Hour)},
-		{Level: 0, FromSeq: 1, ToSeq: 4, Content: "Caroline went to a support group 🌈 on 7 May 2023.", Producer: "extractive", Tokens: 13, FromTime: base, ToTime: base.Add(time.Minute)},
-		{Level: 2, FromSeq: 1, ToSeq: 100, Content: "我的上司名叫赵雅琳。", Producer: "llm:x", Tokens: 9, FromTime: long, ToTime: base},
+		{Level: 0, FromSeq: 1, ToSeq: 4, Content: "Odile repainted the rowing boat 🚣 on 7 May 2023.", Producer: "extractive", Tokens: 13, FromTime: base, ToTime: base.Add(time.Minute)},
+		{Level: 2, FromSeq: 1, ToSeq: 100, Content: "楼下的面包店七点开门。", Producer: "llm:x", Tokens: 9, FromTime: long, ToTime: base},
 		{Level: 0, FromSeq: 5, ToSeq: 9, Content: `quotes " and \ backslash`, Producer: "extractive", Tokens: 5, FromTime: base.Add(time.Hour), ToTime: base.Add(2 * time.Hour)},
 		{Level: 0, FromSeq: 10, ToSeq: 100, Content: "ten to a hundred", Producer: "extractive", Tokens: 4},
 		{Level: 2, FromSeq: 101, ToSeq: 1000, Content: "later", Producer: "llm:x", Tokens: 1, FromTime: base, ToTime: base},
@@ -471,4 +472,44 @@ func testConcurrentAddSummary(t *testing.T, s memory.Store, ss memory.SummarySto
 		require.Equal(t, fmt.Sprintf("worker %d", winner), got[round].Content)
 	}
 	require.Equal(t, []span{{0, 1, 4}, {0, 5, 8}}, spans(mustSummaries(t, ss, "c")))
+}
+
+// testSummaryTurnsMustExist: a summary written from a turn that has been
+// forgotten since is refused with ErrConflict, by AddSummary and by
+// ReplaceSummary, and nothing is written.
+func testSummaryTurnsMustExist(t *testing.T, s memory.Store, ss memory.SummaryStore) {
+	ctx := context.Background()
+	mustCreate(t, s, memory.Conversation{ID: "c"})
+	mustAppend(t, s, "c", userTurns("one", "two", "three", "four", "five"))
+	require.NoError(t, s.DeleteTurn(ctx, tenant, "c", 2))
+
+	withSeqs := func(m memory.Summary, seqs ...int64) memory.Summary { m.TurnSeqs = seqs; return m }
+	_, err := ss.AddSummary(ctx, tenant, "c", withSeqs(sm(0, 1, 4, "one two three four"), 1, 2, 3, 4))
+	require.ErrorIs(t, err, memory.ErrConflict)
+	require.Empty(t, mustSummaries(t, ss, "c"), "nothing written")
+
+	got, err := ss.AddSummary(ctx, tenant, "c", withSeqs(sm(0, 1, 4, "one three four"), 1, 3, 4))
+	require.NoError(t, err)
+	require.Nil(t, got.TurnSeqs, "TurnSeqs are not part of the stored summary")
+	stored := mustSummaries(t, ss, "c")
+	require.Len(t, stored, 1)
+	require.Nil(t, stored[0].TurnSeqs)
+
+	require.NoError(t, s.DeleteTurn(ctx, tenant, "c", 4)) // marks it stale
+	_, err = ss.ReplaceSummary(ctx, tenant, "c", withSeqs(sm(0, 1, 4, "one three four"), 1, 3, 4))
+	require.ErrorIs(t, err, memory.ErrConflict)
+	stored = mustSummaries(t, ss, "c")
+	require.True(t, stored[0].Stale, "the refused replace changed nothing")
+	require.Equal(t, "one three four", stored[0].Content)
+
+	_, err = ss.ReplaceSummary(ctx, tenant, "c", withSeqs(sm(0, 1, 4, "one three"), 1, 3))
+	require.NoError(t, err)
+	stored = mustSummaries(t, ss, "c")
+	require.False(t, stored[0].Stale)
+	require.Equal(t, "one three", stored[0].Content)
+
+	// Turns of another conversation do not count.
+	mustCreate(t, s, memory.Conversation{ID: "d"})
+	_, err = ss.AddSummary(ctx, tenant, "d", withSeqs(sm(0, 1, 1, "one"), 1))
+	require.ErrorIs(t, err, memory.ErrConflict)
 }

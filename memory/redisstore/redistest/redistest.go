@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,6 +47,29 @@ func RequireBinaries(tb testing.TB, names ...string) {
 // defaults, e.g. "--appendonly", "yes", "--appendfsync", "always".
 func StartServer(tb testing.TB, extra ...string) string {
 	tb.Helper()
+	return StartProcess(tb, extra...).Addr
+}
+
+// Server is a redis-server process started by StartProcess, for tests that
+// make it fail for real: stop it (SIGSTOP), resume it, kill it.
+type Server struct {
+	Addr string
+	cmd  *exec.Cmd
+}
+
+// Signal sends sig to the server process (syscall.SIGSTOP, SIGCONT,
+// SIGKILL …).
+func (s *Server) Signal(tb testing.TB, sig os.Signal) {
+	tb.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		tb.Fatalf("redistest: signal %v to redis-server on %s: %v", sig, s.Addr, err)
+	}
+}
+
+// StartProcess is StartServer returning the process too. A stopped
+// process is resumed before it is killed at cleanup.
+func StartProcess(tb testing.TB, extra ...string) *Server {
+	tb.Helper()
 	RequireBinaries(tb, "redis-server")
 	return start(tb, false, extra)
 }
@@ -58,7 +82,7 @@ func StartCluster(tb testing.TB) []string {
 	RequireBinaries(tb, "redis-server", "redis-cli")
 	addrs := make([]string, 3)
 	for i := range addrs {
-		addrs[i] = start(tb, true, nil)
+		addrs[i] = start(tb, true, nil).Addr
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
@@ -76,25 +100,25 @@ func StartCluster(tb testing.TB) []string {
 // start launches one redis-server and waits until it answers PING. A port
 // taken between probing and binding makes the server exit; then it tries
 // again with other ports.
-func start(tb testing.TB, cluster bool, extra []string) string {
+func start(tb testing.TB, cluster bool, extra []string) *Server {
 	tb.Helper()
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		addr, err := startOnce(tb, cluster, extra)
+		srv, err := startOnce(tb, cluster, extra)
 		if err == nil {
-			return addr
+			return srv
 		}
 		lastErr = err
 	}
 	tb.Fatalf("redistest: start redis-server: %v", lastErr)
-	return ""
+	return nil
 }
 
-func startOnce(tb testing.TB, cluster bool, extra []string) (string, error) {
+func startOnce(tb testing.TB, cluster bool, extra []string) (*Server, error) {
 	dir := tb.TempDir()
 	port, err := freePort()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	logFile := filepath.Join(dir, "redis.log")
@@ -110,7 +134,7 @@ func startOnce(tb testing.TB, cluster bool, extra []string) (string, error) {
 	if cluster {
 		bus, err := freePort()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		args = append(args,
 			"--cluster-enabled", "yes",
@@ -123,7 +147,7 @@ func startOnce(tb testing.TB, cluster bool, extra []string) (string, error) {
 	cmd := exec.Command("redis-server", args...)
 	setPdeathsig(cmd)
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("redis-server: %w", err)
+		return nil, fmt.Errorf("redis-server: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -131,6 +155,7 @@ func startOnce(tb testing.TB, cluster bool, extra []string) (string, error) {
 		select {
 		case <-exited:
 		default:
+			_ = cmd.Process.Signal(syscall.SIGCONT) // a SIGSTOPped server
 			_ = cmd.Process.Kill()
 			<-exited
 		}
@@ -147,16 +172,16 @@ func startOnce(tb testing.TB, cluster bool, extra []string) (string, error) {
 		select {
 		case err := <-exited:
 			log, _ := os.ReadFile(logFile)
-			return "", fmt.Errorf("redis-server on %s exited (%v):\n%s", addr, err, lastLines(log, 10))
+			return nil, fmt.Errorf("redis-server on %s exited (%v):\n%s", addr, err, lastLines(log, 10))
 		case <-ctx.Done():
 			stop()
 			log, _ := os.ReadFile(logFile)
-			return "", fmt.Errorf("redis-server on %s did not answer PING: %w\n%s", addr, ctx.Err(), lastLines(log, 10))
+			return nil, fmt.Errorf("redis-server on %s did not answer PING: %w\n%s", addr, ctx.Err(), lastLines(log, 10))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	tb.Cleanup(stop)
-	return addr, nil
+	return &Server{Addr: addr, cmd: cmd}, nil
 }
 
 func waitClusterOK(ctx context.Context, tb testing.TB, addr string) {

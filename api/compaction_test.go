@@ -67,15 +67,15 @@ func TestCompactionNeverBlocksARequest(t *testing.T) {
 	id := e.createConversation("c")
 	var contents []string
 	for i := range 30 {
-		contents = append(contents, fmt.Sprintf("Turn %d: Caroline told Melanie about the lake she painted on day %d.", i, i))
+		contents = append(contents, fmt.Sprintf("Turn %d: Ines told Tomas about the harbour she sketched on day %d.", i, i))
 	}
 	e.appendContents(id, contents...) // triggers the worker
 	<-stuck.entered                   // which is now stuck summarising this conversation
 
-	more := e.appendContents(id, "Caroline: I adopted a greyhound named Biscuit.", "Melanie: What a lovely name!")
+	more := e.appendContents(id, "Ines: I adopted a beagle named Pepper.", "Tomas: What a lovely name!")
 	require.Len(t, more, 2)
 	require.EqualValues(t, 32, more[1].Seq)
-	c := e.context(id, `{"message":{"role":"user","content":"What is the name of Caroline's dog?"},"budget_tokens":800}`)
+	c := e.context(id, `{"message":{"role":"user","content":"What is the name of Ines's dog?"},"budget_tokens":800}`)
 	require.NotEmpty(t, c.Messages)
 	require.Empty(t, c.Report.Summaries, "no summary exists yet: the context goes without")
 	require.Empty(t, e.summaries(id), "the summarizer is still stuck")

@@ -36,7 +36,7 @@ func openStore(t testing.TB) fullStore {
 // Vocabulary of the generated conversations.
 var (
 	genPeople  = []string{"Oscar", "Luna", "Priya", "Daniel", "Grandma Rose", "Dr. Patel", "Aunt Maria"}
-	genPlaces  = []string{"Sweden", "Yosemite", "Boston", "the Louvre", "Lake Tahoe", "Kyoto", "the Pride parade"}
+	genPlaces  = []string{"Norway", "the Dolomites", "Boston", "the Louvre", "Lake Tahoe", "Kyoto", "the harvest fair"}
 	genPets    = []string{"Rex", "Mittens", "Biscuit", "Pepper"}
 	genMonths  = []string{"January", "March", "June", "August", "October", "December"}
 	genFillers = []string{"Thanks!", "Wow, nice pic!", "Haha, that's so true.", "That sounds like fun.",
@@ -66,7 +66,7 @@ func genFact(r *rand.Rand) string {
 	}
 }
 
-// genConversation makes n turns between Caroline and Melanie in sessions
+// genConversation makes n turns between Ines and Tomas in sessions
 // of 15–35 turns, a minute or two apart, with gaps of 1–14 days between
 // sessions; about half the turns state a fact among chatter.
 func genConversation(seed uint64, n int) []memory.Turn {
@@ -91,9 +91,9 @@ func genConversation(seed uint64, n int) []memory.Turn {
 				parts = append(parts, genFillers[r.IntN(len(genFillers))])
 			}
 		}
-		name, role := "Caroline", memory.RoleUser
+		name, role := "Ines", memory.RoleUser
 		if i%2 == 1 {
-			name, role = "Melanie", memory.RoleAssistant
+			name, role = "Tomas", memory.RoleAssistant
 		}
 		turns = append(turns, memory.Turn{Role: role, Name: name, Content: strings.Join(parts, " "), CreatedAt: at})
 	}
@@ -205,7 +205,7 @@ func TestCompactNow600Turns(t *testing.T) {
 			level0 += s.Tokens
 		}
 		require.Equal(t, ProducerExtractive, s.Producer)
-		require.Regexp(t, `^\[\d{1,2} [A-Z][a-z]+ 20\d\d\] (Caroline|Melanie): `, s.Content)
+		require.Regexp(t, `^\[\d{1,2} [A-Z][a-z]+ 20\d\d\] (Ines|Tomas): `, s.Content)
 	}
 	t.Logf("summaries per level: %v; level-0 tokens %d", levels, level0)
 	require.Greater(t, level0, DefaultLevelTokens, "the generated history outgrows LevelTokens at level 0")
@@ -488,7 +488,7 @@ func TestLLMSummariesAndFallbackInTheWorker(t *testing.T) {
 	tok := testTokenizer()
 
 	reg := prometheus.NewRegistry()
-	good := &cannedCompleter{reply: `{"summary": "Caroline and Melanie talked about their week on 8 May 2023."}`}
+	good := &cannedCompleter{reply: `{"summary": "Ines and Tomas talked about their week on 8 May 2023."}`}
 	w := newWorker(t, st, Config{}, Deps{Registerer: reg, Summarizer: NewLLM(good, "test-model", tok, nil)})
 	res, err := w.CompactNow(ctx, "acme", "good")
 	require.NoError(t, err)

@@ -38,16 +38,16 @@ func (s *blockingSummarizer) Summarize(ctx context.Context, in compaction.Input)
 func conversation(n int) []memory.Turn {
 	at := time.Date(2023, 5, 8, 10, 0, 0, 0, time.UTC)
 	names := []string{"Oscar", "Luna", "Priya", "Daniel"}
-	places := []string{"Sweden", "Boston", "Kyoto", "Yosemite"}
+	places := []string{"Norway", "Boston", "Kyoto", "the Dolomites"}
 	turns := make([]memory.Turn, n)
 	for i := range turns {
 		if i%20 == 0 && i > 0 {
 			at = at.Add(24 * time.Hour)
 		}
 		at = at.Add(time.Minute)
-		name, role := "Caroline", memory.RoleUser
+		name, role := "Ines", memory.RoleUser
 		if i%2 == 1 {
-			name, role = "Melanie", memory.RoleAssistant
+			name, role = "Tomas", memory.RoleAssistant
 		}
 		content := fmt.Sprintf("I met %s in %s on %d May. Thanks, that was fun!", names[i%4], places[(i/4)%4], 1+i%28)
 		turns[i] = memory.Turn{Role: role, Name: name, Content: content, CreatedAt: at, Tokens: tokenizer().Count(content)}

@@ -271,6 +271,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if deps.Assembler != nil {
+		if err := registerDegraded(deps.Registerer, deps.Assembler); err != nil {
+			return nil, err
+		}
+	}
 	cfg = cfg.withDefaults()
 	s := &Server{
 		cfg:     cfg,

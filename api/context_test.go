@@ -96,3 +96,12 @@ func TestContextTenantIsolation(t *testing.T) {
 		require.NotContains(t, m.Content, "tenant a")
 	}
 }
+
+// TestMetricsShowDegradedRecall: /metrics counts contexts assembled without
+// the index or the embedder (the counting itself is tested in retrieval).
+func TestMetricsShowDegradedRecall(t *testing.T) {
+	e := newEnv(t, Config{})
+	body := string(e.must(http.StatusOK, "GET", "/metrics", "").body)
+	require.Contains(t, body, `longmem_recall_degraded_total{part="index"} 0`)
+	require.Contains(t, body, `longmem_recall_degraded_total{part="embedder"} 0`)
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/longmem/longmem/memory"
+	"github.com/longmem/longmem/retrieval"
 )
 
 // metrics are the server's Prometheus collectors, registered on the
@@ -68,6 +69,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// registerDegraded exposes how many contexts were assembled without the
+// index or the embedder (each failed and recall went on without it).
+func registerDegraded(reg prometheus.Registerer, a *retrieval.Assembler) error {
+	for _, part := range []string{retrieval.PartIndex, retrieval.PartEmbedder} {
+		c := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "longmem_recall_degraded_total",
+			Help:        "Contexts assembled without a part of recall that failed (the index or the embedder).",
+			ConstLabels: prometheus.Labels{"part": part},
+		}, func() float64 { return float64(a.DegradedTotal(part)) })
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("api: register metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // outcome names the kind of a store call's error for metric labels.

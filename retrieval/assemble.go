@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/longmem/longmem/memory"
@@ -105,6 +106,10 @@ type Report struct {
 	Lore []LoreReport `json:"lore"`
 	// IndexedThrough is the index watermark the recall used.
 	IndexedThrough int64 `json:"indexed_through"`
+	// Degraded says what recall went without: the index or the embedder
+	// failed, and the context holds what the rest could give (absent when
+	// nothing failed).
+	Degraded []string `json:"degraded,omitempty"`
 }
 
 // SectionReport is the cost of one section. Tokens include the per-message
@@ -284,6 +289,8 @@ type Assembler struct {
 
 	termMu    sync.Mutex
 	termCache map[uint64]termCacheEntry // distinct terms of summary contents, by content hash
+
+	degradedIndex, degradedEmbedder atomic.Uint64 // contexts assembled without them
 }
 
 // NewAssembler wires an Assembler. embedder may be nil (lexical recall only).
@@ -396,7 +403,10 @@ func stickyStart(turns []memory.Turn, i int, block int64) []memory.Turn {
 
 // recall finds, scores and packs earlier turns (seq <= maxSeq) into budget
 // tokens; it returns them in chronological order with their report entries.
-func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq, wm int64, budget int, recent []memory.Turn) ([]Doc, []TurnReport, []TurnReport, error) {
+//
+// A failure of the embedder leaves vector recall out (noted in rep); one of
+// the index is returned as a *DegradedError.
+func (a *Assembler) recall(ctx context.Context, req Request, rep *Report, maxSeq, lastSeq, wm int64, budget int, recent []memory.Turn) ([]Doc, []TurnReport, []TurnReport, error) {
 	cfg := a.cfg
 	// The conversation's sessions, and its newest turn's time: the message
 	// is written after it, so periods it names relative to now resolve
@@ -414,14 +424,16 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq, wm
 	}
 	if a.embedder != nil {
 		vecs, err := a.embedder.Embed(ctx, []string{req.Message.Content})
-		if err != nil {
+		switch {
+		case err == nil:
+			q.Dense = vecs[0]
+		case !a.degrade(ctx, rep, degradedErr(PartEmbedder, fmt.Errorf("embed the message: %w", err))):
 			return nil, nil, nil, fmt.Errorf("retrieval: embed the message: %w", err)
 		}
-		q.Dense = vecs[0]
 	}
 	res, err := a.index.Search(ctx, ScopedID(req.Tenant, req.ConversationID), q)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("retrieval: search: %w", err)
+		return nil, nil, nil, degradedErr(PartIndex, fmt.Errorf("search: %w", err))
 	}
 	lexical, sessionOf := a.sessionStage(starts, res.Lexical)
 	hitSeqs := make(map[int64]*Candidate, len(lexical)+len(res.Dense))
@@ -459,7 +471,7 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq, wm
 	want = slices.Compact(want)
 	docs, err := a.index.Get(ctx, ScopedID(req.Tenant, req.ConversationID), want, false)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("retrieval: get docs: %w", err)
+		return nil, nil, nil, degradedErr(PartIndex, fmt.Errorf("get docs: %w", err))
 	}
 	bySeq := make(map[int64]Doc, len(docs))
 	pool := make(map[int64]Candidate, len(docs))
@@ -536,12 +548,12 @@ func (a *Assembler) recall(ctx context.Context, req Request, maxSeq, lastSeq, wm
 		in = in[:len(in)-1]
 	}
 	out := make([]Doc, len(in))
-	rep := make([]TurnReport, len(in))
+	turns := make([]TurnReport, len(in))
 	for i, c := range in {
 		out[i] = bySeq[c.Seq]
-		rep[i] = TurnReport{Seq: c.Seq, Section: SectionRecalled, Score: round4(c.Score), Tokens: c.Cost, Reasons: c.Reasons()}
+		turns[i] = TurnReport{Seq: c.Seq, Section: SectionRecalled, Score: round4(c.Score), Tokens: c.Cost, Reasons: c.Reasons()}
 	}
-	return out, rep, dropped, nil
+	return out, turns, dropped, nil
 }
 
 func inPeriods(t time.Time, periods []TimeRef) bool {

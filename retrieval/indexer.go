@@ -92,7 +92,7 @@ func (ix *Indexer) Sync(ctx context.Context, tenant, conv string, lastSeq int64)
 	scoped := ScopedID(tenant, conv)
 	wm, err := ix.index.Watermark(ctx, scoped)
 	if err != nil {
-		return 0, fmt.Errorf("retrieval: watermark of %s: %w", conv, err)
+		return 0, degradedErr(PartIndex, fmt.Errorf("watermark of %s: %w", conv, err))
 	}
 	if wm >= lastSeq {
 		return wm, nil
@@ -102,7 +102,7 @@ func (ix *Indexer) Sync(ctx context.Context, tenant, conv string, lastSeq int64)
 	defer mu.Unlock()
 	for {
 		if wm, err = ix.index.Watermark(ctx, scoped); err != nil {
-			return 0, fmt.Errorf("retrieval: watermark of %s: %w", conv, err)
+			return 0, degradedErr(PartIndex, fmt.Errorf("watermark of %s: %w", conv, err))
 		}
 		if wm >= lastSeq {
 			return wm, nil
@@ -119,7 +119,7 @@ func (ix *Indexer) Sync(ctx context.Context, tenant, conv string, lastSeq int64)
 			return wm, err
 		}
 		if err := ix.index.Upsert(ctx, scoped, docs); err != nil {
-			return wm, fmt.Errorf("retrieval: index %s: %w", conv, err)
+			return wm, degradedErr(PartIndex, fmt.Errorf("index %s: %w", conv, err))
 		}
 		ix.noteIndexed(scoped, docs, wm == 0)
 	}
@@ -148,7 +148,7 @@ func (ix *Indexer) Docs(ctx context.Context, turns []memory.Turn) ([]Doc, error)
 	if ix.embedder != nil {
 		vecs, err := ix.embedder.Embed(ctx, texts)
 		if err != nil {
-			return nil, fmt.Errorf("retrieval: embed %d turns: %w", len(texts), err)
+			return nil, degradedErr(PartEmbedder, fmt.Errorf("embed %d turns: %w", len(texts), err))
 		}
 		if len(vecs) != len(docs) {
 			return nil, fmt.Errorf("retrieval: embedder returned %d vectors for %d texts", len(vecs), len(docs))

@@ -306,20 +306,22 @@ func (a *Assembler) recallStage(ctx context.Context, s *assembly) error {
 		recallBudget -= sectionJoinCost
 	}
 	recallBudget -= a.count(recalledHeading)
+	// The index catches up first; when it (or the embedder indexing with
+	// it) fails, recall uses what the index already holds.
 	wm, err := a.indexer.Sync(ctx, s.req.Tenant, s.req.ConversationID, s.conv.LastSeq)
-	if err != nil {
+	if err != nil && !a.degrade(ctx, &s.rep, err) {
 		return err
 	}
 	s.rep.IndexedThrough = wm
 	if s.maxSeq > 0 && recallBudget > 0 {
-		var turns []TurnReport
-		var dropped []TurnReport
-		s.recalled, turns, dropped, err = a.recall(ctx, s.req, s.maxSeq, s.lastSeq, wm, recallBudget, s.recentIn)
-		if err != nil {
+		recalled, turns, dropped, err := a.recall(ctx, s.req, &s.rep, s.maxSeq, s.lastSeq, wm, recallBudget, s.recentIn)
+		switch {
+		case err == nil:
+			s.recalled, s.rep.Turns = recalled, turns
+			s.rep.Dropped = append(s.rep.Dropped, dropped...)
+		case !a.degrade(ctx, &s.rep, err):
 			return err
 		}
-		s.rep.Turns = turns
-		s.rep.Dropped = append(s.rep.Dropped, dropped...)
 	}
 	if len(s.recalled) > 0 {
 		text, cost := a.renderRecalled(s.recalled)

@@ -77,7 +77,7 @@ func TestLRUEvictsLeastRecentlyUsedConversation(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, idx.Upsert(ctx, "c", []retrieval.Doc{doc(7, tf(1, 1))}))
 
-	require.Equal(t, Stats{Conversations: 2, Docs: 3}, idx.Stats())
+	requireHeld(t, idx, 2, 3)
 	wm, err := idx.Watermark(ctx, "b")
 	require.NoError(t, err)
 	require.Zero(t, wm, "an evicted conversation is forgotten")
@@ -98,7 +98,7 @@ func TestLRUEvictsLeastRecentlyUsedConversation(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, idx.Upsert(ctx, "b", []retrieval.Doc{doc(1, tf(1, 1))}))
-	require.Equal(t, Stats{Conversations: 2, Docs: 2}, idx.Stats())
+	requireHeld(t, idx, 2, 2)
 	for conv, want := range map[string]int64{"a": 0, "b": 1, "c": 7} {
 		wm, err := idx.Watermark(ctx, conv)
 		require.NoError(t, err)
@@ -112,17 +112,17 @@ func TestLRUMaxDocs(t *testing.T) {
 	three := []retrieval.Doc{doc(1, tf(1, 1)), doc(2, tf(1, 1)), doc(3, tf(1, 1))}
 	require.NoError(t, idx.Upsert(ctx, "x", three))
 	require.NoError(t, idx.Upsert(ctx, "y", three[:2]))
-	require.Equal(t, Stats{Conversations: 2, Docs: 5}, idx.Stats())
+	requireHeld(t, idx, 2, 5)
 
 	require.NoError(t, idx.Upsert(ctx, "y", three[2:]))
-	require.Equal(t, Stats{Conversations: 1, Docs: 3}, idx.Stats(), "x, least recently used, is evicted")
+	requireHeld(t, idx, 1, 3, "x, least recently used, is evicted")
 	wm, err := idx.Watermark(ctx, "x")
 	require.NoError(t, err)
 	require.Zero(t, wm)
 
 	// Deletes give docs back.
 	require.NoError(t, idx.Delete(ctx, "y", []int64{1, 2}))
-	require.Equal(t, Stats{Conversations: 1, Docs: 1}, idx.Stats())
+	requireHeld(t, idx, 1, 1)
 
 	// The conversation being written is never evicted for MaxDocs.
 	var many []retrieval.Doc
@@ -130,13 +130,13 @@ func TestLRUMaxDocs(t *testing.T) {
 		many = append(many, doc(i, tf(2, 1)))
 	}
 	require.NoError(t, idx.Upsert(ctx, "z", many))
-	require.Equal(t, Stats{Conversations: 1, Docs: 10}, idx.Stats())
+	requireHeld(t, idx, 1, 10)
 	wm, err = idx.Watermark(ctx, "z")
 	require.NoError(t, err)
 	require.Equal(t, int64(10), wm)
 
 	require.NoError(t, idx.DeleteConversation(ctx, "z"))
-	require.Equal(t, Stats{}, idx.Stats())
+	requireHeld(t, idx, 0, 0)
 }
 
 func TestBM25Exact(t *testing.T) {
@@ -351,5 +351,18 @@ func TestTopK(t *testing.T) {
 			{Seq: 3, Score: 1},
 		}
 		require.Equal(t, want[:min(limit, len(want))], got, "limit %d", limit)
+	}
+}
+
+// requireHeld checks the conversations and docs an Index holds; holding
+// nothing, it must account no bytes either.
+func requireHeld(t *testing.T, idx *Index, convs, docs int, msgAndArgs ...any) {
+	t.Helper()
+	st := idx.Stats()
+	require.Equal(t, [2]int{convs, docs}, [2]int{st.Conversations, st.Docs}, msgAndArgs...)
+	if convs == 0 {
+		require.Zero(t, st.Bytes, msgAndArgs...)
+	} else {
+		require.Positive(t, st.Bytes, msgAndArgs...)
 	}
 }

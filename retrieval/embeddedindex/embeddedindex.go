@@ -148,6 +148,9 @@ func (i *Index) Stats() Stats {
 	return Stats{Conversations: len(i.convs), Docs: i.docs, Bytes: i.bytes, Evictions: i.evictions, Rebuilds: i.rebuilds}
 }
 
+// MaxBytes is the Index's byte bound (Config.MaxBytes; 0: none).
+func (i *Index) MaxBytes() int64 { return i.maxBytes }
+
 // Close forgets everything; later calls return ErrClosed. Closing twice is
 // a no-op.
 func (i *Index) Close() error {

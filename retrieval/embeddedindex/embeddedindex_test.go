@@ -366,3 +366,86 @@ func requireHeld(t *testing.T, idx *Index, convs, docs int, msgAndArgs ...any) {
 		require.Positive(t, st.Bytes, msgAndArgs...)
 	}
 }
+
+// TestMaxBytesEvictsWholeConversationsLRU bounds the index by bytes: past
+// the bound the least recently used conversations go whole, never the one
+// being written, and Stats counts evictions and rebuilds.
+func TestMaxBytesEvictsWholeConversationsLRU(t *testing.T) {
+	ctx := t.Context()
+	many := func(n int) []retrieval.Doc {
+		var docs []retrieval.Doc
+		for i := int64(1); i <= int64(n); i++ {
+			docs = append(docs, doc(i, tf(uint32(i), 1), tf(1_000_000+uint32(i), 2)))
+		}
+		return docs
+	}
+	// Measure one conversation of 100 docs, then allow a little over two.
+	probe := newIndex(t, Config{})
+	require.NoError(t, probe.Upsert(ctx, "p", many(100)))
+	one := probe.Stats().Bytes
+	require.Positive(t, one)
+
+	idx := newIndex(t, Config{MaxBytes: one * 5 / 2})
+	require.Zero(t, idx.Stats().Evictions)
+	for _, conv := range []string{"a", "b"} {
+		require.NoError(t, idx.Upsert(ctx, conv, many(100)))
+	}
+	requireHeld(t, idx, 2, 200)
+	// Reading a makes b the least recently used; c pushes it out.
+	_, err := idx.Watermark(ctx, "a")
+	require.NoError(t, err)
+	require.NoError(t, idx.Upsert(ctx, "c", many(100)))
+	requireHeld(t, idx, 2, 200)
+	st := idx.Stats()
+	require.LessOrEqual(t, st.Bytes, one*5/2)
+	require.Equal(t, int64(1), st.Evictions)
+	require.Equal(t, int64(3), st.Rebuilds)
+	for conv, want := range map[string]int64{"a": 100, "b": 0, "c": 100} {
+		wm, err := idx.Watermark(ctx, conv)
+		require.NoError(t, err)
+		require.Equal(t, want, wm, conv)
+	}
+
+	// A conversation bigger than the bound on its own is kept while it is
+	// written: everything else goes.
+	require.NoError(t, idx.Upsert(ctx, "big", many(400)))
+	requireHeld(t, idx, 1, 400)
+	st = idx.Stats()
+	require.Equal(t, int64(3), st.Evictions)
+	require.Equal(t, int64(4), st.Rebuilds)
+	require.Greater(t, st.Bytes, one*5/2)
+
+	// Rebuilding b counts once more; deletes give bytes back.
+	require.NoError(t, idx.Upsert(ctx, "b", many(10)))
+	require.Equal(t, int64(5), idx.Stats().Rebuilds)
+	require.NoError(t, idx.DeleteConversation(ctx, "big"))
+	require.NoError(t, idx.DeleteConversation(ctx, "b"))
+	requireHeld(t, idx, 0, 0)
+}
+
+// TestBytesTrackGrowth: the measured size grows with the docs held, about
+// linearly, and shrinks back when they are deleted.
+func TestBytesTrackGrowth(t *testing.T) {
+	ctx := t.Context()
+	idx := newIndex(t, Config{})
+	var sizes []int64
+	for round := range 4 {
+		var docs []retrieval.Doc
+		for i := range 500 {
+			seq := int64(round*500 + i + 1)
+			docs = append(docs, doc(seq, tf(uint32(seq%50), 1), tf(uint32(seq)*7919, 1)))
+		}
+		require.NoError(t, idx.Upsert(ctx, "c", docs))
+		sizes = append(sizes, idx.Stats().Bytes)
+	}
+	for i := 1; i < len(sizes); i++ {
+		require.Greater(t, sizes[i], sizes[i-1])
+		require.InEpsilon(t, sizes[0]*int64(i+1), sizes[i], 0.5, "size %d after %d docs", sizes[i], (i+1)*500)
+	}
+	var seqs []int64
+	for s := int64(1); s <= 1900; s++ {
+		seqs = append(seqs, s)
+	}
+	require.NoError(t, idx.Delete(ctx, "c", seqs))
+	require.Less(t, idx.Stats().Bytes, sizes[0], "compaction gives the bytes of deleted docs back")
+}

@@ -35,6 +35,10 @@ func (s *Server) routes() {
 	e.POST("/v1/conversations/:id/compact", s.compact, auth)
 	e.POST("/v1/conversations/:id/chat", s.chat, auth)
 
+	// Forget a user: every conversation of theirs (501 when the storage
+	// backend cannot).
+	e.DELETE("/v1/users/:user_id", s.deleteUser, auth)
+
 	// OpenAI-compatible: errors in OpenAI's shape.
 	oa := s.openAIRoute
 	e.POST("/v1/chat/completions", s.chatCompletions, oa, auth)

@@ -46,6 +46,8 @@ func Run(t *testing.T, newStore NewStore) {
 	}
 	// The optional memory.SummaryStore: skipped when the store lacks it.
 	tests = append(tests, summaryTests()...)
+	// The optional memory.UserDeleter: skipped when the store lacks it.
+	tests = append(tests, userTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

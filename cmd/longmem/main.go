@@ -25,6 +25,8 @@ func commands() []command {
 		{"serve", "serve the REST API (embedded storage in ./longmem-data by default)", runServe},
 		{"replay", "replay a dataset (LoCoMo, MemDaily) and measure what the contexts recall", runReplay},
 		{"card", "check or convert a Character Card (V1/V2/V3 JSON or PNG) offline", runCard},
+		{"export", "write conversations and bots as JSONL (streaming, resumable)", runExport},
+		{"import", "load a JSONL export into the storage (idempotent, resumable)", runImport},
 	}
 }
 

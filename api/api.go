@@ -42,6 +42,10 @@ type Config struct {
 	// keys, no authentication is asked for and every request belongs to the
 	// tenant "" (see CheckListenAddr).
 	Keys []Key `yaml:"keys" json:"keys,omitempty"`
+	// AdminKey, when set, is the Bearer key of the admin routes
+	// (/v1/admin/…: an online backup of the store); without it they answer
+	// 403. A secret: from LONGMEM_ADMIN_KEY or the config file.
+	AdminKey string `yaml:"admin_key" json:"admin_key,omitempty"`
 }
 
 // Key is one API key and the tenant whose data it may see.
@@ -72,6 +76,9 @@ func (c Config) Redacted() Config {
 		keys = nil
 	}
 	c.Keys = keys
+	if c.AdminKey != "" {
+		c.AdminKey = Redacted
+	}
 	return c
 }
 

@@ -39,6 +39,9 @@ func (s *Server) routes() {
 	// backend cannot).
 	e.DELETE("/v1/users/:user_id", s.deleteUser, auth)
 
+	// Admin: the admin key (api.admin_key), not a tenant's.
+	e.GET("/v1/admin/backup", s.backup, s.adminOnly)
+
 	// OpenAI-compatible: errors in OpenAI's shape.
 	oa := s.openAIRoute
 	e.POST("/v1/chat/completions", s.chatCompletions, oa, auth)

@@ -3,7 +3,18 @@ package memory
 import (
 	"context"
 	"fmt"
+	"io"
 )
+
+// Backuper is the optional ability of a Store to write a consistent copy
+// of itself while it serves: appends and reads go on meanwhile, and the
+// copy holds exactly what was committed when it began.
+type Backuper interface {
+	// Backup writes the copy to w and returns how many bytes it wrote.
+	// For the embedded store the copy is a bbolt file that the store
+	// opens as its data file (longmem restore).
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+}
 
 // TurnImporter is the optional ability of a Store to take turns with the
 // seqs they already have: what moving a conversation to another store

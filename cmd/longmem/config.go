@@ -251,6 +251,7 @@ var envVars = []envVar{
 		c.API.Keys, err = api.ParseKeys(v)
 		return err
 	}},
+	{"LONGMEM_ADMIN_KEY", "Bearer key of /v1/admin/… (online backup) (secret)", func(c *Config, v string) error { c.API.AdminKey = v; return nil }},
 	{"LONGMEM_API_MAX_TURN_BYTES", "largest turn content, bytes", func(c *Config, v string) (err error) {
 		c.API.MaxTurnBytes, err = parseInt[int]("LONGMEM_API_MAX_TURN_BYTES", v)
 		return err

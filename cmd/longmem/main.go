@@ -27,6 +27,8 @@ func commands() []command {
 		{"card", "check or convert a Character Card (V1/V2/V3 JSON or PNG) offline", runCard},
 		{"export", "write conversations and bots as JSONL (streaming, resumable)", runExport},
 		{"import", "load a JSONL export into the storage (idempotent, resumable)", runImport},
+		{"backup", "copy a serving longmem's embedded store (consistent, online)", runBackup},
+		{"restore", "put a backup in place as an embedded store", runRestore},
 	}
 }
 

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"io"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -48,4 +49,36 @@ func (s *Store) ImportTurns(ctx context.Context, tenant, id string, turns []memo
 		return 0, fmt.Errorf("embedded: import %q: %w", id, err)
 	}
 	return n, nil
+}
+
+var _ memory.Backuper = (*Store)(nil)
+
+// Backup implements memory.Backuper: bbolt's consistent read transaction
+// writes the whole file while writers go on (they never wait for it; the
+// pages it reads are not reused until it ends). ctx is checked between
+// writes to w.
+func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(ctxWriter{ctx, w})
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("embedded: backup: %w", err)
+	}
+	return n, nil
+}
+
+// ctxWriter fails writes once its context is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

@@ -98,8 +98,12 @@ func listLen(list []byte) (int, []byte) {
 }
 
 // nextPosting decodes the posting at the start of enc, whose gap is from
-// prev, and returns it with the rest of enc.
+// prev, and returns it with the rest of enc. Most postings are one byte
+// (a gap below 64 and a tf of 1): that case is decoded inline.
 func nextPosting(enc []byte, prev int32) (posting, []byte) {
+	if b := enc[0]; b < 0x80 && b&1 == 1 {
+		return posting{slot: prev + int32(b>>1), tf: 1}, enc[1:]
+	}
 	v, n := binary.Uvarint(enc)
 	enc = enc[n:]
 	p := posting{slot: prev + int32(v>>1), tf: 1}

@@ -24,9 +24,12 @@ type segList struct {
 	base int32
 }
 
-// bm25 accumulates one query term's contributions.
+// bm25 accumulates one query term's contributions. It holds the slices
+// of the conversation a posting reads, not the conversation, so the hot
+// loop does not chase a pointer per posting.
 type bm25 struct {
-	c               *conversation
+	seqs            []int64
+	lens            []float32
 	scores          []float64
 	touched         []int32
 	w, normA, normB float64
@@ -35,11 +38,11 @@ type bm25 struct {
 
 // add scores the posting of a live slot.
 func (a *bm25) add(p posting) {
-	if a.maxSeq > 0 && a.c.seqs[p.slot] > a.maxSeq {
+	if a.maxSeq > 0 && a.seqs[p.slot] > a.maxSeq {
 		return
 	}
 	tf := float64(p.tf)
-	v := a.w * tf / (tf + a.normA + float64(a.c.lens[p.slot])*a.normB)
+	v := a.w * tf / (tf + a.normA + float64(a.lens[p.slot])*a.normB)
 	if a.scores[p.slot] == 0 {
 		a.touched = append(a.touched, p.slot)
 	}
@@ -61,7 +64,7 @@ func (c *conversation) searchLexical(q retrieval.Query, sc *scratch) []retrieval
 		avgLen = 1
 	}
 	// norm(len) = k1*(1-b) + len*(k1*b/avgLen)
-	acc := bm25{c: c, scores: sc.scores, touched: sc.touched[:0], normA: k1 * (1 - b), normB: k1 * b / avgLen, maxSeq: q.MaxSeq}
+	acc := bm25{seqs: c.seqs, lens: c.lens, scores: sc.scores, touched: sc.touched[:0], normA: k1 * (1 - b), normB: k1 * b / avgLen, maxSeq: q.MaxSeq}
 	for _, qt := range q.Terms {
 		if !(qt.Weight > 0) {
 			continue
@@ -81,13 +84,14 @@ func (c *conversation) searchLexical(q retrieval.Query, sc *scratch) []retrieval
 			continue
 		}
 		acc.w = float64(qt.Weight) * math.Log(1+(n-df+0.5)/(df+0.5)) * (k1 + 1)
+		live := c.liveSlot
 		for _, l := range lists {
 			enc, prev := l.enc, l.base
 			for range l.n {
 				var p posting
 				p, enc = nextPosting(enc, prev)
 				prev = p.slot
-				if c.liveSlot[p.slot] {
+				if live[p.slot] {
 					acc.add(p)
 				}
 			}

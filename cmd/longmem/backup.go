@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,22 +21,11 @@ const dataFile = "longmem.db"
 
 func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, env map[string]string) int {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	url := fs.String("url", "http://"+defaultAddr, "base URL of the serving longmem")
 	out := fs.String("out", "", "file to write the backup to (required; replaced only once the copy is complete and checked)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: longmem backup --out FILE [--url URL]\n\nCopy the embedded store of a serving longmem (GET /v1/admin/backup: a consistent\nread transaction; the server goes on serving). The admin key comes from\nLONGMEM_ADMIN_KEY. Restore with longmem restore.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if *out == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+	const usage = "Usage: longmem backup --out FILE [--url URL]\n\nCopy the embedded store of a serving longmem (GET /v1/admin/backup: a consistent\nread transaction; the server goes on serving). The admin key comes from\nLONGMEM_ADMIN_KEY. Restore with longmem restore."
+	if code := parseCommand(fs, args, usage, stderr, "out"); code >= 0 {
+		return code
 	}
 	n, err := backup(ctx, *url, env["LONGMEM_ADMIN_KEY"], *out)
 	if err != nil {
@@ -110,23 +98,12 @@ func checkDataFile(path string) error {
 
 func runRestore(_ context.Context, args []string, stdout, stderr io.Writer, _ map[string]string) int {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	in := fs.String("in", "", "backup file from longmem backup (required)")
 	data := fs.String("data", defaultData, "embedded storage directory to restore into (not being served)")
 	force := fs.Bool("force", false, "replace the directory's existing store")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: longmem restore --in FILE [--data DIR] [--force]\n\nPut a backup in place as the embedded store of DIR (stop the server first).\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if *in == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+	const usage = "Usage: longmem restore --in FILE [--data DIR] [--force]\n\nPut a backup in place as the embedded store of DIR (stop the server first)."
+	if code := parseCommand(fs, args, usage, stderr, "in"); code >= 0 {
+		return code
 	}
 	if err := restore(*in, *data, *force); err != nil {
 		fmt.Fprintf(stderr, "longmem restore: %v\n", err)

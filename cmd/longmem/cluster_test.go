@@ -37,14 +37,23 @@ func startNode(t *testing.T, bin, name string, addrs []string, cfg, backendURL s
 	t.Helper()
 	addr := freeAddr(t)
 	logs := &syncBuffer{}
-	cmd := exec.Command(bin, "serve", "--config", cfg, "--addr", addr, "--backend", "redis",
-		"--redis-addrs", strings.Join(addrs, ","), "--backend-url", backendURL)
+	s := startLongmem(t, bin, []string{"serve", "--config", cfg, "--addr", addr, "--backend", "redis",
+		"--redis-addrs", strings.Join(addrs, ","), "--backend-url", backendURL}, []string{"LONGMEM_REDIS_CLUSTER=true"}, addr, logs)
+	return &node{server: s, name: name, logs: logs}
+}
+
+// startLongmem runs bin with args, the test's environment less its
+// LONGMEM_ variables plus env, its output in logs; it waits until addr
+// answers /healthz and kills the process when the test ends.
+func startLongmem(t *testing.T, bin string, args, env []string, addr string, logs *syncBuffer) *server {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "LONGMEM_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "LONGMEM_REDIS_CLUSTER=true")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
 	s := &server{cmd: cmd, base: "http://" + addr, exited: make(chan struct{})}
@@ -57,7 +66,7 @@ func startNode(t *testing.T, bin, name string, addrs []string, cfg, backendURL s
 		<-s.exited
 	})
 	waitHealthy(t, s.base, s.exited, logs)
-	return &node{server: s, name: name, logs: logs}
+	return s
 }
 
 // call sends a JSON request and returns the status and body; a transport

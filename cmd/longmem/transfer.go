@@ -108,16 +108,9 @@ func runExport(ctx context.Context, args []string, _, stderr io.Writer, env map[
 	out := f.fs.String("out", "", "output file (JSONL; required)")
 	tenantList := f.fs.String("tenants", "", "comma-separated tenants to export (the empty tenant, of servers without API keys, is the default)")
 	resume := f.fs.Bool("resume", false, "continue an interrupted export of --out after its last complete conversation")
-	f.fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: longmem export --out FILE [--tenants a,b] [--resume] [storage flags]\n\nWrite conversations (turns with their seqs and times, summaries) and bots as JSONL,\nstreaming, from the storage serve would use (an embedded data directory must not be\nserved at the same time).\n\nFlags:\n")
-		f.fs.PrintDefaults()
-	}
-	if code := parseTransfer(f, args, stderr); code >= 0 {
+	const usage = "Usage: longmem export --out FILE [--tenants a,b] [--resume] [storage flags]\n\nWrite conversations (turns with their seqs and times, summaries) and bots as JSONL,\nstreaming, from the storage serve would use (an embedded data directory must not be\nserved at the same time)."
+	if code := parseCommand(f.fs, args, usage, stderr, "out"); code >= 0 {
 		return code
-	}
-	if *out == "" {
-		fmt.Fprintln(stderr, "longmem export: --out is required")
-		return 2
 	}
 	// Not splitList: an empty item is the empty tenant.
 	tenants := strings.Split(*tenantList, ",")
@@ -131,17 +124,30 @@ func runExport(ctx context.Context, args []string, _, stderr io.Writer, env map[
 	return 0
 }
 
-// parseTransfer parses args; it returns an exit code, or -1 to go on.
-func parseTransfer(f *serveFlags, args []string, stderr io.Writer) int {
-	if err := f.fs.Parse(args); err != nil {
+// parseCommand parses a subcommand's args with fs, whose Usage prints
+// usage and then the flags; flags named in required must be set. It
+// returns an exit code, or -1 to go on.
+func parseCommand(fs *flag.FlagSet, args []string, usage string, stderr io.Writer, required ...string) int {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if f.fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "longmem %s: unexpected arguments %q\n", f.fs.Name(), f.fs.Args())
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "longmem %s: unexpected arguments %q\n", fs.Name(), fs.Args())
 		return 2
+	}
+	for _, name := range required {
+		if fs.Lookup(name).Value.String() == "" {
+			fmt.Fprintf(stderr, "longmem %s: --%s is required\n", fs.Name(), name)
+			return 2
+		}
 	}
 	return -1
 }
@@ -282,16 +288,9 @@ func exportConversations(ctx context.Context, store memory.Store, tenant, after 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, env map[string]string) int {
 	f := transferFlags("import", stderr)
 	in := f.fs.String("in", "", "input file (JSONL from longmem export; required)")
-	f.fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: longmem import --in FILE [storage flags]\n\nLoad an export into the storage serve would use. Idempotent: what is already there\n(bots, conversations, turns by seq, summaries) is skipped, so an interrupted import\nis resumed by running it again.\n\nFlags:\n")
-		f.fs.PrintDefaults()
-	}
-	if code := parseTransfer(f, args, stderr); code >= 0 {
+	const usage = "Usage: longmem import --in FILE [storage flags]\n\nLoad an export into the storage serve would use. Idempotent: what is already there\n(bots, conversations, turns by seq, summaries) is skipped, so an interrupted import\nis resumed by running it again."
+	if code := parseCommand(f.fs, args, usage, stderr, "in"); code >= 0 {
 		return code
-	}
-	if *in == "" {
-		fmt.Fprintln(stderr, "longmem import: --in is required")
-		return 2
 	}
 	n, err := importFile(ctx, f, env, *in)
 	if err != nil {

@@ -19,18 +19,8 @@ func transferTests() []struct {
 		name string
 		fn   func(t *testing.T, s memory.Store)
 	}{
-		{"ImportTurnsKeepsSeqs", withImporter(testImportTurns)},
-		{"ImportTurnsInvalid", withImporter(testImportInvalid)},
-	}
-}
-
-func withImporter(fn func(t *testing.T, s memory.Store, im memory.TurnImporter)) func(t *testing.T, s memory.Store) {
-	return func(t *testing.T, s memory.Store) {
-		im, ok := s.(memory.TurnImporter)
-		if !ok {
-			t.Skipf("%T does not implement memory.TurnImporter", s)
-		}
-		fn(t, s, im)
+		{"ImportTurnsKeepsSeqs", withOptional(testImportTurns)},
+		{"ImportTurnsInvalid", withOptional(testImportInvalid)},
 	}
 }
 

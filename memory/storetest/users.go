@@ -18,18 +18,21 @@ func userTests() []struct {
 		name string
 		fn   func(t *testing.T, s memory.Store)
 	}{
-		{"DeleteUser", withUserDeleter(testDeleteUser)},
-		{"DeleteUserInvalid", withUserDeleter(testDeleteUserInvalid)},
+		{"DeleteUser", withOptional(testDeleteUser)},
+		{"DeleteUserInvalid", withOptional(testDeleteUserInvalid)},
 	}
 }
 
-func withUserDeleter(fn func(t *testing.T, s memory.Store, ud memory.UserDeleter)) func(t *testing.T, s memory.Store) {
+// withOptional runs fn when the store implements the optional interface I
+// and skips the subtest otherwise.
+func withOptional[I any](fn func(t *testing.T, s memory.Store, i I)) func(t *testing.T, s memory.Store) {
 	return func(t *testing.T, s memory.Store) {
-		ud, ok := s.(memory.UserDeleter)
+		i, ok := s.(I)
 		if !ok {
-			t.Skipf("%T does not implement memory.UserDeleter", s)
+			var zero *I
+			t.Skipf("%T does not implement %T", s, zero)
 		}
-		fn(t, s, ud)
+		fn(t, s, i)
 	}
 }
 

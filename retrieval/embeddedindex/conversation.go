@@ -318,7 +318,8 @@ func (c *conversation) maybeCompact() {
 	}
 }
 
-// doc returns a copy of the doc in slot s.
+// doc returns a copy of the doc in slot s, without its Terms (Get decodes
+// those of all its docs into one array).
 func (c *conversation) doc(s int32, vectors bool) retrieval.Doc {
 	m := &c.meta[s]
 	sp := c.speakers[m.speaker]
@@ -326,7 +327,6 @@ func (c *conversation) doc(s int32, vectors bool) retrieval.Doc {
 		Seq: c.seqs[s], Role: sp.role, Name: sp.name,
 		Content: m.text[:m.capAt], Caption: m.text[m.capAt:],
 		Tokens: int(m.tokens), LineTokens: int(m.lineTokens), Length: int(m.length),
-		Terms: decodeTerms(c.termsOf(s)),
 	}
 	if m.unixSec != 0 || m.unixNsec != 0 {
 		d.CreatedAt = time.Unix(m.unixSec, int64(m.unixNsec)).UTC()

@@ -361,10 +361,30 @@ func (i *Index) Get(ctx context.Context, conv string, seqs []int64, vectors bool
 		sorted := slices.Clone(seqs)
 		slices.Sort(sorted)
 		sorted = slices.Compact(sorted)
+		// The docs' terms are decoded into one array, one allocation
+		// (amortised) for all of them; each doc gets its own full slice.
+		slots := make([]int32, 0, len(sorted))
+		size := 0
 		for _, seq := range sorted {
 			if s, ok := c.bySeq[seq]; ok {
-				out = append(out, c.doc(s, vectors))
+				slots = append(slots, s)
+				size += len(c.termsOf(s))
 			}
+		}
+		terms := make([]retrieval.TermFreq, 0, size/3+len(slots)) // most terms take 3 to 5 bytes
+		ends := make([]int, len(slots))
+		out = make([]retrieval.Doc, len(slots))
+		for k, s := range slots {
+			out[k] = c.doc(s, vectors)
+			terms = appendDecodedTerms(terms, c.termsOf(s))
+			ends[k] = len(terms)
+		}
+		start := 0
+		for k, end := range ends {
+			if end > start {
+				out[k].Terms = terms[start:end:end]
+			}
+			start = end
 		}
 		return nil
 	})

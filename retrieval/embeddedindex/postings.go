@@ -215,48 +215,59 @@ func mergeSegments(a, b *segment, keep keepFunc) *segment {
 	return m
 }
 
-// appendTerms encodes a doc's terms (strictly ascending by id): per term
-// uvarint(idGap<<1 | count==1), then uvarint(count) when count != 1, where
-// idGap is the id less the previous id (less 0 for the first).
+// appendTerms encodes a doc's terms (strictly ascending by id): nothing
+// when there are none, else uvarint(n), the n ids as 4-byte little-endian
+// words (term ids are hashes: a gap between two would take as many bytes
+// as a varint, and fixed words decode without a loop), then a
+// uvarint(indexGap), uvarint(count) pair for each term whose count is not
+// 1, indexGap being its index less the index after the previous such term.
 func appendTerms(buf []byte, terms []retrieval.TermFreq) []byte {
-	var prev uint32
+	if len(terms) == 0 {
+		return buf
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(terms)))
 	for _, t := range terms {
-		gap := uint64(t.ID-prev) << 1
-		prev = t.ID
-		if t.Count == 1 {
-			buf = binary.AppendUvarint(buf, gap|1)
-			continue
+		buf = binary.LittleEndian.AppendUint32(buf, t.ID)
+	}
+	next := 0
+	for i, t := range terms {
+		if t.Count != 1 {
+			buf = binary.AppendUvarint(buf, uint64(i-next))
+			buf = binary.AppendUvarint(buf, uint64(t.Count))
+			next = i + 1
 		}
-		buf = binary.AppendUvarint(buf, gap)
-		buf = binary.AppendUvarint(buf, uint64(t.Count))
 	}
 	return buf
 }
 
-// eachTerm calls fn with each term id and count encoded by appendTerms.
-func eachTerm(enc []byte, fn func(id, count uint32)) {
-	var id uint32
-	for len(enc) > 0 {
-		v, n := binary.Uvarint(enc)
-		enc = enc[n:]
-		id += uint32(v >> 1)
-		count := uint32(1)
-		if v&1 == 0 {
-			c, n := binary.Uvarint(enc)
-			enc = enc[n:]
-			count = uint32(c)
-		}
-		fn(id, count)
+// appendDecodedTerms appends the terms encoded by appendTerms to dst.
+func appendDecodedTerms(dst []retrieval.TermFreq, enc []byte) []retrieval.TermFreq {
+	if len(enc) == 0 {
+		return dst
 	}
+	n, k := binary.Uvarint(enc)
+	enc = enc[k:]
+	start := len(dst)
+	for i := range int(n) {
+		dst = append(dst, retrieval.TermFreq{ID: binary.LittleEndian.Uint32(enc[4*i:]), Count: 1})
+	}
+	enc = enc[4*n:]
+	for next := 0; len(enc) > 0; {
+		gap, k := binary.Uvarint(enc)
+		enc = enc[k:]
+		count, k := binary.Uvarint(enc)
+		enc = enc[k:]
+		i := next + int(gap)
+		dst[start+i].Count = uint32(count)
+		next = i + 1
+	}
+	return dst
 }
 
-// decodeTerms returns the terms encoded by appendTerms, nil when there are
-// none.
-func decodeTerms(enc []byte) []retrieval.TermFreq {
-	if len(enc) == 0 {
-		return nil
+// eachTerm calls fn with each term id and count encoded by appendTerms.
+func eachTerm(enc []byte, fn func(id, count uint32)) {
+	var stack [64]retrieval.TermFreq
+	for _, t := range appendDecodedTerms(stack[:0], enc) {
+		fn(t.ID, t.Count)
 	}
-	out := make([]retrieval.TermFreq, 0, len(enc)/4+1)
-	eachTerm(enc, func(id, count uint32) { out = append(out, retrieval.TermFreq{ID: id, Count: count}) })
-	return out
 }

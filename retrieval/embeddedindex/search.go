@@ -24,33 +24,9 @@ type segList struct {
 	base int32
 }
 
-// bm25 accumulates one query term's contributions. It holds the slices
-// of the conversation a posting reads, not the conversation, so the hot
-// loop does not chase a pointer per posting.
-type bm25 struct {
-	seqs            []int64
-	lens            []float32
-	scores          []float64
-	touched         []int32
-	w, normA, normB float64
-	maxSeq          int64
-}
-
-// add scores the posting of a live slot.
-func (a *bm25) add(p posting) {
-	if a.maxSeq > 0 && a.seqs[p.slot] > a.maxSeq {
-		return
-	}
-	tf := float64(p.tf)
-	v := a.w * tf / (tf + a.normA + float64(a.lens[p.slot])*a.normB)
-	if a.scores[p.slot] == 0 {
-		a.touched = append(a.touched, p.slot)
-	}
-	a.scores[p.slot] += v
-}
-
 // searchLexical scores the live docs holding any query term with BM25. A
 // term's document frequency is its postings less its dead ones (deadDF).
+// It is the hot loop of recall: everything a posting reads is a local.
 func (c *conversation) searchLexical(q retrieval.Query, sc *scratch) []retrieval.Hit {
 	if c.live == 0 {
 		return nil
@@ -64,7 +40,8 @@ func (c *conversation) searchLexical(q retrieval.Query, sc *scratch) []retrieval
 		avgLen = 1
 	}
 	// norm(len) = k1*(1-b) + len*(k1*b/avgLen)
-	acc := bm25{seqs: c.seqs, lens: c.lens, scores: sc.scores, touched: sc.touched[:0], normA: k1 * (1 - b), normB: k1 * b / avgLen, maxSeq: q.MaxSeq}
+	normA, normB := k1*(1-b), k1*b/avgLen
+	seqs, lens, live, scores, touched, maxSeq := c.seqs, c.lens, c.liveSlot, sc.scores, sc.touched[:0], q.MaxSeq
 	for _, qt := range q.Terms {
 		if !(qt.Weight > 0) {
 			continue
@@ -83,31 +60,44 @@ func (c *conversation) searchLexical(q retrieval.Query, sc *scratch) []retrieval
 		if df <= 0 {
 			continue
 		}
-		acc.w = float64(qt.Weight) * math.Log(1+(n-df+0.5)/(df+0.5)) * (k1 + 1)
-		live := c.liveSlot
+		w := float64(qt.Weight) * math.Log(1+(n-df+0.5)/(df+0.5)) * (k1 + 1)
+		// Each (slot, tf) of a live doc within MaxSeq adds
+		// w·tf/(tf + norm(len)): the segments' postings, then the tail's.
 		for _, l := range lists {
 			enc, prev := l.enc, l.base
 			for range l.n {
 				var p posting
 				p, enc = nextPosting(enc, prev)
 				prev = p.slot
-				if live[p.slot] {
-					acc.add(p)
+				if !live[p.slot] || (maxSeq > 0 && seqs[p.slot] > maxSeq) {
+					continue
 				}
+				tf := float64(p.tf)
+				v := w * tf / (tf + normA + float64(lens[p.slot])*normB)
+				if scores[p.slot] == 0 {
+					touched = append(touched, p.slot)
+				}
+				scores[p.slot] += v
 			}
 		}
 		for _, p := range tail {
-			if c.liveSlot[p.slot] {
-				acc.add(p)
+			if !live[p.slot] || (maxSeq > 0 && seqs[p.slot] > maxSeq) {
+				continue
 			}
+			tf := float64(p.tf)
+			v := w * tf / (tf + normA + float64(lens[p.slot])*normB)
+			if scores[p.slot] == 0 {
+				touched = append(touched, p.slot)
+			}
+			scores[p.slot] += v
 		}
 	}
 	h := topK{limit: q.Limit}
-	for _, s := range acc.touched {
-		h.push(retrieval.Hit{Seq: c.seqs[s], Score: sc.scores[s]})
-		sc.scores[s] = 0
+	for _, s := range touched {
+		h.push(retrieval.Hit{Seq: seqs[s], Score: scores[s]})
+		scores[s] = 0
 	}
-	sc.touched = acc.touched[:0]
+	sc.touched = touched[:0]
 	return h.sorted()
 }
 
@@ -125,14 +115,19 @@ func (c *conversation) searchDense(q retrieval.Query) ([]retrieval.Hit, error) {
 	}
 	qinv := 1 / qn
 	h := topK{limit: q.Limit}
-	for s, seq := range c.seqs {
-		// invNorm is 0 for a missing or zero vector, which has no
-		// direction: skip it.
-		if !c.liveSlot[s] || c.invNorm[s] == 0 || (q.MaxSeq > 0 && seq > q.MaxSeq) {
-			continue
+	seqs, live, invNorm, dim := c.seqs, c.liveSlot, c.invNorm, c.dim
+	for ci, chunk := range c.vecs {
+		base := ci * vecChunkRows
+		for r := range len(chunk) / dim {
+			s := base + r
+			// invNorm is 0 for a missing or zero vector, which has no
+			// direction: skip it.
+			if !live[s] || invNorm[s] == 0 || (q.MaxSeq > 0 && seqs[s] > q.MaxSeq) {
+				continue
+			}
+			d := dot(q.Dense, chunk[r*dim:(r+1)*dim])
+			h.push(retrieval.Hit{Seq: seqs[s], Score: float64(d) * qinv * float64(invNorm[s])})
 		}
-		d := dot(q.Dense, c.vector(int32(s)))
-		h.push(retrieval.Hit{Seq: seq, Score: float64(d) * qinv * float64(c.invNorm[s])})
 	}
 	return h.sorted(), nil
 }

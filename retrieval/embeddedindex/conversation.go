@@ -49,9 +49,9 @@ type speaker struct{ role, name string }
 // tombstone until the next compaction.
 //
 // Per slot it keeps the seq, BM25 length and liveness in three dense arrays
-// (what a search touches per posting), a slotMeta, the doc's terms (delta/varint-coded in one
-// byte arena) and, when dense vectors are on, one row of a chunked float32
-// matrix and its inverse norm. The inverted index is a list of immutable
+// (what a search touches per posting), a slotMeta, the doc's terms in one
+// byte arena (see appendTerms) and, when dense vectors are on, one row of a
+// chunked float32 matrix and its inverse norm. The inverted index is a list of immutable
 // segments (term id → delta/varint-coded slots and frequencies, see
 // segment) covering consecutive slot ranges, plus a small mutable tail
 // (the last docs upserted, fewer than tailDocs) that is folded into a

@@ -9,10 +9,11 @@
 // the index is behind, first re-upserts the missing turns (Watermark, seq)
 // from the store, in seq order. The index never invents the missing prefix.
 //
-// Each conversation is compact (see conversation): per doc a fixed 64-byte
-// record, its text, and its terms delta/varint-coded in one byte arena; an
-// inverted index of immutable segments (term id → delta/varint-coded slots
-// and frequencies) plus a small mutable tail; and, with an embedder, a
+// Each conversation is compact (see conversation): per doc its seq, length
+// and liveness in dense arrays, a fixed 56-byte record, its text, and its
+// terms in one byte arena (see appendTerms); an inverted index of
+// immutable segments (term id → delta/varint-coded slots and frequencies)
+// plus a small mutable tail; and, with an embedder, a
 // chunked float32 matrix of dense vectors. Replaced and deleted docs become
 // tombstones, skipped by searches, dropped from postings when segments
 // merge, and compacted away once they outnumber the live docs. Vectors are

@@ -15,6 +15,36 @@ type scratch struct {
 	scores  []float64
 	touched []int32
 	lists   []segList
+	block   [128]posting // decoded postings of a segment list
+}
+
+// bm25 scores one query term's postings.
+type bm25 struct {
+	w, normA, normB float64
+	maxSeq          int64
+	seqs            []int64
+	lens            []float32
+	live            []bool
+	scores          []float64
+}
+
+// add adds w·tf/(tf + norm(len)) to the score of each posting's slot when
+// its doc is live and within MaxSeq, and returns touched with the slots
+// scored for the first time appended.
+func (a *bm25) add(ps []posting, touched []int32) []int32 {
+	w, normA, normB, maxSeq, seqs, lens, live, scores := a.w, a.normA, a.normB, a.maxSeq, a.seqs, a.lens, a.live, a.scores
+	for _, p := range ps {
+		if !live[p.slot] || (maxSeq > 0 && seqs[p.slot] > maxSeq) {
+			continue
+		}
+		tf := float64(p.tf)
+		v := w * tf / (tf + normA + float64(lens[p.slot])*normB)
+		if scores[p.slot] == 0 {
+			touched = append(touched, p.slot)
+		}
+		scores[p.slot] += v
+	}
+	return touched
 }
 
 // segList is one segment's encoded postings of a term.
@@ -61,36 +91,21 @@ func (c *conversation) searchLexical(q retrieval.Query, sc *scratch) []retrieval
 			continue
 		}
 		w := float64(qt.Weight) * math.Log(1+(n-df+0.5)/(df+0.5)) * (k1 + 1)
-		// Each (slot, tf) of a live doc within MaxSeq adds
-		// w·tf/(tf + norm(len)): the segments' postings, then the tail's.
+		// The segments' postings, decoded a block at a time, then the tail's.
+		acc := bm25{w: w, normA: normA, normB: normB, maxSeq: maxSeq, seqs: seqs, lens: lens, live: live, scores: scores}
 		for _, l := range lists {
 			enc, prev := l.enc, l.base
-			for range l.n {
-				var p posting
-				p, enc = nextPosting(enc, prev)
-				prev = p.slot
-				if !live[p.slot] || (maxSeq > 0 && seqs[p.slot] > maxSeq) {
-					continue
+			for left := l.n; left > 0; {
+				k := min(left, len(sc.block))
+				for i := range k {
+					sc.block[i], enc = nextPosting(enc, prev)
+					prev = sc.block[i].slot
 				}
-				tf := float64(p.tf)
-				v := w * tf / (tf + normA + float64(lens[p.slot])*normB)
-				if scores[p.slot] == 0 {
-					touched = append(touched, p.slot)
-				}
-				scores[p.slot] += v
+				left -= k
+				touched = acc.add(sc.block[:k], touched)
 			}
 		}
-		for _, p := range tail {
-			if !live[p.slot] || (maxSeq > 0 && seqs[p.slot] > maxSeq) {
-				continue
-			}
-			tf := float64(p.tf)
-			v := w * tf / (tf + normA + float64(lens[p.slot])*normB)
-			if scores[p.slot] == 0 {
-				touched = append(touched, p.slot)
-			}
-			scores[p.slot] += v
-		}
+		touched = acc.add(tail, touched)
 	}
 	h := topK{limit: q.Limit}
 	for _, s := range touched {

@@ -45,6 +45,10 @@ type Config struct {
 	// Limits are the rate limits per key and tenant and the concurrency
 	// bounds of the heavy routes.
 	Limits Limits `yaml:"limits" json:"limits"`
+	// AdminKey, when set, is the Bearer key of the admin routes
+	// (/v1/admin/…: an online backup of the store); without it they answer
+	// 403. A secret: from LONGMEM_ADMIN_KEY or the config file.
+	AdminKey string `yaml:"admin_key" json:"admin_key,omitempty"`
 }
 
 // Key is one API key and the tenant whose data it may see.
@@ -75,6 +79,9 @@ func (c Config) Redacted() Config {
 		keys = nil
 	}
 	c.Keys = keys
+	if c.AdminKey != "" {
+		c.AdminKey = Redacted
+	}
 	return c
 }
 

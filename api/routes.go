@@ -35,6 +35,13 @@ func (s *Server) routes() {
 	e.POST("/v1/conversations/:id/compact", s.compact, auth)
 	e.POST("/v1/conversations/:id/chat", s.chat, auth, s.boundChat)
 
+	// Forget a user: every conversation of theirs (501 when the storage
+	// backend cannot).
+	e.DELETE("/v1/users/:user_id", s.deleteUser, auth)
+
+	// Admin: the admin key (api.admin_key), not a tenant's.
+	e.GET("/v1/admin/backup", s.backup, s.adminOnly)
+
 	// OpenAI-compatible: errors in OpenAI's shape.
 	oa := s.openAIRoute
 	e.POST("/v1/chat/completions", s.chatCompletions, oa, auth, s.boundChat)

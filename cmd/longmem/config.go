@@ -252,11 +252,16 @@ var envVars = []envVar{
 		c.API.Keys, err = api.ParseKeys(v)
 		return err
 	}},
+	{"LONGMEM_ADMIN_KEY", "Bearer key of /v1/admin/… (online backup) (secret)", func(c *Config, v string) error { c.API.AdminKey = v; return nil }},
 	{"LONGMEM_API_MAX_TURN_BYTES", "largest turn content, bytes", func(c *Config, v string) (err error) {
 		c.API.MaxTurnBytes, err = parseInt[int]("LONGMEM_API_MAX_TURN_BYTES", v)
 		return err
 	}},
 	{"LONGMEM_RECALL_INDEX", "recall index: embedded or qdrant", func(c *Config, v string) error { c.Recall.Index = v; return nil }},
+	{"LONGMEM_RECALL_MAX_INDEX_BYTES", "embedded index byte bound (0: a quarter of memory, <0: none)", func(c *Config, v string) (err error) {
+		c.Recall.MaxIndexBytes, err = parseInt[int64]("LONGMEM_RECALL_MAX_INDEX_BYTES", v)
+		return err
+	}},
 	{"LONGMEM_QDRANT_ADDR", "Qdrant gRPC host:port", func(c *Config, v string) error { c.Recall.Qdrant.Addr = v; return nil }},
 	{"LONGMEM_QDRANT_API_KEY", "Qdrant API key (secret)", func(c *Config, v string) error { c.Recall.Qdrant.APIKey = v; return nil }},
 	{"LONGMEM_QDRANT_COLLECTION", "Qdrant collection (default longmem_turns)", func(c *Config, v string) error { c.Recall.Qdrant.Collection = v; return nil }},
@@ -354,6 +359,7 @@ type serveFlags struct {
 	maxTurn     int
 	maxBody     int64
 	index       string
+	indexBytes  int64
 	embedder    string
 	backendURL  string
 	model       string
@@ -377,6 +383,7 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.IntVar(&f.maxTurn, "max-turn-bytes", api.DefaultMaxTurnBytes, "largest turn content in bytes (env LONGMEM_API_MAX_TURN_BYTES)")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest request body in bytes (env LONGMEM_API_MAX_BODY_BYTES)")
 	fs.StringVar(&f.index, "index", indexEmbedded, "recall index: embedded or qdrant (env LONGMEM_RECALL_INDEX)")
+	fs.Int64Var(&f.indexBytes, "max-index-bytes", 0, "embedded index byte bound; 0: a quarter of memory, <0: none (env LONGMEM_RECALL_MAX_INDEX_BYTES)")
 	fs.StringVar(&f.embedder, "embedder", "none", "embedder: none, static:PATH or openai:URL (env LONGMEM_EMBEDDER)")
 	fs.StringVar(&f.backendURL, "backend-url", "", "OpenAI-compatible inference backend, e.g. http://localhost:8000/v1 (env LONGMEM_BACKEND_URL; key: LONGMEM_BACKEND_KEY)")
 	fs.StringVar(&f.model, "backend-model", "", "model name sent to the backend (env LONGMEM_BACKEND_MODEL)")
@@ -415,6 +422,8 @@ func (f *serveFlags) apply(cfg *Config) {
 			cfg.API.MaxBodyBytes = f.maxBody
 		case "index":
 			cfg.Recall.Index = f.index
+		case "max-index-bytes":
+			cfg.Recall.MaxIndexBytes = f.indexBytes
 		case "embedder":
 			f.err = errors.Join(f.err, parseEmbedderSpec(f.embedder, &cfg.Recall.Embedder))
 		case "backend-url":

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -71,25 +70,7 @@ func freeAddr(t *testing.T) string {
 func startServer(t *testing.T, bin, dir string, logs *syncBuffer) *server {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve", "--data", dir, "--addr", addr)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LONGMEM_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	require.NoError(t, cmd.Start())
-	s := &server{cmd: cmd, base: "http://" + addr, exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-s.exited
-	})
-	waitHealthy(t, s.base, s.exited, logs)
-	return s
+	return startLongmem(t, bin, []string{"serve", "--data", dir, "--addr", addr}, nil, addr, logs)
 }
 
 // waitHealthy polls /healthz until it answers 200, the process exits, or a

@@ -26,6 +26,10 @@ func commands() []command {
 		{"replay", "replay a dataset (LoCoMo, MemDaily) and measure what the contexts recall", runReplay},
 		{"card", "check or convert a Character Card (V1/V2/V3 JSON or PNG) offline", runCard},
 		{"bench", "drive a server on loopback with mixed load; latency, errors, RSS, --verify", runBench},
+		{"export", "write conversations and bots as JSONL (streaming, resumable)", runExport},
+		{"import", "load a JSONL export into the storage (idempotent, resumable)", runImport},
+		{"backup", "copy a serving longmem's embedded store (consistent, online)", runBackup},
+		{"restore", "put a backup in place as an embedded store", runRestore},
 	}
 }
 

@@ -21,10 +21,16 @@ type RecallConfig struct {
 	// demand) or "qdrant".
 	Index string `yaml:"index"`
 	// MaxConversations bounds the embedded index's LRU (default 1024).
-	MaxConversations int                       `yaml:"max_conversations"`
-	Qdrant           QdrantConfig              `yaml:"qdrant"`
-	Embedder         EmbedderConfig            `yaml:"embedder"`
-	Assembler        retrieval.AssemblerConfig `yaml:"assembler"`
+	MaxConversations int `yaml:"max_conversations"`
+	// MaxIndexBytes bounds the heap of the embedded index: past it whole
+	// conversations are evicted, least recently used first. 0 (default):
+	// a quarter of the memory the process may use (GOMEMLIMIT, the cgroup
+	// limit or the machine's memory, whichever is smallest); < 0: no bound.
+	// With a byte bound, max_conversations 0 means no count bound.
+	MaxIndexBytes int64                     `yaml:"max_index_bytes"`
+	Qdrant        QdrantConfig              `yaml:"qdrant"`
+	Embedder      EmbedderConfig            `yaml:"embedder"`
+	Assembler     retrieval.AssemblerConfig `yaml:"assembler"`
 }
 
 // EmbedderConfig selects the embedder: "none" (default, lexical recall
@@ -148,7 +154,7 @@ func openRecall(ctx context.Context, cfg RecallConfig, store memory.Store, tok r
 		}
 		idx = q
 	default:
-		e, err := embeddedindex.New(embeddedindex.Config{MaxConversations: cfg.MaxConversations})
+		e, err := embeddedindex.New(embeddedindex.Config{MaxConversations: cfg.MaxConversations, MaxBytes: indexBytes(cfg)})
 		if err != nil {
 			return nil, err
 		}

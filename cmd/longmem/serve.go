@@ -98,6 +98,11 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) 
 		store.Close()
 		return nil, err
 	}
+	if err := registerIndexMetrics(reg, rc.index); err != nil {
+		rc.index.Close()
+		store.Close()
+		return nil, err
+	}
 	worker, err := openCompaction(cfg, store, tok, reg, logger)
 	if err != nil {
 		rc.index.Close()

@@ -46,6 +46,10 @@ func Run(t *testing.T, newStore NewStore) {
 	}
 	// The optional memory.SummaryStore: skipped when the store lacks it.
 	tests = append(tests, summaryTests()...)
+	// The optional memory.UserDeleter: skipped when the store lacks it.
+	tests = append(tests, userTests()...)
+	// The optional memory.TurnImporter: skipped when the store lacks it.
+	tests = append(tests, transferTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
+	"unsafe"
 
 	"github.com/longmem/longmem/retrieval"
 )
@@ -15,47 +17,86 @@ import (
 // compacts; past it, it compacts once tombstones outnumber live docs.
 const compactMinDead = 64
 
+// vecChunkRows is how many dense vectors one chunk of the vector store
+// holds: vectors are appended to fixed-size chunks, so a growing
+// conversation never copies its vectors nor keeps a half-empty doubled
+// array.
+const vecChunkRows = 256
+
+// slotMeta is the fixed-size part of one doc that searches do not read
+// (56 bytes; what they read is in conversation.seqs, lens and liveSlot).
+// Strings are not duplicated per doc: the speaker (role, name) is an index
+// into the conversation's speaker table, and content and caption share one
+// string.
+type slotMeta struct {
+	unixSec    int64  // CreatedAt, seconds since the Unix epoch
+	text       string // content followed by caption
+	unixNsec   int32  // CreatedAt, nanoseconds within the second
+	tokens     int32  // Doc.Tokens
+	lineTokens int32  // Doc.LineTokens
+	length     int32  // Doc.Length, BM25's document length
+	capAt      int32  // text[:capAt] is the content, text[capAt:] the caption
+	termsEnd   uint32 // end of the doc's terms in conversation.terms (start: the previous slot's end)
+	speaker    uint32 // index into conversation.speakers
+	hasVec     bool
+}
+
+// speaker is a (role, name) pair, interned per conversation.
+type speaker struct{ role, name string }
+
 // conversation is the index of one conversation. Docs live in slots,
 // appended in upsert order; a replaced or deleted doc's slot becomes a
 // tombstone until the next compaction.
+//
+// Per slot it keeps the seq, BM25 length and liveness in three dense arrays
+// (what a search touches per posting), a slotMeta, the doc's terms in one
+// byte arena (see appendTerms) and, when dense vectors are on, one row of a
+// chunked float32 matrix and its inverse norm. The inverted index is a list of immutable
+// segments (term id → delta/varint-coded slots and frequencies, see
+// segment) covering consecutive slot ranges, plus a small mutable tail
+// (the last docs upserted, fewer than tailDocs) that is folded into a
+// segment when it fills.
 type conversation struct {
 	id string
 
 	// Guarded by Index.mu.
 	elem  *list.Element
-	count int // live docs as accounted in Index.docs
+	count int   // live docs as accounted in Index.docs
+	size  int64 // bytes as accounted in Index.bytes
 
 	// evicted is set (under Index.mu) when the Index forgets the
 	// conversation; writers that find it set start again.
 	evicted atomic.Bool
 
 	mu sync.RWMutex
-	// Per slot, guarded by mu.
-	seqs    []int64
-	alive   []bool
-	lengths []float32       // BM25 document length
-	hasVec  []bool          // the doc has a dense vector
-	invNorm []float32       // 1/‖v‖ of the doc's vector, 0 for a zero vector (never a dense hit)
-	docs    []retrieval.Doc // the doc with Dense nil (rows of vecs hold it)
-	vecs    []float32       // row-major, dim values per slot (zeros without a vector)
+	// Guarded by mu.
+	seqs     []int64
+	lens     []float32 // float32(Doc.Length)
+	liveSlot []bool
+	meta     []slotMeta
+	terms    []byte // every slot's terms, see appendTerms
+	speakers []speaker
+	spIndex  map[speaker]uint32
+	vecs     [][]float32 // chunks of vecChunkRows rows of dim values (zeros without a vector)
+	invNorm  []float32   // per slot when dim > 0: 1/‖v‖, 0 for a zero or missing vector (never a dense hit)
 
 	bySeq     map[int64]int32 // live docs only
-	postings  map[uint32]*postingList
+	segs      []*segment      // ascending, consecutive slot ranges [0, tailBase)
+	tailBase  int32           // first slot not in a segment
+	tail      map[uint32][]posting
+	tailPosts int // postings in tail
+	// deadDF counts, per term id, the postings of dead slots still in the
+	// segments and the tail: a term's document frequency is its postings
+	// less these. Kills add to it; merges, flushes and compaction, which
+	// drop dead postings, take away.
+	deadDF    map[uint32]int32
 	live      int
 	dead      int
+	textBytes int64   // sum of the live docs' text lengths
 	sumLen    float64 // over live docs
 	dim       int     // dimension of vecs; 0 until a doc has a vector
 	vecLive   int     // live docs with a vector
 	watermark int64
-}
-
-// postingList holds the slots whose doc contains a term, ascending, with the
-// term's count in each; tombstoned slots stay until compaction. df counts the
-// live ones.
-type postingList struct {
-	slots []int32
-	tfs   []uint32
-	df    int
 }
 
 func newConversation(id string) *conversation {
@@ -66,10 +107,12 @@ func newConversation(id string) *conversation {
 
 // reset empties the conversation (Watermark 0).
 func (c *conversation) reset() {
-	c.seqs, c.alive, c.lengths, c.hasVec, c.invNorm, c.docs, c.vecs = nil, nil, nil, nil, nil, nil, nil
+	c.seqs, c.lens, c.liveSlot, c.meta, c.terms, c.speakers, c.vecs, c.invNorm, c.segs = nil, nil, nil, nil, nil, nil, nil, nil, nil
+	c.spIndex = map[speaker]uint32{}
 	c.bySeq = map[int64]int32{}
-	c.postings = map[uint32]*postingList{}
-	c.live, c.dead, c.sumLen, c.dim, c.vecLive, c.watermark = 0, 0, 0, 0, 0, 0
+	c.tail, c.tailPosts, c.tailBase = map[uint32][]posting{}, 0, 0
+	c.deadDF = map[uint32]int32{}
+	c.live, c.dead, c.textBytes, c.sumLen, c.dim, c.vecLive, c.watermark = 0, 0, 0, 0, 0, 0, 0
 }
 
 // validate checks docs against each other and the conversation.
@@ -83,6 +126,17 @@ func (c *conversation) validate(docs []retrieval.Doc) error {
 			if d.Terms[j].ID <= d.Terms[j-1].ID {
 				return fmt.Errorf("seq %d: terms not strictly ascending by id at %d", d.Seq, j)
 			}
+		}
+		for _, f := range []struct {
+			name string
+			v    int
+		}{{"tokens", d.Tokens}, {"line tokens", d.LineTokens}, {"length", d.Length}} {
+			if f.v != int(int32(f.v)) {
+				return fmt.Errorf("seq %d: %s %d out of range", d.Seq, f.name, f.v)
+			}
+		}
+		if len(d.Content)+len(d.Caption) > math.MaxInt32 {
+			return fmt.Errorf("seq %d: text of %d bytes too long", d.Seq, len(d.Content)+len(d.Caption))
 		}
 		if len(d.Dense) == 0 {
 			continue
@@ -102,55 +156,114 @@ func (c *conversation) upsert(d retrieval.Doc) {
 		c.kill(s)
 	}
 	if len(d.Dense) > 0 && c.dim != len(d.Dense) {
-		// No live vector has another dimension (validate): resize the
-		// matrix, all zeros.
+		// No live vector has another dimension (validate): start the
+		// matrix afresh, all zeros.
 		c.dim = len(d.Dense)
-		c.vecs = make([]float32, len(c.seqs)*c.dim)
-	}
-	s := int32(len(c.seqs))
-	stored := d
-	stored.Dense = nil
-	stored.Terms = slices.Clone(d.Terms)
-	c.seqs = append(c.seqs, d.Seq)
-	c.alive = append(c.alive, true)
-	c.lengths = append(c.lengths, float32(d.Length))
-	c.docs = append(c.docs, stored)
-	var inv float32
-	has := len(d.Dense) > 0
-	if has {
-		c.vecs = append(c.vecs, d.Dense...)
-		if n := norm(d.Dense); n > 0 {
-			inv = float32(1 / n)
+		c.vecs, c.invNorm = nil, nil
+		for range c.meta {
+			c.appendVector(nil)
 		}
-		c.vecLive++
-	} else if c.dim > 0 {
-		c.vecs = append(c.vecs, make([]float32, c.dim)...)
 	}
-	c.hasVec = append(c.hasVec, has)
-	c.invNorm = append(c.invNorm, inv)
+	s := int32(len(c.meta))
+	text := d.Content
+	if d.Caption != "" {
+		text += d.Caption
+	}
+	c.terms = appendTerms(c.terms, d.Terms)
+	m := slotMeta{
+		text: text, capAt: int32(len(d.Content)),
+		tokens: int32(d.Tokens), lineTokens: int32(d.LineTokens), length: int32(d.Length),
+		termsEnd: uint32(len(c.terms)), speaker: c.intern(d.Role, d.Name),
+		hasVec: len(d.Dense) > 0,
+	}
+	if !d.CreatedAt.IsZero() {
+		m.unixSec, m.unixNsec = d.CreatedAt.Unix(), int32(d.CreatedAt.Nanosecond())
+	}
+	c.meta = append(c.meta, m)
+	c.seqs = append(c.seqs, d.Seq)
+	c.lens = append(c.lens, float32(d.Length))
+	c.liveSlot = append(c.liveSlot, true)
+	if c.dim > 0 {
+		c.appendVector(d.Dense)
+	}
 	c.post(s, d.Terms)
 	c.bySeq[d.Seq] = s
 	c.live++
+	c.textBytes += int64(len(text))
 	c.sumLen += float64(d.Length)
 	c.watermark = max(c.watermark, d.Seq)
+	if int(s+1-c.tailBase) >= tailDocs {
+		c.flushTail()
+	}
 }
 
-// kill tombstones slot s; the caller updates bySeq.
+// intern returns the index of (role, name) in the speaker table.
+func (c *conversation) intern(role, name string) uint32 {
+	k := speaker{role, name}
+	if i, ok := c.spIndex[k]; ok {
+		return i
+	}
+	i := uint32(len(c.speakers))
+	c.speakers = append(c.speakers, k)
+	c.spIndex[k] = i
+	return i
+}
+
+// appendVector appends the next slot's row (zeros when v is empty) and its
+// inverse norm. c.dim > 0 and v is empty or has c.dim values.
+func (c *conversation) appendVector(v []float32) {
+	s := len(c.invNorm)
+	if s%vecChunkRows == 0 {
+		c.vecs = append(c.vecs, make([]float32, 0, vecChunkRows*c.dim))
+	}
+	last := len(c.vecs) - 1
+	var inv float32
+	if len(v) > 0 {
+		c.vecs[last] = append(c.vecs[last], v...)
+		if n := norm(v); n > 0 {
+			inv = float32(1 / n)
+		}
+		c.vecLive++
+	} else {
+		c.vecs[last] = c.vecs[last][:len(c.vecs[last])+c.dim] // zeros: chunks are allocated zeroed
+	}
+	c.invNorm = append(c.invNorm, inv)
+}
+
+// vector returns slot s's row of the dense matrix. c.dim > 0.
+func (c *conversation) vector(s int32) []float32 {
+	row := int(s) % vecChunkRows
+	return c.vecs[int(s)/vecChunkRows][row*c.dim : (row+1)*c.dim]
+}
+
+// termsOf returns slot s's encoded terms.
+func (c *conversation) termsOf(s int32) []byte {
+	start := uint32(0)
+	if s > 0 {
+		start = c.meta[s-1].termsEnd
+	}
+	return c.terms[start:c.meta[s].termsEnd]
+}
+
+// kill tombstones slot s; the caller updates bySeq. Its postings stay (a
+// search skips dead slots) until a segment merge or compaction drops them.
 func (c *conversation) kill(s int32) {
-	if !c.alive[s] {
+	if !c.liveSlot[s] {
 		return
 	}
-	c.alive[s] = false
-	for _, tf := range c.docs[s].Terms {
-		if p := c.postings[tf.ID]; p != nil && tf.Count > 0 {
-			p.df--
+	m := &c.meta[s]
+	c.liveSlot[s] = false
+	eachTerm(c.termsOf(s), func(id, n uint32) {
+		if n > 0 {
+			c.deadDF[id]++
 		}
-	}
-	if c.hasVec[s] {
+	})
+	if m.hasVec {
 		c.vecLive--
 	}
-	c.sumLen -= float64(c.lengths[s])
-	c.docs[s] = retrieval.Doc{}
+	c.sumLen -= float64(c.lens[s])
+	c.textBytes -= int64(len(m.text))
+	m.text = ""
 	c.live--
 	c.dead++
 }
@@ -160,229 +273,148 @@ func (c *conversation) maybeCompact() {
 	if c.dead < compactMinDead || c.dead <= c.live {
 		return
 	}
-	oSeqs, oAlive, oLengths, oHasVec, oInvNorm, oDocs, oVecs, oDim :=
-		c.seqs, c.alive, c.lengths, c.hasVec, c.invNorm, c.docs, c.vecs, c.dim
+	oSeqs, oLens, oLive, oMeta, oTerms := c.seqs, c.lens, c.liveSlot, c.meta, c.terms
+	old := &conversation{meta: oMeta, terms: oTerms, vecs: c.vecs, dim: c.dim}
 	c.seqs = make([]int64, 0, c.live)
-	c.alive = make([]bool, 0, c.live)
-	c.lengths = make([]float32, 0, c.live)
-	c.hasVec = make([]bool, 0, c.live)
-	c.invNorm = make([]float32, 0, c.live)
-	c.docs = make([]retrieval.Doc, 0, c.live)
-	c.vecs = nil
+	c.lens = make([]float32, 0, c.live)
+	c.liveSlot = make([]bool, 0, c.live)
+	c.meta = make([]slotMeta, 0, c.live)
+	c.terms = make([]byte, 0, len(oTerms)*c.live/max(1, c.live+c.dead))
+	c.vecs, c.invNorm = nil, nil
 	if c.vecLive == 0 {
 		c.dim = 0
-	} else {
-		c.vecs = make([]float32, 0, c.live*c.dim)
 	}
 	c.bySeq = make(map[int64]int32, c.live)
-	c.postings = make(map[uint32]*postingList, len(c.postings))
-	c.dead = 0
+	c.dead, c.vecLive = 0, 0
 	var sumLen float64
-	for s := range oSeqs {
-		if !oAlive[s] {
+	for s := range oMeta {
+		if !oLive[s] {
 			continue
 		}
-		n := int32(len(c.seqs))
+		m := oMeta[s]
+		n := int32(len(c.meta))
+		c.terms = append(c.terms, old.termsOf(int32(s))...)
+		m.termsEnd = uint32(len(c.terms))
+		c.meta = append(c.meta, m)
 		c.seqs = append(c.seqs, oSeqs[s])
-		c.alive = append(c.alive, true)
-		c.lengths = append(c.lengths, oLengths[s])
-		c.hasVec = append(c.hasVec, oHasVec[s])
-		c.invNorm = append(c.invNorm, oInvNorm[s])
-		c.docs = append(c.docs, oDocs[s])
+		c.lens = append(c.lens, oLens[s])
+		c.liveSlot = append(c.liveSlot, true)
 		if c.dim > 0 {
-			c.vecs = append(c.vecs, oVecs[s*oDim:(s+1)*oDim]...)
+			var v []float32
+			if m.hasVec {
+				v = old.vector(int32(s))
+			}
+			c.appendVector(v)
 		}
 		c.bySeq[oSeqs[s]] = n
-		sumLen += float64(oLengths[s])
-		c.post(n, oDocs[s].Terms)
+		sumLen += float64(oLens[s])
 	}
 	c.sumLen = sumLen // recomputed, so float drift from kills does not build up
+	c.segs, c.tail, c.tailPosts, c.tailBase = nil, map[uint32][]posting{}, 0, 0
+	c.deadDF = map[uint32]int32{}
+	if len(c.meta) > 0 {
+		c.segs = []*segment{c.buildSegment(0, int32(len(c.meta)))}
+		c.tailBase = int32(len(c.meta))
+	}
 }
 
-// doc returns a copy of the doc in slot s.
+// doc returns a copy of the doc in slot s, without its Terms (Get decodes
+// those of all its docs into one array).
 func (c *conversation) doc(s int32, vectors bool) retrieval.Doc {
-	d := c.docs[s] // Terms is shared: stored docs' term slices are never modified
-	if vectors && c.hasVec[s] {
-		d.Dense = slices.Clone(c.vecs[int(s)*c.dim : (int(s)+1)*c.dim])
+	m := &c.meta[s]
+	sp := c.speakers[m.speaker]
+	d := retrieval.Doc{
+		Seq: c.seqs[s], Role: sp.role, Name: sp.name,
+		Content: m.text[:m.capAt], Caption: m.text[m.capAt:],
+		Tokens: int(m.tokens), LineTokens: int(m.lineTokens), Length: int(m.length),
+	}
+	if m.unixSec != 0 || m.unixNsec != 0 {
+		d.CreatedAt = time.Unix(m.unixSec, int64(m.unixNsec)).UTC()
+	}
+	if vectors && m.hasVec {
+		d.Dense = slices.Clone(c.vector(s))
 	}
 	return d
 }
 
-// post adds slot's terms to the posting lists.
+// post adds slot's terms to the tail's posting lists.
 func (c *conversation) post(slot int32, terms []retrieval.TermFreq) {
 	for _, tf := range terms {
 		if tf.Count == 0 {
 			continue
 		}
-		p := c.postings[tf.ID]
-		if p == nil {
-			p = &postingList{}
-			c.postings[tf.ID] = p
-		}
-		p.slots = append(p.slots, slot)
-		p.tfs = append(p.tfs, tf.Count)
-		p.df++
+		c.tail[tf.ID] = append(c.tail[tf.ID], posting{slot: slot, tf: tf.Count})
+		c.tailPosts++
 	}
 }
 
-// scratch is the per-search accumulator of lexical scores, indexed by slot.
-// Untouched entries are 0; a search resets what it touched.
-type scratch struct {
-	scores  []float64
-	touched []int32
-}
-
-// searchLexical scores the live docs holding any query term with BM25.
-func (c *conversation) searchLexical(q retrieval.Query, sc *scratch) []retrieval.Hit {
-	if c.live == 0 {
-		return nil
-	}
-	if len(sc.scores) < len(c.seqs) {
-		sc.scores = make([]float64, len(c.seqs))
-	}
-	scores, touched := sc.scores, sc.touched[:0]
-	n := float64(c.live)
-	avgLen := c.sumLen / n
-	if avgLen <= 0 {
-		avgLen = 1
-	}
-	// norm(len) = k1*(1-b) + len*(k1*b/avgLen)
-	normA, normB := k1*(1-b), k1*b/avgLen
-	for _, qt := range q.Terms {
-		p := c.postings[qt.ID]
-		if p == nil || p.df <= 0 || !(qt.Weight > 0) {
-			continue
-		}
-		df := float64(p.df)
-		w := float64(qt.Weight) * math.Log(1+(n-df+0.5)/(df+0.5)) * (k1 + 1)
-		for j, s := range p.slots {
-			if !c.alive[s] || (q.MaxSeq > 0 && c.seqs[s] > q.MaxSeq) {
-				continue
-			}
-			tf := float64(p.tfs[j])
-			v := w * tf / (tf + normA + float64(c.lengths[s])*normB)
-			if scores[s] == 0 {
-				touched = append(touched, s)
-			}
-			scores[s] += v
-		}
-	}
-	h := topK{limit: q.Limit}
-	for _, s := range touched {
-		h.push(retrieval.Hit{Seq: c.seqs[s], Score: scores[s]})
-		scores[s] = 0
-	}
-	sc.touched = touched[:0]
-	return h.sorted()
-}
-
-// searchDense scores the live docs with a vector by cosine similarity.
-func (c *conversation) searchDense(q retrieval.Query) ([]retrieval.Hit, error) {
-	if c.vecLive == 0 {
-		return nil, nil
-	}
-	if len(q.Dense) != c.dim {
-		return nil, fmt.Errorf("query dense dimension %d, conversation has %d", len(q.Dense), c.dim)
-	}
-	qn := norm(q.Dense)
-	if qn == 0 {
-		return nil, nil
-	}
-	qinv := 1 / qn
-	dim := c.dim
-	h := topK{limit: q.Limit}
-	for s, seq := range c.seqs {
-		// invNorm is 0 for a zero vector, which has no direction: skip it.
-		if !c.hasVec[s] || !c.alive[s] || c.invNorm[s] == 0 || (q.MaxSeq > 0 && seq > q.MaxSeq) {
-			continue
-		}
-		d := dot(q.Dense, c.vecs[s*dim:(s+1)*dim])
-		h.push(retrieval.Hit{Seq: seq, Score: float64(d) * qinv * float64(c.invNorm[s])})
-	}
-	return h.sorted(), nil
-}
-
-// norm is the Euclidean norm of v.
-func norm(v []float32) float64 {
-	return math.Sqrt(float64(dot(v, v)))
-}
-
-// dot is the inner product of a and b, len(b) >= len(a).
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// topK keeps the limit best hits in a min-heap whose root is the worst.
-type topK struct {
-	limit int
-	hits  []retrieval.Hit
-}
-
-// better orders hits: higher score first, then lower seq.
-func better(a, b retrieval.Hit) bool {
-	return a.Score > b.Score || (a.Score == b.Score && a.Seq < b.Seq)
-}
-
-func (h *topK) push(x retrieval.Hit) {
-	if len(h.hits) < h.limit {
-		h.hits = append(h.hits, x)
-		// sift up
-		i := len(h.hits) - 1
-		for i > 0 {
-			p := (i - 1) / 2
-			if !better(h.hits[p], h.hits[i]) {
-				break
-			}
-			h.hits[p], h.hits[i] = h.hits[i], h.hits[p]
-			i = p
-		}
+// flushTail folds the tail into a new segment and merges segments so that
+// each is more than twice the size of the next (a binary counter: a
+// conversation of n slots has O(log n) segments, and each posting is
+// re-encoded O(log n) times over its life).
+func (c *conversation) flushTail() {
+	end := int32(len(c.meta))
+	if end == c.tailBase {
 		return
 	}
-	if !better(x, h.hits[0]) {
-		return
-	}
-	h.hits[0] = x
-	// sift down
-	i, n := 0, len(h.hits)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		w := l
-		if r := l + 1; r < n && better(h.hits[l], h.hits[r]) {
-			w = r
-		}
-		if !better(h.hits[i], h.hits[w]) {
-			break
-		}
-		h.hits[i], h.hits[w] = h.hits[w], h.hits[i]
-		i = w
+	seg := encodeTail(c.tail, c.tailBase, end, c.keep)
+	c.tail, c.tailPosts, c.tailBase = map[uint32][]posting{}, 0, end
+	c.segs = append(c.segs, seg)
+	for n := len(c.segs); n >= 2 && c.segs[n-2].slots() <= 2*c.segs[n-1].slots(); n = len(c.segs) {
+		c.segs = append(c.segs[:n-2], mergeSegments(c.segs[n-2], c.segs[n-1], c.keep))
 	}
 }
 
-// sorted returns the hits best first.
-func (h *topK) sorted() []retrieval.Hit {
-	slices.SortFunc(h.hits, func(a, b retrieval.Hit) int {
-		switch {
-		case better(a, b):
-			return -1
-		case better(b, a):
-			return 1
+// keep reports whether a posting of term id is of a live doc; a dead one
+// is dropped, so it leaves deadDF.
+func (c *conversation) keep(id uint32, p posting) bool {
+	if c.liveSlot[p.slot] {
+		return true
+	}
+	if n := c.deadDF[id] - 1; n > 0 {
+		c.deadDF[id] = n
+	} else {
+		delete(c.deadDF, id)
+	}
+	return false
+}
+
+// buildSegment encodes the postings of the live docs in slots [from, to)
+// from their stored terms.
+func (c *conversation) buildSegment(from, to int32) *segment {
+	tail := map[uint32][]posting{}
+	for s := from; s < to; s++ {
+		if !c.liveSlot[s] {
+			continue
 		}
-		return 0
-	})
-	return h.hits
+		eachTerm(c.termsOf(s), func(id, n uint32) {
+			if n > 0 {
+				tail[id] = append(tail[id], posting{slot: s, tf: n})
+			}
+		})
+	}
+	return encodeTail(tail, from, to, func(uint32, posting) bool { return true })
+}
+
+// bytes estimates the heap the conversation holds: its arrays (by
+// capacity), the texts of its live docs, and its maps.
+func (c *conversation) bytes() int64 {
+	const mapEntry = 24 // a small map entry with its share of the table's slack
+	n := int64(unsafe.Sizeof(*c)) + int64(cap(c.meta))*int64(unsafe.Sizeof(slotMeta{})) +
+		int64(cap(c.seqs))*8 + int64(cap(c.lens))*4 + int64(cap(c.liveSlot)) +
+		c.textBytes + int64(cap(c.terms)) + int64(cap(c.invNorm))*4 +
+		int64(len(c.bySeq))*mapEntry + int64(len(c.spIndex))*(mapEntry+32)
+	for _, sp := range c.speakers {
+		n += int64(len(sp.role) + len(sp.name))
+	}
+	for _, v := range c.vecs {
+		n += int64(cap(v)) * 4
+	}
+	for _, s := range c.segs {
+		n += s.bytes()
+	}
+	// A tail list of n postings has a capacity below 2n (append doubling).
+	n += int64(len(c.tail))*(mapEntry+24) + int64(c.tailPosts)*2*int64(unsafe.Sizeof(posting{}))
+	n += int64(len(c.deadDF)) * mapEntry
+	return n
 }

@@ -3,17 +3,22 @@
 //
 // Nothing is persisted: the index is rebuilt from memory.Store. At start
 // every conversation is unknown, and a conversation that the LRU evicts (past
-// Config.MaxConversations or Config.MaxDocs) is simply forgotten; either way
-// its Watermark is 0. The caller that indexes turns therefore compares
-// Watermark with the turn it is about to upsert and, when the index is
-// behind, first re-upserts the missing turns (Watermark, seq) from the store,
-// in seq order. The index never invents the missing prefix.
+// Config.MaxConversations, Config.MaxDocs or Config.MaxBytes) is simply
+// forgotten; either way its Watermark is 0. The caller that indexes turns
+// therefore compares Watermark with the turn it is about to upsert and, when
+// the index is behind, first re-upserts the missing turns (Watermark, seq)
+// from the store, in seq order. The index never invents the missing prefix.
 //
-// Each conversation keeps posting lists (term id → ascending doc slots with
-// their term frequencies), the live document frequency of each term, document
-// lengths, and a contiguous []float32 matrix of dense vectors (one row per
-// slot). Replaced and deleted docs become tombstones, skipped by searches and
-// compacted away once they outnumber the live docs.
+// Each conversation is compact (see conversation): per doc its seq, length
+// and liveness in dense arrays, a fixed 56-byte record, its text, and its
+// terms in one byte arena (see appendTerms); an inverted index of
+// immutable segments (term id → delta/varint-coded slots and frequencies)
+// plus a small mutable tail; and, with an embedder, a
+// chunked float32 matrix of dense vectors. Replaced and deleted docs become
+// tombstones, skipped by searches, dropped from postings when segments
+// merge, and compacted away once they outnumber the live docs. Vectors are
+// kept as float32: Get returns them within the contract's 1e-5, which
+// float16 or int8 codes would not.
 //
 // Lexical scores are BM25 (k1 = 1.2, b = 0.75) with
 // IDF = ln(1 + (N - df + 0.5)/(df + 0.5)), where N, df and the average
@@ -48,7 +53,8 @@ const (
 	b  = 0.75
 )
 
-// DefaultMaxConversations is Config.MaxConversations when it is 0.
+// DefaultMaxConversations is Config.MaxConversations when it and
+// Config.MaxBytes are 0.
 const DefaultMaxConversations = 1024
 
 // ErrClosed is returned by every method of an Index after Close.
@@ -58,13 +64,19 @@ var ErrClosed = errors.New("embeddedindex: index closed")
 type Config struct {
 	// MaxConversations is how many conversations the Index holds at most;
 	// past it the least recently used one is evicted. 0 means
-	// DefaultMaxConversations.
+	// DefaultMaxConversations, or no bound when MaxBytes is set.
 	MaxConversations int
 	// MaxDocs, when > 0, bounds the docs held across all conversations:
 	// past it the least recently used conversations are evicted. The
 	// conversation being written is never evicted for it, so a single
 	// conversation may hold more than MaxDocs on its own. 0 means no bound.
 	MaxDocs int
+	// MaxBytes, when > 0, bounds the heap the Index holds across all
+	// conversations, as each conversation measures itself (Stats.Bytes):
+	// past it the least recently used conversations are evicted whole. As
+	// with MaxDocs, the conversation being written is never evicted for it.
+	// 0 means no bound.
+	MaxBytes int64
 }
 
 // Validate reports a negative bound.
@@ -75,26 +87,40 @@ func (c Config) Validate() error {
 	if c.MaxDocs < 0 {
 		return fmt.Errorf("embeddedindex: MaxDocs %d < 0", c.MaxDocs)
 	}
+	if c.MaxBytes < 0 {
+		return fmt.Errorf("embeddedindex: MaxBytes %d < 0", c.MaxBytes)
+	}
 	return nil
 }
 
 // Stats describes what an Index holds.
 type Stats struct {
-	Conversations int // conversations held
-	Docs          int // live docs across them
+	Conversations int   // conversations held
+	Docs          int   // live docs across them
+	Bytes         int64 // heap held across them, as each measures itself
+	// Evictions counts the conversations evicted to keep within a bound
+	// (MaxConversations, MaxDocs or MaxBytes) since New.
+	Evictions int64
+	// Rebuilds counts the conversations built up from empty since New: the
+	// first upsert after a start, an eviction or a delete counts one.
+	Rebuilds int64
 }
 
 // Index is the in-process retrieval.Index. Make one with New.
 type Index struct {
-	maxConvs int
+	maxConvs int // 0: no bound
 	maxDocs  int
+	maxBytes int64
 	scratch  sync.Pool // *scratch, per lexical search
 
-	mu     sync.Mutex // guards the fields below and each conversation's elem and count
-	convs  map[string]*conversation
-	lru    list.List // of *conversation, most recently used first
-	docs   int       // sum of the conversations' count
-	closed bool
+	mu        sync.Mutex // guards the fields below and each conversation's elem, count and size
+	convs     map[string]*conversation
+	lru       list.List // of *conversation, most recently used first
+	docs      int       // sum of the conversations' count
+	bytes     int64     // sum of the conversations' size
+	evictions int64
+	rebuilds  int64
+	closed    bool
 }
 
 var _ retrieval.Index = (*Index)(nil)
@@ -104,23 +130,27 @@ func New(cfg Config) (*Index, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.MaxConversations == 0 {
+	if cfg.MaxConversations == 0 && cfg.MaxBytes == 0 {
 		cfg.MaxConversations = DefaultMaxConversations
 	}
 	return &Index{
 		maxConvs: cfg.MaxConversations,
 		maxDocs:  cfg.MaxDocs,
+		maxBytes: cfg.MaxBytes,
 		scratch:  sync.Pool{New: func() any { return new(scratch) }},
 		convs:    map[string]*conversation{},
 	}, nil
 }
 
-// Stats returns how many conversations and docs the Index holds.
+// Stats returns what the Index holds and has evicted.
 func (i *Index) Stats() Stats {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return Stats{Conversations: len(i.convs), Docs: i.docs}
+	return Stats{Conversations: len(i.convs), Docs: i.docs, Bytes: i.bytes, Evictions: i.evictions, Rebuilds: i.rebuilds}
 }
+
+// MaxBytes is the Index's byte bound (Config.MaxBytes; 0: none).
+func (i *Index) MaxBytes() int64 { return i.maxBytes }
 
 // Close forgets everything; later calls return ErrClosed. Closing twice is
 // a no-op.
@@ -132,7 +162,7 @@ func (i *Index) Close() error {
 	}
 	i.convs = nil
 	i.lru.Init()
-	i.docs = 0
+	i.docs, i.bytes = 0, 0
 	i.closed = true
 	return nil
 }
@@ -156,8 +186,10 @@ func (i *Index) lookup(conv string, create bool) (*conversation, error) {
 	c := newConversation(conv)
 	c.elem = i.lru.PushFront(c)
 	i.convs[conv] = c
-	for len(i.convs) > i.maxConvs {
+	i.rebuilds++
+	for i.maxConvs > 0 && len(i.convs) > i.maxConvs {
 		i.evictLocked(i.lru.Back().Value.(*conversation))
+		i.evictions++
 	}
 	return c, nil
 }
@@ -168,15 +200,14 @@ func (i *Index) evictLocked(c *conversation) {
 	i.lru.Remove(c.elem)
 	delete(i.convs, c.id)
 	i.docs -= c.count
-	c.count = 0
+	i.bytes -= c.size
+	c.count, c.size = 0, 0
 }
 
-// account adds delta docs to c's count and evicts least recently used
-// conversations other than c while the docs exceed MaxDocs.
-func (i *Index) account(c *conversation, delta int) {
-	if delta == 0 && i.maxDocs == 0 {
-		return
-	}
+// account adds delta docs to c's count, sets its size, and evicts least
+// recently used conversations other than c while the docs exceed MaxDocs
+// or the bytes MaxBytes.
+func (i *Index) account(c *conversation, delta int, size int64) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if c.evicted.Load() || i.closed {
@@ -184,17 +215,24 @@ func (i *Index) account(c *conversation, delta int) {
 	}
 	c.count += delta
 	i.docs += delta
-	for e := i.lru.Back(); e != nil && i.maxDocs > 0 && i.docs > i.maxDocs; {
+	i.bytes += size - c.size
+	c.size = size
+	over := func() bool {
+		return (i.maxDocs > 0 && i.docs > i.maxDocs) || (i.maxBytes > 0 && i.bytes > i.maxBytes)
+	}
+	for e := i.lru.Back(); e != nil && over(); {
 		prev := e.Prev()
 		if v := e.Value.(*conversation); v != c {
 			i.evictLocked(v)
+			i.evictions++
 		}
 		e = prev
 	}
 }
 
 // write runs fn on conv's index under its write lock, creating it if needed,
-// and accounts for the docs fn adds (or removes, if negative).
+// and accounts for the docs fn adds (or removes, if negative) and the
+// conversation's new size.
 func (i *Index) write(conv string, create bool, fn func(c *conversation) (int, error)) error {
 	for {
 		c, err := i.lookup(conv, create)
@@ -208,8 +246,9 @@ func (i *Index) write(conv string, create bool, fn func(c *conversation) (int, e
 			continue
 		}
 		delta, err := fn(c)
+		size := c.bytes()
 		c.mu.Unlock()
-		i.account(c, delta)
+		i.account(c, delta, size)
 		return err
 	}
 }
@@ -323,10 +362,30 @@ func (i *Index) Get(ctx context.Context, conv string, seqs []int64, vectors bool
 		sorted := slices.Clone(seqs)
 		slices.Sort(sorted)
 		sorted = slices.Compact(sorted)
+		// The docs' terms are decoded into one array, one allocation
+		// (amortised) for all of them; each doc gets its own full slice.
+		slots := make([]int32, 0, len(sorted))
+		size := 0
 		for _, seq := range sorted {
 			if s, ok := c.bySeq[seq]; ok {
-				out = append(out, c.doc(s, vectors))
+				slots = append(slots, s)
+				size += len(c.termsOf(s))
 			}
+		}
+		terms := make([]retrieval.TermFreq, 0, size/3+len(slots)) // most terms take 3 to 5 bytes
+		ends := make([]int, len(slots))
+		out = make([]retrieval.Doc, len(slots))
+		for k, s := range slots {
+			out[k] = c.doc(s, vectors)
+			terms = appendDecodedTerms(terms, c.termsOf(s))
+			ends[k] = len(terms)
+		}
+		start := 0
+		for k, end := range ends {
+			if end > start {
+				out[k].Terms = terms[start:end:end]
+			}
+			start = end
 		}
 		return nil
 	})

@@ -77,7 +77,7 @@ func TestLRUEvictsLeastRecentlyUsedConversation(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, idx.Upsert(ctx, "c", []retrieval.Doc{doc(7, tf(1, 1))}))
 
-	require.Equal(t, Stats{Conversations: 2, Docs: 3}, idx.Stats())
+	requireHeld(t, idx, 2, 3)
 	wm, err := idx.Watermark(ctx, "b")
 	require.NoError(t, err)
 	require.Zero(t, wm, "an evicted conversation is forgotten")
@@ -98,7 +98,7 @@ func TestLRUEvictsLeastRecentlyUsedConversation(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, idx.Upsert(ctx, "b", []retrieval.Doc{doc(1, tf(1, 1))}))
-	require.Equal(t, Stats{Conversations: 2, Docs: 2}, idx.Stats())
+	requireHeld(t, idx, 2, 2)
 	for conv, want := range map[string]int64{"a": 0, "b": 1, "c": 7} {
 		wm, err := idx.Watermark(ctx, conv)
 		require.NoError(t, err)
@@ -112,17 +112,17 @@ func TestLRUMaxDocs(t *testing.T) {
 	three := []retrieval.Doc{doc(1, tf(1, 1)), doc(2, tf(1, 1)), doc(3, tf(1, 1))}
 	require.NoError(t, idx.Upsert(ctx, "x", three))
 	require.NoError(t, idx.Upsert(ctx, "y", three[:2]))
-	require.Equal(t, Stats{Conversations: 2, Docs: 5}, idx.Stats())
+	requireHeld(t, idx, 2, 5)
 
 	require.NoError(t, idx.Upsert(ctx, "y", three[2:]))
-	require.Equal(t, Stats{Conversations: 1, Docs: 3}, idx.Stats(), "x, least recently used, is evicted")
+	requireHeld(t, idx, 1, 3, "x, least recently used, is evicted")
 	wm, err := idx.Watermark(ctx, "x")
 	require.NoError(t, err)
 	require.Zero(t, wm)
 
 	// Deletes give docs back.
 	require.NoError(t, idx.Delete(ctx, "y", []int64{1, 2}))
-	require.Equal(t, Stats{Conversations: 1, Docs: 1}, idx.Stats())
+	requireHeld(t, idx, 1, 1)
 
 	// The conversation being written is never evicted for MaxDocs.
 	var many []retrieval.Doc
@@ -130,13 +130,13 @@ func TestLRUMaxDocs(t *testing.T) {
 		many = append(many, doc(i, tf(2, 1)))
 	}
 	require.NoError(t, idx.Upsert(ctx, "z", many))
-	require.Equal(t, Stats{Conversations: 1, Docs: 10}, idx.Stats())
+	requireHeld(t, idx, 1, 10)
 	wm, err = idx.Watermark(ctx, "z")
 	require.NoError(t, err)
 	require.Equal(t, int64(10), wm)
 
 	require.NoError(t, idx.DeleteConversation(ctx, "z"))
-	require.Equal(t, Stats{}, idx.Stats())
+	requireHeld(t, idx, 0, 0)
 }
 
 func TestBM25Exact(t *testing.T) {
@@ -352,4 +352,100 @@ func TestTopK(t *testing.T) {
 		}
 		require.Equal(t, want[:min(limit, len(want))], got, "limit %d", limit)
 	}
+}
+
+// requireHeld checks the conversations and docs an Index holds; holding
+// nothing, it must account no bytes either.
+func requireHeld(t *testing.T, idx *Index, convs, docs int, msgAndArgs ...any) {
+	t.Helper()
+	st := idx.Stats()
+	require.Equal(t, [2]int{convs, docs}, [2]int{st.Conversations, st.Docs}, msgAndArgs...)
+	if convs == 0 {
+		require.Zero(t, st.Bytes, msgAndArgs...)
+	} else {
+		require.Positive(t, st.Bytes, msgAndArgs...)
+	}
+}
+
+// TestMaxBytesEvictsWholeConversationsLRU bounds the index by bytes: past
+// the bound the least recently used conversations go whole, never the one
+// being written, and Stats counts evictions and rebuilds.
+func TestMaxBytesEvictsWholeConversationsLRU(t *testing.T) {
+	ctx := t.Context()
+	many := func(n int) []retrieval.Doc {
+		var docs []retrieval.Doc
+		for i := int64(1); i <= int64(n); i++ {
+			docs = append(docs, doc(i, tf(uint32(i), 1), tf(1_000_000+uint32(i), 2)))
+		}
+		return docs
+	}
+	// Measure one conversation of 100 docs, then allow a little over two.
+	probe := newIndex(t, Config{})
+	require.NoError(t, probe.Upsert(ctx, "p", many(100)))
+	one := probe.Stats().Bytes
+	require.Positive(t, one)
+
+	idx := newIndex(t, Config{MaxBytes: one * 5 / 2})
+	require.Zero(t, idx.Stats().Evictions)
+	for _, conv := range []string{"a", "b"} {
+		require.NoError(t, idx.Upsert(ctx, conv, many(100)))
+	}
+	requireHeld(t, idx, 2, 200)
+	// Reading a makes b the least recently used; c pushes it out.
+	_, err := idx.Watermark(ctx, "a")
+	require.NoError(t, err)
+	require.NoError(t, idx.Upsert(ctx, "c", many(100)))
+	requireHeld(t, idx, 2, 200)
+	st := idx.Stats()
+	require.LessOrEqual(t, st.Bytes, one*5/2)
+	require.Equal(t, int64(1), st.Evictions)
+	require.Equal(t, int64(3), st.Rebuilds)
+	for conv, want := range map[string]int64{"a": 100, "b": 0, "c": 100} {
+		wm, err := idx.Watermark(ctx, conv)
+		require.NoError(t, err)
+		require.Equal(t, want, wm, conv)
+	}
+
+	// A conversation bigger than the bound on its own is kept while it is
+	// written: everything else goes.
+	require.NoError(t, idx.Upsert(ctx, "big", many(400)))
+	requireHeld(t, idx, 1, 400)
+	st = idx.Stats()
+	require.Equal(t, int64(3), st.Evictions)
+	require.Equal(t, int64(4), st.Rebuilds)
+	require.Greater(t, st.Bytes, one*5/2)
+
+	// Rebuilding b counts once more; deletes give bytes back.
+	require.NoError(t, idx.Upsert(ctx, "b", many(10)))
+	require.Equal(t, int64(5), idx.Stats().Rebuilds)
+	require.NoError(t, idx.DeleteConversation(ctx, "big"))
+	require.NoError(t, idx.DeleteConversation(ctx, "b"))
+	requireHeld(t, idx, 0, 0)
+}
+
+// TestBytesTrackGrowth: the measured size grows with the docs held, about
+// linearly, and shrinks back when they are deleted.
+func TestBytesTrackGrowth(t *testing.T) {
+	ctx := t.Context()
+	idx := newIndex(t, Config{})
+	var sizes []int64
+	for round := range 4 {
+		var docs []retrieval.Doc
+		for i := range 500 {
+			seq := int64(round*500 + i + 1)
+			docs = append(docs, doc(seq, tf(uint32(seq%50), 1), tf(uint32(seq)*7919, 1)))
+		}
+		require.NoError(t, idx.Upsert(ctx, "c", docs))
+		sizes = append(sizes, idx.Stats().Bytes)
+	}
+	for i := 1; i < len(sizes); i++ {
+		require.Greater(t, sizes[i], sizes[i-1])
+		require.InEpsilon(t, sizes[0]*int64(i+1), sizes[i], 0.5, "size %d after %d docs", sizes[i], (i+1)*500)
+	}
+	var seqs []int64
+	for s := int64(1); s <= 1900; s++ {
+		seqs = append(seqs, s)
+	}
+	require.NoError(t, idx.Delete(ctx, "c", seqs))
+	require.Less(t, idx.Stats().Bytes, sizes[0], "compaction gives the bytes of deleted docs back")
 }

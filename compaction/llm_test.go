@@ -68,7 +68,7 @@ func TestPromptShowsDatesLanguageAndTarget(t *testing.T) {
 	require.Contains(t, msgs[0].Content, `{"summary": "..."}`)
 	require.Contains(t, msgs[0].Content, "yesterday")
 	require.Equal(t, "user", msgs[1].Role)
-	require.Contains(t, msgs[1].Content, "[8 May 2023, 13:56] Caroline: I went to a LGBTQ support group yesterday")
+	require.Contains(t, msgs[1].Content, "[8 May 2023, 13:56] Priya: I joined a community choir at the library last Tuesday")
 
 	up := Prompt(Input{Level: 1, Items: []Item{{From: chunk[0].From, To: chunk[0].To, Content: "[8 May 2023] Caroline: A fact."}}, TargetTokens: 50})
 	require.Contains(t, up[0].Content, "summaries")

@@ -25,9 +25,12 @@ const maxAuthorLen = 100
 // maxBotQueryBytes bounds GET /v1/bots?q=.
 const maxBotQueryBytes = 200
 
-// patchAttempts bounds how often a PATCH without If-Match is applied again
-// after a concurrent update moved the latest version under it.
-const patchAttempts = 5
+// patchAttempts bounds how often a PATCH (or a lorebook PUT) without
+// If-Match is applied again after a concurrent update moved the latest
+// version under it. Every round one of the racing writers wins, so with k
+// writers at once the last needs k attempts; 5 made the sixth of six
+// concurrent PATCHes fail now and then.
+const patchAttempts = 16
 
 // botVersionResponse is one item of GET /v1/bots/{id}/versions.
 type botVersionResponse struct {
@@ -258,6 +261,24 @@ func (s *Server) patchBot(c echo.Context) error {
 	if err := decodeJSON(c, &patch, false); err != nil {
 		return err
 	}
+	return s.updateLatest(c, id, func(cur bots.Bot) (bots.Bot, error) {
+		next, err := bots.MergePatch(cur, patch)
+		if err != nil {
+			return bots.Bot{}, err
+		}
+		if next.ID != id {
+			return bots.Bot{}, memory.Invalid("id", "a bot's id cannot be changed (the patch sets %q)", next.ID)
+		}
+		return next, nil
+	})
+}
+
+// updateLatest stores change(latest) as bot id's next version and answers
+// it. With If-Match the latest must be the version it names (else 412);
+// without, a concurrent update that lands in between makes it read the
+// latest and apply change again (at most patchAttempts times), so no
+// update is lost.
+func (s *Server) updateLatest(c echo.Context, id string, change func(bots.Bot) (bots.Bot, error)) error {
 	who, err := author(c)
 	if err != nil {
 		return err
@@ -275,12 +296,9 @@ func (s *Server) patchBot(c echo.Context) error {
 		if ifv > 0 && cur.Version != ifv {
 			return botErr(bots.ErrPrecondition, id)
 		}
-		next, err := bots.MergePatch(cur, patch)
+		next, err := change(cur)
 		if err != nil {
 			return err
-		}
-		if next.ID != id {
-			return memory.Invalid("id", "a bot's id cannot be changed (the patch sets %q)", next.ID)
 		}
 		updated, err := s.deps.Bots.Update(ctx, tenant(c), next, cur.Version, who)
 		if err == nil {

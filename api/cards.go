@@ -21,7 +21,7 @@ import (
 // with the card in its chara/ccv3 text chunk, as the body or as the
 // multipart form field "file". ?id= names the new bot (default: generated).
 func (s *Server) importBot(c echo.Context) error {
-	body, err := cardBody(c)
+	body, err := uploadBody(c, "a Character Card (JSON or PNG)")
 	if err != nil {
 		return err
 	}
@@ -45,8 +45,9 @@ func (s *Server) importBot(c echo.Context) error {
 	return respondBot(c, http.StatusCreated, created)
 }
 
-// cardBody is the card's bytes: the multipart field "file", or the body.
-func cardBody(c echo.Context) ([]byte, error) {
+// uploadBody is an uploaded file's bytes: the multipart field "file", or
+// the body. what names the file expected, for errors.
+func uploadBody(c echo.Context, what string) ([]byte, error) {
 	req := c.Request()
 	mt, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	var r io.Reader = req.Body
@@ -57,7 +58,7 @@ func cardBody(c echo.Context) ([]byte, error) {
 			if errors.As(err, &mbe) {
 				return nil, err
 			}
-			return nil, memory.Invalid("file", "want the card (JSON or PNG) as the multipart form field \"file\": %v", err)
+			return nil, memory.Invalid("file", "want %s as the multipart form field \"file\": %v", what, err)
 		}
 		f, err := fh.Open()
 		if err != nil {
@@ -75,7 +76,7 @@ func cardBody(c echo.Context) ([]byte, error) {
 		return nil, memory.Invalid("body", "reading the request body: %v", err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, memory.Invalid("body", "the request body is empty; want a Character Card as JSON or as a PNG")
+		return nil, memory.Invalid("body", "the request body is empty; want %s", what)
 	}
 	return body, nil
 }

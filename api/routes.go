@@ -54,4 +54,6 @@ func (s *Server) routes() {
 	e.POST("/v1/bots/import", s.importBot, auth, nb)
 	e.GET("/v1/bots/:id/card", s.exportCard, auth, nb)
 	e.POST("/v1/bots/:id/lore/test", s.loreTest, auth, nb)
+	e.PUT("/v1/bots/:id/lorebook", s.putLorebook, auth, nb)
+	e.GET("/v1/bots/:id/lorebook", s.getLorebook, auth, nb)
 }

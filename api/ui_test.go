@@ -925,3 +925,34 @@ func TestUICtrlSTwiceSavesOnce(t *testing.T) {
 	require.Len(t, versions, 2, "one save")
 	b.noPageErrors()
 }
+
+// The Lorebook tab takes a SillyTavern World Info file: a new version with
+// its entries, drawn in the editor; a file that is no lorebook is refused
+// where it was dropped.
+func TestUIImportWorldInfo(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"vell","name":"Vell"}`)
+	wi, err := filepath.Abs(filepath.Join("..", "bots", "card", "testdata", "worldinfo.json"))
+	require.NoError(t, err)
+	for _, w := range []int{1440, 390} {
+		b := newBrowser(t, e.srv, w, 900)
+		b.open("/ui/#/bot/vell/lore")
+		b.wait(`document.querySelector('#lore-file')`)
+		before := decodeBot(t, e.must(http.StatusOK, "GET", "/v1/bots/vell", "")).Version
+		b.do(chromedp.SetUploadFiles(chromedp.CSS("#lore-file"), []string{wi}))
+		b.waitText("#save-status", fmt.Sprintf("version %d", before+1))
+		b.waitText(`[data-field="lorebook.entries[0].keys"]`, "lighthouse")
+		require.Equal(t, 10, eval[int](b, `document.querySelectorAll('#lore-entries .entry').length`))
+		got := decodeBot(t, e.must(http.StatusOK, "GET", "/v1/bots/vell", ""))
+		require.Equal(t, before+1, got.Version)
+		require.Len(t, got.Lorebook.Entries, 10)
+		b.shot(fmt.Sprintf("worldinfo-%d", w))
+
+		bad := filepath.Join(t.TempDir(), "notes.json")
+		require.NoError(t, os.WriteFile(bad, []byte(`{"hello":1}`), 0o644))
+		b.do(chromedp.SetUploadFiles(chromedp.CSS("#lore-file"), []string{bad}))
+		b.waitText("#lore-import-error", "notes.json")
+		require.Equal(t, before+1, decodeBot(t, e.must(http.StatusOK, "GET", "/v1/bots/vell", "")).Version, "nothing changed")
+		b.noPageErrors()
+	}
+}

@@ -86,6 +86,9 @@ func ParseJSON(b []byte) (bots.Bot, error) {
 }
 
 func fromMap(root map[string]any) (bots.Bot, error) {
+	if IsWorldInfo(root) && root["spec"] == nil {
+		return bots.Bot{}, worldInfoError()
+	}
 	top := newObj(root, "")
 	spec, err := top.str("spec")
 	if err != nil {
@@ -353,6 +356,10 @@ func parseEntry(m map[string]any, path string) (bots.LoreEntry, bool, error) {
 		return e, false, err
 	}
 	e.SelectiveLogic = stLogicOf(e.Extensions)
+	if logic, ok := o.rest["selective_logic"].(string); ok { // longmem's own lorebook JSON
+		e.SelectiveLogic = logic
+		delete(o.rest, "selective_logic")
+	}
 	hasID := false
 	if raw, ok := o.rest["id"]; ok && raw != nil {
 		if n, ok := raw.(json.Number); ok {
@@ -390,16 +397,7 @@ func withFields(ext, rest map[string]any) map[string]any {
 }
 
 func stash(ext map[string]any, key string, v any) map[string]any {
-	if ext == nil {
-		ext = map[string]any{}
-	}
-	f, _ := ext[FieldsKey].(map[string]any)
-	if f == nil {
-		f = map[string]any{}
-		ext[FieldsKey] = f
-	}
-	f[key] = v
-	return ext
+	return stashAs(ext, FieldsKey, map[string]any{key: v})
 }
 
 // Export writes b as a card in format V2 or V3 (JSON).
@@ -537,17 +535,7 @@ func bookMap(lb bots.Lorebook, v3 bool) map[string]any {
 // unstash splits ext into the stashed fields (a new map) and the rest (a
 // copy, never nil).
 func unstash(ext map[string]any) (fields, rest map[string]any) {
-	fields, rest = map[string]any{}, map[string]any{}
-	for k, v := range ext {
-		if k == FieldsKey {
-			if f, ok := v.(map[string]any); ok {
-				maps.Copy(fields, f)
-				continue
-			}
-		}
-		rest[k] = v
-	}
-	return fields, rest
+	return unstashKey(ext, FieldsKey)
 }
 
 func nonNil(s []string) []string {

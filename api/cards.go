@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -29,20 +30,48 @@ func (s *Server) importBot(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	b.ID = c.QueryParam("id")
-	if b.ID == "" {
-		b.ID = "b" + newID(s.deps.Clock())[1:]
+	dup := c.QueryParam("duplicate")
+	if dup != "" && dup != "copy" {
+		return memory.Invalid("duplicate", "%q: want copy (import even when the same card is already a bot) or nothing", clipParam(dup))
 	}
 	who, err := author(c)
 	if err != nil {
 		return err
 	}
-	created, err := s.deps.Bots.Create(c.Request().Context(), tenant(c), b, who)
+	ctx := c.Request().Context()
+	hash := bots.ContentHash(b)
+	if dup == "" {
+		existing, found, err := bots.FindSame(ctx, s.deps.Bots, tenant(c), hash)
+		if err != nil {
+			return err
+		}
+		if found {
+			return s.duplicateImport(c, existing)
+		}
+	}
+	b.ID = c.QueryParam("id")
+	if b.ID == "" {
+		b.ID = "b" + newID(s.deps.Clock())[1:]
+	}
+	created, err := s.deps.Bots.Create(ctx, tenant(c), b, who)
 	if err != nil {
 		return botErr(err, b.ID)
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/bots/"+created.ID)
 	return respondBot(c, http.StatusCreated, created)
+}
+
+// duplicateImport answers an import of a card that is already bot
+// existing: 200 with that bot (X-Duplicate-Of names it), or, when ?id=
+// asked for another id, 409 saying so. ?duplicate=copy imports anyway.
+func (s *Server) duplicateImport(c echo.Context, existing bots.Bot) error {
+	if id := c.QueryParam("id"); id != "" && id != existing.ID {
+		return &storeError{err: memory.ErrConflict,
+			conflict: "this card is already bot " + strconv.Quote(existing.ID) + " (duplicate_of); import it with ?duplicate=copy to make another bot of it"}
+	}
+	c.Response().Header().Set("X-Duplicate-Of", existing.ID)
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/bots/"+existing.ID)
+	return respondBot(c, http.StatusOK, existing)
 }
 
 // uploadBody is an uploaded file's bytes: the multipart field "file", or

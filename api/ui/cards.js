@@ -22,7 +22,8 @@ export function importCard(onDone) {
     status.textContent = '';
     const png = file.type === 'image/png' || /\.png$/i.test(file.name);
     try {
-      const { data } = await request('POST', '/v1/bots/import', { body: file, type: png ? 'image/png' : 'application/json' });
+      const { data, response } = await request('POST', '/v1/bots/import', { body: file, type: png ? 'image/png' : 'application/json' });
+      if (response.headers.get('X-Duplicate-Of')) toast(`${file.name} is already ${data.name} (${data.id}): opened it instead of making a copy`);
       await onDone(data);
     } catch (e) {
       status.textContent = `${file.name}: ${e.message}`;

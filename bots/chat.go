@@ -183,11 +183,18 @@ type ChatResult struct {
 // llm.ErrBackend or llm.ErrTimeout).
 type BackendFailure struct {
 	UserTurn memory.Turn
-	Err      error
+	// IdempotencyKey is the request's ("" when it sent none).
+	IdempotencyKey string
+	Err            error
 }
 
+// Error says what a client can do: retry with its key, which stores
+// nothing twice; without one, a retry stores the message again.
 func (e *BackendFailure) Error() string {
-	return fmt.Sprintf("%v (the user turn is stored as seq %d; retry with the same Idempotency-Key)", e.Err, e.UserTurn.Seq)
+	if e.IdempotencyKey != "" {
+		return fmt.Sprintf("%v (the user turn is stored as seq %d; retry with the same Idempotency-Key)", e.Err, e.UserTurn.Seq)
+	}
+	return fmt.Sprintf("%v (the user turn is stored as seq %d; the request had no Idempotency-Key, so sending it again stores the message again — send one to make retries safe)", e.Err, e.UserTurn.Seq)
 }
 
 func (e *BackendFailure) Unwrap() error { return e.Err }
@@ -427,7 +434,7 @@ func (c *Chat) Send(ctx context.Context, req ChatRequest) (ChatResult, error) {
 		var be *llm.BackendError
 		if errors.As(err, &be) {
 			c.deps.Logger.Warn("chat: backend failed", "conversation", conv.ID, "user_seq", user.Seq, "error", err)
-			return res, &BackendFailure{UserTurn: user, Err: err}
+			return res, &BackendFailure{UserTurn: user, IdempotencyKey: req.IdempotencyKey, Err: err}
 		}
 		return res, err
 	}

@@ -44,10 +44,13 @@ type botVersionsResponse struct {
 	Versions []botVersionResponse `json:"versions"`
 }
 
-// listBotsResponse is a page of bots in ascending id order; NextAfter is
-// the after= of the next page, "" on the last one.
+// listBotsResponse is a page of bots in ascending id order; Next, when not
+// null, is the after= cursor of the next page, as for conversations and
+// turns. NextAfter is the same cursor ("" on the last page), the name it
+// had before, kept for clients that read it.
 type listBotsResponse struct {
 	Bots      []bots.Bot `json:"bots"`
+	Next      *string    `json:"next"`
 	NextAfter string     `json:"next_after"`
 }
 
@@ -202,6 +205,7 @@ func (s *Server) listBots(c echo.Context) error {
 	if len(list) > limit || (fetch == limit && len(list) == limit) {
 		resp.Bots = list[:limit]
 		resp.NextAfter = list[limit-1].ID
+		resp.Next = &resp.NextAfter
 	}
 	if resp.Bots == nil {
 		resp.Bots = []bots.Bot{}

@@ -88,7 +88,7 @@ async function botList() {
     const res = await api.get('/v1/bots' + q({ q: search.value.trim(), after, limit: 50 }));
     for (const b of res.bots || []) list.append(botItem(b));
     if (!list.children.length) list.append(h('li', { class: 'muted' }, search.value ? 'No bot matches.' : 'No bots yet: create one or import a card.'));
-    after = res.next_after || '';
+    after = res.next ?? res.next_after ?? '';
     more.hidden = !after;
   };
   search.addEventListener('input', debounce(() => load(true).catch(fail), 200));

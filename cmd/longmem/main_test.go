@@ -30,18 +30,41 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (code int, stdo
 }
 
 func TestUsageAndUnknownCommand(t *testing.T) {
-	for _, args := range [][]string{nil, {"help"}, {"-h"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
 		code, out, _ := runCmd(t, nil, args...)
 		require.Equal(t, 0, code, args)
 		require.Contains(t, out, "serve")
 		require.Contains(t, out, "Usage")
 	}
-	code, out, _ := runCmd(t, nil, "help", "serve")
+	// Bare longmem is a usage error: usage on stderr, exit 2.
+	code, out, errOut := runCmd(t, nil)
+	require.Equal(t, 2, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "Usage")
+
+	// A command's --help is on stdout, exit 0, wherever it is among the
+	// flags — as longmem --help is.
+	for _, args := range [][]string{{"serve", "--help"}, {"replay", "-h"}, {"card", "--to", "v3", "--help"}, {"version", "--help"}} {
+		code, out, errOut := runCmd(t, nil, args...)
+		require.Equal(t, 0, code, args)
+		require.Contains(t, out, "Usage: longmem "+args[0], args)
+		require.Empty(t, errOut, args)
+	}
+
+	// version: one line with the Go version.
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, _ := runCmd(t, nil, args...)
+		require.Equal(t, 0, code)
+		require.Regexp(t, `^longmem \S+ \(commit [^)]+\) go\d`, out)
+	}
+	code, _, _ = runCmd(t, nil, "version", "extra")
+	require.Equal(t, 2, code)
+	code, out, _ = runCmd(t, nil, "help", "serve")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "-addr")
 	require.Contains(t, out, "LONGMEM_API_KEYS")
 
-	code, _, errOut := runCmd(t, nil, "frobnicate")
+	code, _, errOut = runCmd(t, nil, "frobnicate")
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, `unknown command "frobnicate"`)
 	code, _, _ = runCmd(t, nil, "help", "frobnicate")

@@ -37,6 +37,12 @@ func TestSplitSentences(t *testing.T) {
 		{"我养了一只猫!它叫Mimi。", []string{"我养了一只猫!", "它叫Mimi。"}},
 		{"  ", nil},
 		{"no terminator", []string{"no terminator"}},
+		{"I played Chopin, Op. 9 No. 2, my grandmother's favourite. She cried.", []string{"I played Chopin, Op. 9 No. 2, my grandmother's favourite.", "She cried."}},
+		{"See vol. 3, p. 12 and fig. 4. Then ch. 2.", []string{"See vol. 3, p. 12 and fig. 4.", "Then ch. 2."}},
+		{"I said no. 3 people came anyway.", []string{"I said no. 3 people came anyway."}},
+		{"I said no. Then I left.", []string{"I said no.", "Then I left."}},
+		{"We met on Oct. 12 at 5 p.m. on Baker St. near Mt. Hood. It rained.", []string{"We met on Oct. 12 at 5 p.m. on Baker St. near Mt. Hood.", "It rained."}},
+		{"The price rose 2.5 percent. Sales fell 3.", []string{"The price rose 2.5 percent.", "Sales fell 3."}},
 	}
 	for _, tc := range tests {
 		require.Equal(t, tc.want, splitSentences(tc.in), tc.in)
@@ -243,4 +249,34 @@ func BenchmarkExtractiveChunk(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// A nameless turn's speaker is written the same in a summary as in a
+// recalled excerpt ("assistant:", not "Assistant:").
+func TestSpeakerMatchesRecalledExcerpts(t *testing.T) {
+	for _, role := range []string{"user", "assistant"} {
+		recalled := retrieval.RecallLine(retrieval.Doc{Role: role, Content: "x"})
+		require.True(t, strings.HasPrefix(recalled, speakerOf("", role)+": "), "%q vs %q", recalled, speakerOf("", role))
+	}
+	require.Equal(t, "Ines", speakerOf(" Ines ", "user"))
+
+	// And a summary keeps a numbered work whole.
+	e := NewExtractive(testTokenizer())
+	items := []Item{
+		item("", 6, "I played Chopin's Nocturne Op. 9 No. 2, my grandmother's favourite piece, at the spring recital in the town hall."),
+		item("Sam", 6, "Thanks!"),
+		item("", 6, "That must have been a lovely evening, and a very brave choice of piece for a first recital in front of so many people."),
+		item("", 6, "Haha, yes, it was a bit scary but also really fun, and everyone was very kind and warm to me afterwards, which helped a lot."),
+		item("", 6, "Wow, that's great to hear! It sounds like the whole evening went well for you and your family, and they must be proud."),
+		item("", 6, "Yeah, totally, it was such a nice night, thanks so much for asking about it, it really means a lot to me, honestly."),
+	}
+	for i := range items {
+		if items[i].Speaker == "" {
+			items[i].Speaker = speakerOf("", []string{"user", "assistant"}[i%2])
+		}
+	}
+	out, err := e.Summarize(context.Background(), Input{Level: 0, Items: items, TargetTokens: 200})
+	require.NoError(t, err)
+	require.Contains(t, out.Content, "user: I played Chopin's Nocturne Op. 9 No. 2, my grandmother's favourite piece", out.Content)
+	require.NotContains(t, out.Content, "Assistant:")
 }

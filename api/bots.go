@@ -388,3 +388,17 @@ func (s *Server) restoreBotVersion(c echo.Context) error {
 	}
 	return respondBot(c, http.StatusOK, restored)
 }
+
+// botTokens counts what a bot's texts cost against the shares of its
+// budget: the body is a bot (the editor's draft, saved or not).
+func (s *Server) botTokens(c echo.Context) error {
+	var b bots.Bot
+	if err := decodeJSON(c, &b, false); err != nil {
+		return err
+	}
+	chat, err := s.chatLoop()
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, chat.Tokens(b, c.QueryParam("user")))
+}

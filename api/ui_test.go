@@ -956,3 +956,47 @@ func TestUIImportWorldInfo(t *testing.T) {
 		b.noPageErrors()
 	}
 }
+
+// The editor shows what the persona, its fields and each lore entry cost
+// against the shares of the bot's budget, warns when the persona cannot
+// fit, and the preview starts at the bot's own budget.
+func TestUITokenCountsAndPreviewBudget(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	long := strings.Repeat("Mara tends the glasshouse and remembers every seed she ever planted. ", 70)
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"mara","name":"Mara","description":`+jsString2(long)+`,"personality":"patient",
+		"model":{"context_window":2048,"max_output_tokens":448},
+		"lorebook":{"entries":[{"id":3,"keys":["seed"],"content":"Seeds are kept in paper envelopes.","enabled":true}]}}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/mara/persona")
+	b.waitText("#persona-tokens", "Persona:")
+	want := e.srv.deps.Chat.Tokens(decodeBot(t, e.must(http.StatusOK, "GET", "/v1/bots/mara", "")), "")
+	require.Equal(t, 1600, want.BudgetTokens)
+	b.waitText("#persona-tokens", fmt.Sprintf("%s tokens", commas(want.Persona.Tokens)))
+	b.waitText("#persona-tokens", "of its share 800 (persona_share 0.5, the default × budget 1,600)")
+	b.waitText("#persona-tokens", "too big")
+	b.waitText(`[data-field="description"]`, fmt.Sprintf("%s tokens", commas(want.Persona.Fields["description"])))
+	b.shot("tokens-persona")
+
+	// Shortening the persona updates the counts as one types.
+	b.setValue(`[data-field="description"] textarea`, "Mara tends the glasshouse.")
+	b.wait(`!document.querySelector('#persona-tokens').innerText.includes('too big')`)
+
+	b.click("#tab-lore")
+	b.waitText("#lore-tokens", "room for lore 160 tokens")
+	b.waitText(`.entry[data-entry-id="3"]`, fmt.Sprintf("· %d tokens", want.Lore.Entries[0].Tokens))
+
+	b.open("/ui/#/bot/mara/preview")
+	b.wait(`document.querySelector('#preview-budget')?.value === '1600'`)
+	b.noPageErrors()
+}
+
+func jsString2(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// commas writes n as the page does (en: 1,234).
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -8,6 +8,7 @@ import { versionsPanel } from './versions.js';
 import { previewPanel } from './preview.js';
 import { conversationsPanel } from './convs.js';
 import { exportButtons } from './cards.js';
+import { tokenCounter } from './tokens.js';
 import { crumbs, fail } from './app.js';
 
 const TABS = [
@@ -47,6 +48,7 @@ class Page {
     this.draft = bot ? clone(bot) : blank();
     this.dirty = false;
     this.panels = {};
+    this.countTokens = tokenCounter(this);
     this.render();
   }
 
@@ -93,6 +95,7 @@ class Page {
   renderForms() {
     replace(this.panels.persona, personaForm(this));
     replace(this.panels.lore, lorePanel(this));
+    this.countTokens();
   }
 
   go(tab) {
@@ -146,6 +149,7 @@ class Page {
     this.dirty = true;
     this.status.textContent = this.bot ? `version ${this.bot.version} · unsaved changes` : 'not saved yet';
     this.refreshPreview?.();
+    this.countTokens();
   }
 
   clearErrors() {

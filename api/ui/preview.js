@@ -13,9 +13,17 @@ export async function previewPanel(panel, page) {
   const scratch = h('textarea', { id: 'scratch-turns', rows: 6,
     placeholder: 'One turn per line, "Speaker: text".\nuser: Hi, I am Sam.\nassistant: Hello Sam!\nSam: I like castles.' });
   const message = h('textarea', { id: 'preview-message', rows: 2, placeholder: 'The user\'s next message' });
-  const budget = h('input', { id: 'preview-budget', type: 'number', min: '64', step: '64', value: String(page.bot.memory?.budget_tokens || 2048) });
+  // The bot's own budget, as a chat with it uses: memory.budget_tokens,
+  // else its window less its max output (the server says, with its
+  // defaults), until the designer picks another.
+  let touched = false;
+  const budget = h('input', { id: 'preview-budget', type: 'number', min: '64', step: '64', value: String(botBudget(page.bot)),
+    oninput: () => { touched = true; } });
+  request('POST', '/v1/bots/tokens', { body: page.bot })
+    .then(({ data }) => { if (!touched && data?.budget_tokens > 0) budget.value = String(data.budget_tokens); })
+    .catch(() => {});
   const presets = h('div', { class: 'row' }, [512, 1024, 2048, 4096, 8192].map((n) =>
-    h('button', { type: 'button', class: 'small', onclick: () => { budget.value = n; } }, String(n))));
+    h('button', { type: 'button', class: 'small', onclick: () => { touched = true; budget.value = n; } }, String(n))));
   const run = h('button', { type: 'button', class: 'primary', id: 'preview-run' }, 'Preview context');
   const err = h('p', { class: 'field-error', role: 'alert', id: 'preview-error' });
   const note = h('p', { class: 'warn small', 'aria-live': 'polite' });
@@ -175,4 +183,14 @@ function why(r) {
       : h('p', { class: 'muted' }, 'No summaries (none yet, or no room).'),
     (r.dropped || []).length ? h('details', {}, h('summary', {}, `Left out for lack of room (${r.dropped.length})`),
       h('ul', {}, r.dropped.map((t) => h('li', {}, `#${t.seq} (${t.tokens} tokens): ${(t.reasons || []).join('; ')}`)))) : null);
+}
+
+// botBudget is a chat's budget for bot with the built-in defaults (an
+// 8,192-token window, 512 output tokens), before the server says.
+function botBudget(bot) {
+  if (bot.memory?.budget_tokens > 0) return bot.memory.budget_tokens;
+  const window = bot.model?.context_window || 8192;
+  let out = bot.model?.max_output_tokens || 512;
+  if (out >= window) out = Math.floor(window / 2);
+  return window - out;
 }

@@ -575,9 +575,11 @@ func TestUIContextPreview(t *testing.T) {
 	require.Regexp(t, `persona \d+ tokens`, label)
 	require.Regexp(t, `message \d+ tokens`, label)
 	require.Contains(t, b.text(".legend"), "persona: ")
-	for _, sec := range []string{"lore_constant", "lore", "post_history"} {
-		require.Regexp(t, sec+` \d+ tokens`, label)
+	for _, sec := range []string{"constant lore", "triggered lore", "post-history instructions"} {
+		require.Regexp(t, sec+` \d+ tokens`, label, "sections by their friendly names")
 	}
+	require.NotContains(t, label, "lore_constant")
+	require.NotContains(t, b.text(".legend"), "post_history")
 	b.waitText("#preview-lore", "#2 Bergen")
 	b.waitText("#preview-messages", "Skerry Point is a rock with one lamp.")
 	b.shot("preview")
@@ -999,4 +1001,33 @@ func commas(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// What moved between two previews reads in ranges and friendly names:
+// twenty turns that came in are one line, not twenty.
+func TestUIPreviewMovesRanges(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	b := newBrowser(t, e.srv, 1440, 900)
+	b.open("/ui/")
+	b.wait(`document.readyState === 'complete'`)
+	eval[bool](b, `(() => { import('/ui/diff.js').then((m) => {
+		const turn = (seq, section) => ({ seq, section });
+		const prev = { budget: 2048, result: { messages: [], report: { sections: [{ name: 'lore_before', tokens: 30 }],
+			turns: [turn(1, 'recalled'), turn(2, 'recalled'), turn(40, 'recent')] } } };
+		const cur = { budget: 4096, result: { messages: [], report: { sections: [{ name: 'lore_before', tokens: 10 }],
+			turns: [...Array.from({ length: 20 }, (_, i) => turn(10 + i, 'recalled')), turn(33, 'recalled'), turn(40, 'recalled')] } } };
+		window.__moves = m.previewMoves(prev, cur).map((x) => x.text);
+		window.__ranges = m.ranges([9, 1, 2, 3, 7, 10, 3]);
+	}); return true })()`)
+	b.wait(`window.__moves`)
+	moves := eval[[]string](b, `window.__moves`)
+	require.Equal(t, []string{
+		"budget 2048 → 4096 tokens",
+		"triggered lore (before memory): 30 → 10 tokens (-20)",
+		"turns 10–29, 33 came in (recalled turns)",
+		"turn 40 moved recent turns → recalled turns",
+		"turns 1–2 left (was recalled turns)",
+	}, moves)
+	require.Equal(t, "1–3, 7, 9–10", eval[string](b, `window.__ranges`))
+	b.noPageErrors()
 }

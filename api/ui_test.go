@@ -1031,3 +1031,46 @@ func TestUIPreviewMovesRanges(t *testing.T) {
 	require.Equal(t, "1–3, 7, 9–10", eval[string](b, `window.__ranges`))
 	b.noPageErrors()
 }
+
+// At 390 px and at 1440 px: every tab of a bot is on screen (the tab bar
+// wraps instead of scrolling off), a conversation made without a bot is
+// reachable from the bot list (All conversations), and no summary bar
+// shows a cut range ("102–1"): a range that does not fit is hidden, and
+// stays in the bar's label and in the list.
+func TestUINarrowTabsAllConversationsAndSummaryLabels(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Nox"}`)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"loose","user_id":"Ines"}`)
+	var turns []string
+	for i := range 140 {
+		turns = append(turns, fmt.Sprintf(`{"role":"user","content":"Turn %d: the harbour bell rang %d times before the ferry from the north arrived late."}`, i+1, i%7+2))
+	}
+	e.must(http.StatusCreated, "POST", "/v1/conversations/loose/turns", `{"turns":[`+strings.Join(turns, ",")+`]}`)
+	e.must(http.StatusOK, "POST", "/v1/conversations/loose/compact", "")
+	require.NotEmpty(t, e.must(http.StatusOK, "GET", "/v1/conversations/loose/summaries", "").json(t)["summaries"])
+
+	for _, w := range []int{390, 1440} {
+		b := newBrowser(t, e.srv, w, 900)
+		b.open("/ui/#/bot/b1/persona")
+		b.wait(`document.querySelectorAll('.tabs [role=tab]').length === 6`)
+		off := eval[[]string](b, `[...document.querySelectorAll('.tabs [role=tab]')].filter((t) => {
+			const r = t.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth + 0.5 || r.width === 0 }).map((t) => t.textContent)`)
+		require.Empty(t, off, "tabs off screen at %d px", w)
+		require.False(t, eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth + 1`), "no sideways scrolling at %d px", w)
+		b.shot(fmt.Sprintf("tabs-%d", w))
+
+		b.open("/ui/#/")
+		b.click("#all-conversations")
+		b.waitText("#conv-list", "loose")
+		b.waitText("#conv-list", "no bot")
+		b.click("#conv-list button")
+		b.waitText("#conv-detail", "Conversation loose")
+		b.wait(`document.querySelectorAll('.tl-bar').length > 0`)
+		b.wait(`[...document.querySelectorAll('.tl-text')].every((t) => t.hidden || t.parentElement.scrollWidth <= t.parentElement.clientWidth + 1)`)
+		cut := eval[[]string](b, `[...document.querySelectorAll('.tl-text')].filter((t) => !t.hidden && t.parentElement.scrollWidth > t.parentElement.clientWidth + 1).map((t) => t.textContent)`)
+		require.Empty(t, cut, "summary labels cut at %d px", w)
+		require.Equal(t, eval[int](b, `document.querySelectorAll('.tl-bar').length`), eval[int](b, `document.querySelectorAll('.tl-bar[aria-label^="level"]').length`))
+		b.shot(fmt.Sprintf("conversations-%d", w))
+		b.noPageErrors()
+	}
+}

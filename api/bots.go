@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/bots/card"
 	"github.com/longmem/longmem/memory"
 )
 
@@ -49,9 +50,9 @@ type botVersionsResponse struct {
 // turns. NextAfter is the same cursor ("" on the last page), the name it
 // had before, kept for clients that read it.
 type listBotsResponse struct {
-	Bots      []bots.Bot `json:"bots"`
-	Next      *string    `json:"next"`
-	NextAfter string     `json:"next_after"`
+	Bots      []botResponse `json:"bots"`
+	Next      *string       `json:"next"`
+	NextAfter string        `json:"next_after"`
 }
 
 // needBots answers 501 on the bots routes when the server has no bot store.
@@ -152,10 +153,31 @@ func (s *Server) ifMatch(c echo.Context, id string) (int, error) {
 	return 0, botErr(bots.ErrPrecondition, id)
 }
 
+// botResponse is a bot as the API shows it: its picture as where to get
+// it, not its bytes.
+type botResponse struct {
+	bots.Bot
+	Avatar *avatarInfo `json:"avatar,omitempty"`
+}
+
+// avatarInfo says a bot has a picture: GET URL for it.
+type avatarInfo struct {
+	URL   string `json:"url"`
+	Bytes int    `json:"bytes"`
+}
+
+func newBotResponse(b bots.Bot) botResponse {
+	r := botResponse{Bot: b}
+	if len(b.Avatar) > 0 {
+		r.Avatar = &avatarInfo{URL: "/v1/bots/" + b.ID + "/avatar", Bytes: len(b.Avatar)}
+	}
+	return r
+}
+
 // respondBot writes b with its ETag.
 func respondBot(c echo.Context, status int, b bots.Bot) error {
 	c.Response().Header().Set("ETag", bots.ETag(b.ID, b.Version))
-	return c.JSON(status, b)
+	return c.JSON(status, newBotResponse(b))
 }
 
 func (s *Server) createBot(c echo.Context) error {
@@ -201,14 +223,15 @@ func (s *Server) listBots(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp := listBotsResponse{Bots: list}
+	var resp listBotsResponse
 	if len(list) > limit || (fetch == limit && len(list) == limit) {
-		resp.Bots = list[:limit]
+		list = list[:limit]
 		resp.NextAfter = list[limit-1].ID
 		resp.Next = &resp.NextAfter
 	}
-	if resp.Bots == nil {
-		resp.Bots = []bots.Bot{}
+	resp.Bots = make([]botResponse, len(list))
+	for i, b := range list {
+		resp.Bots[i] = newBotResponse(b)
 	}
 	return c.JSON(http.StatusOK, resp)
 }
@@ -238,19 +261,14 @@ func (s *Server) putBot(c echo.Context) error {
 		return memory.Invalid("id", "the body's id %q is not the path's %q", b.ID, id)
 	}
 	b.ID = id
-	who, err := author(c)
-	if err != nil {
-		return err
-	}
-	ifv, err := s.ifMatch(c, id)
-	if err != nil {
-		return err
-	}
-	updated, err := s.deps.Bots.Update(c.Request().Context(), tenant(c), b, ifv, who)
-	if err != nil {
-		return botErr(err, id)
-	}
-	return respondBot(c, http.StatusOK, updated)
+	// A body without a picture keeps the current one (the API shows the
+	// picture as {url, bytes}, which reads as none).
+	return s.updateLatest(c, id, func(cur bots.Bot) (bots.Bot, error) {
+		if b.Avatar == nil {
+			b.Avatar = cur.Avatar
+		}
+		return b, nil
+	})
 }
 
 // patchBot applies a JSON merge patch to the latest version. Without
@@ -401,4 +419,29 @@ func (s *Server) botTokens(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, chat.Tokens(b, c.QueryParam("user")))
+}
+
+// getAvatar serves the picture of a bot's latest version; a bot without
+// one gets a generated placeholder (X-Avatar: placeholder), so a list can
+// show every bot alike.
+func (s *Server) getAvatar(c echo.Context) error {
+	id, err := botIDParam(c)
+	if err != nil {
+		return err
+	}
+	b, err := s.deps.Bots.Get(c.Request().Context(), tenant(c), id)
+	if err != nil {
+		return botErr(err, id)
+	}
+	c.Response().Header().Set("ETag", bots.ETag(b.ID, b.Version))
+	c.Response().Header().Set("Cache-Control", "private, no-cache")
+	if len(b.Avatar) == 0 {
+		img, err := card.Placeholder(b.Name)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("X-Avatar", "placeholder")
+		return c.Blob(http.StatusOK, "image/png", img)
+	}
+	return c.Blob(http.StatusOK, "image/png", b.Avatar)
 }

@@ -251,7 +251,7 @@ func TestBotsListAndDelete(t *testing.T) {
 	require.Equal(t, []string{"a", "c", "d"}, botIDs(page.Bots))
 }
 
-func botIDs(bs []bots.Bot) []string {
+func botIDs(bs []botResponse) []string {
 	out := make([]string, len(bs))
 	for i, b := range bs {
 		out[i] = b.ID

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -29,6 +30,13 @@ func (s *Server) importBot(c echo.Context) error {
 	b, err := card.Parse(body)
 	if err != nil {
 		return err
+	}
+	if bytes.HasPrefix(body, []byte("\x89PNG")) {
+		if pic, err := card.Picture(body); err == nil && len(pic) <= bots.MaxAvatarBytes {
+			b.Avatar = pic // the card's picture, kept for its export
+		} else if err == nil {
+			c.Response().Header().Set("X-Avatar", fmt.Sprintf("not kept: %d bytes, more than the %d allowed", len(pic), bots.MaxAvatarBytes))
+		}
 	}
 	dup := c.QueryParam("duplicate")
 	if dup != "" && dup != "copy" {
@@ -131,7 +139,7 @@ func (s *Server) exportCard(c echo.Context) error {
 	}
 	c.Response().Header().Set("ETag", bots.ETag(b.ID, b.Version))
 	if format == card.PNG {
-		out, err := card.ExportPNG(b, nil)
+		out, err := card.ExportPNG(b, b.Avatar) // the card's picture, else a placeholder
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/bots/card"
 	"github.com/longmem/longmem/bots/embeddedbots"
 	"github.com/longmem/longmem/bots/llm"
 	"github.com/longmem/longmem/compaction"
@@ -1071,6 +1072,27 @@ func TestUINarrowTabsAllConversationsAndSummaryLabels(t *testing.T) {
 		require.Empty(t, cut, "summary labels cut at %d px", w)
 		require.Equal(t, eval[int](b, `document.querySelectorAll('.tl-bar').length`), eval[int](b, `document.querySelectorAll('.tl-bar[aria-label^="level"]').length`))
 		b.shot(fmt.Sprintf("conversations-%d", w))
+		b.noPageErrors()
+	}
+}
+
+// A PNG card's picture shows in the bot list and on the Card tab.
+func TestUIAvatars(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	cardPNG, err := card.ExportPNG(bots.Bot{Name: "Wren", Description: "A cartographer."}, pngOf(t, 120, 80, false))
+	require.NoError(t, err)
+	e.must(http.StatusCreated, "POST", "/v1/bots/import?id=wren", string(cardPNG), "Content-Type: image/png")
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"plain","name":"Plain"}`)
+	for _, w := range []int{390, 1440} {
+		b := newBrowser(t, e.srv, w, 900)
+		b.open("/ui/#/")
+		b.wait(`[...document.querySelectorAll('#bot-list img.avatar')].filter((i) => i.complete && i.naturalWidth > 0).length === 2`)
+		widths := eval[[]int](b, `[...document.querySelectorAll('#bot-list img.avatar')].map((i) => i.naturalWidth)`)
+		require.Contains(t, widths, 120, "Wren's own picture")
+		require.Contains(t, widths, 64, "a placeholder for the bot without one")
+		b.shot(fmt.Sprintf("avatars-%d", w))
+		b.open("/ui/#/bot/wren/card")
+		b.wait(`document.querySelector('#card-avatar')?.naturalWidth === 120`)
 		b.noPageErrors()
 	}
 }

@@ -9,11 +9,11 @@ import (
 )
 
 // ContentHash is a hex SHA-256 of b's content: every field but the id,
-// tenant, version, author and times, numbers compared by value (a card's
+// tenant, version, author, times and picture, numbers compared by value (a card's
 // 1.50 is a stored bot's 1.5). The same card as JSON or inside a PNG, and
 // the bot imported from it, have the same hash. Pure.
 func ContentHash(b Bot) string {
-	b.ID, b.Tenant, b.Version, b.Author = "", "", 0, ""
+	b.ID, b.Tenant, b.Version, b.Author, b.Avatar = "", "", 0, "", nil
 	b.CreatedAt, b.UpdatedAt = time.Time{}, time.Time{}
 	raw, _ := json.Marshal(b)
 	var v any

@@ -2,7 +2,7 @@
 import { h, replace, toast, debounce, fmtTime } from './dom.js';
 import { api, auth, request, APIError, q } from './api.js';
 import { botPage } from './bot.js';
-import { importCard } from './cards.js';
+import { importCard, avatarImg } from './cards.js';
 import { conversationsPage } from './convs.js';
 
 const main = document.getElementById('main');
@@ -111,7 +111,7 @@ async function botList() {
 }
 
 function botItem(b) {
-  return h('li', {},
+  return h('li', { class: 'with-avatar' }, avatarImg(b),
     h('a', { href: `#/bot/${encodeURIComponent(b.id)}` },
       h('strong', {}, b.name), ' ', h('code', { class: 'muted' }, b.id)),
     h('span', { class: 'muted small' }, ` v${b.version} · ${fmtTime(b.updated_at)}`),

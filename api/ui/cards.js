@@ -54,3 +54,13 @@ export function exportButtons(bot) {
     h('button', { type: 'button', id: 'export-v3', onclick: () => dl('v3') }, 'Export V3 (JSON)'),
     h('button', { type: 'button', id: 'export-png', onclick: () => dl('png') }, 'Export PNG'));
 }
+
+// avatarImg is the bot's picture (its card's image, or a placeholder),
+// fetched with the API key (an <img src> could not send it).
+export function avatarImg(bot, id) {
+  const img = h('img', { class: 'avatar', alt: '', width: 48, height: 48, id });
+  request('GET', `/v1/bots/${enc(bot.id)}/avatar`)
+    .then(({ data }) => { img.src = URL.createObjectURL(data); img.alt = `${bot.name}'s picture`; })
+    .catch(() => img.remove());
+  return img;
+}

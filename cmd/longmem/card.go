@@ -116,6 +116,11 @@ func convertCard(in []byte, to string, check bool, name string) ([]byte, error) 
 		}
 		return card.ExportPNG(b, img)
 	}
+	if bytes.HasPrefix(in, []byte("\x89PNG")) {
+		if pic, err := card.Picture(in); err == nil && len(pic) <= bots.MaxAvatarBytes {
+			b.Avatar = pic // POST /v1/bots keeps it as the bot's picture
+		}
+	}
 	out, err := json.MarshalIndent(b, "", "  ")
 	return append(out, '\n'), err
 }

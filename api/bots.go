@@ -236,14 +236,20 @@ func (s *Server) listBots(c echo.Context) error {
 	return c.JSON(http.StatusOK, resp)
 }
 
-func (s *Server) getBot(c echo.Context) error {
+// latestBot is the latest version of the bot the path names.
+func (s *Server) latestBot(c echo.Context) (bots.Bot, error) {
 	id, err := botIDParam(c)
 	if err != nil {
-		return err
+		return bots.Bot{}, err
 	}
 	b, err := s.deps.Bots.Get(c.Request().Context(), tenant(c), id)
+	return b, botErr(err, id)
+}
+
+func (s *Server) getBot(c echo.Context) error {
+	b, err := s.latestBot(c)
 	if err != nil {
-		return botErr(err, id)
+		return err
 	}
 	return respondBot(c, http.StatusOK, b)
 }
@@ -425,13 +431,9 @@ func (s *Server) botTokens(c echo.Context) error {
 // one gets a generated placeholder (X-Avatar: placeholder), so a list can
 // show every bot alike.
 func (s *Server) getAvatar(c echo.Context) error {
-	id, err := botIDParam(c)
+	b, err := s.latestBot(c)
 	if err != nil {
 		return err
-	}
-	b, err := s.deps.Bots.Get(c.Request().Context(), tenant(c), id)
-	if err != nil {
-		return botErr(err, id)
 	}
 	c.Response().Header().Set("ETag", bots.ETag(b.ID, b.Version))
 	c.Response().Header().Set("Cache-Control", "private, no-cache")

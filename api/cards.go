@@ -121,10 +121,6 @@ func uploadBody(c echo.Context, what string) ([]byte, error) {
 // exportCard writes the latest version of a bot as a Character Card:
 // ?format=v2 (default), v3 or png (a placeholder image carrying both).
 func (s *Server) exportCard(c echo.Context) error {
-	id, err := botIDParam(c)
-	if err != nil {
-		return err
-	}
 	format := card.Format(strings.ToLower(c.QueryParam("format")))
 	switch format {
 	case "":
@@ -133,9 +129,9 @@ func (s *Server) exportCard(c echo.Context) error {
 	default:
 		return memory.Invalid("format", "%q is not a card format (want v2, v3 or png)", clipParam(string(format)))
 	}
-	b, err := s.deps.Bots.Get(c.Request().Context(), tenant(c), id)
+	b, err := s.latestBot(c)
 	if err != nil {
-		return botErr(err, id)
+		return err
 	}
 	c.Response().Header().Set("ETag", bots.ETag(b.ID, b.Version))
 	if format == card.PNG {

@@ -43,22 +43,18 @@ func (s *Server) putLorebook(c echo.Context) error {
 // ?format=lorebook (default: longmem's JSON, also a card's character_book)
 // or worldinfo (a SillyTavern World Info file).
 func (s *Server) getLorebook(c echo.Context) error {
-	id, err := botIDParam(c)
-	if err != nil {
-		return err
-	}
 	format := card.LoreFormat(strings.ToLower(c.QueryParam("format")))
 	switch format {
 	case "", card.LoreLongmem, card.LoreWorldInfo:
 	default:
 		return memory.Invalid("format", "%q is not a lorebook format (want lorebook or worldinfo)", clipParam(string(format)))
 	}
-	b, err := s.deps.Bots.Get(c.Request().Context(), tenant(c), id)
+	b, err := s.latestBot(c)
 	if err != nil {
-		return botErr(err, id)
+		return err
 	}
 	if b.Lorebook == nil {
-		return &storeError{err: memory.ErrNotFound, notFound: "bot " + strconv.Quote(id) + " has no lorebook; PUT one to /v1/bots/" + id + "/lorebook"}
+		return &storeError{err: memory.ErrNotFound, notFound: "bot " + strconv.Quote(b.ID) + " has no lorebook; PUT one to /v1/bots/" + b.ID + "/lorebook"}
 	}
 	c.Response().Header().Set("ETag", bots.ETag(b.ID, b.Version))
 	if format != card.LoreWorldInfo {

@@ -230,24 +230,8 @@ func takeLongmem(bot *bots.Bot) error {
 func parseBook(m map[string]any, path string) (*bots.Lorebook, error) {
 	o := newObj(m, path)
 	o.unstash()
-	lb := &bots.Lorebook{}
-	var err error
-	if lb.Name, err = o.str("name"); err != nil {
-		return nil, err
-	}
-	if lb.Description, err = o.str("description"); err != nil {
-		return nil, err
-	}
-	if lb.ScanDepth, _, err = o.integer("scan_depth"); err != nil {
-		return nil, err
-	}
-	if lb.TokenBudget, _, err = o.integer("token_budget"); err != nil {
-		return nil, err
-	}
-	if lb.RecursiveScanning, err = o.boolean("recursive_scanning", false); err != nil {
-		return nil, err
-	}
-	if lb.Extensions, err = o.object("extensions"); err != nil {
+	lb, err := o.bookFields()
+	if err != nil {
 		return nil, err
 	}
 	raw, ok := o.rest["entries"]
@@ -281,16 +265,48 @@ func parseBook(m map[string]any, path string) (*bots.Lorebook, error) {
 		}
 		lb.Entries = append(lb.Entries, e)
 	}
+	assignIDs(lb.Entries, unset, taken)
+	lb.Extensions = withFields(lb.Extensions, o.rest)
+	return lb, nil
+}
+
+// bookFields reads a lorebook's own fields (not its entries), the same in
+// a card's character_book and in a World Info file.
+func (o obj) bookFields() (*bots.Lorebook, error) {
+	lb := &bots.Lorebook{}
+	var err error
+	if lb.Name, err = o.str("name"); err != nil {
+		return nil, err
+	}
+	if lb.Description, err = o.str("description"); err != nil {
+		return nil, err
+	}
+	if lb.ScanDepth, _, err = o.integer("scan_depth"); err != nil {
+		return nil, err
+	}
+	if lb.TokenBudget, _, err = o.integer("token_budget"); err != nil {
+		return nil, err
+	}
+	if lb.RecursiveScanning, err = o.boolean("recursive_scanning", false); err != nil {
+		return nil, err
+	}
+	if lb.Extensions, err = o.object("extensions"); err != nil {
+		return nil, err
+	}
+	return lb, nil
+}
+
+// assignIDs gives the entries at the indexes unset the lowest ids not
+// taken, in order.
+func assignIDs(entries []bots.LoreEntry, unset []int, taken map[int]bool) {
 	next := 0
 	for _, i := range unset {
 		for taken[next] {
 			next++
 		}
-		lb.Entries[i].ID = next
+		entries[i].ID = next
 		taken[next] = true
 	}
-	lb.Extensions = withFields(lb.Extensions, o.rest)
-	return lb, nil
 }
 
 // SillyTavern keeps an entry's selective logic in extensions.selectiveLogic.

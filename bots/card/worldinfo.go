@@ -150,24 +150,8 @@ func worldInfoError() error {
 func parseWorldInfo(root map[string]any) (*bots.Lorebook, error) {
 	top := newObj(root, "")
 	entries, _ := top.take("entries").(map[string]any)
-	lb := &bots.Lorebook{}
-	var err error
-	if lb.Name, err = top.str("name"); err != nil {
-		return nil, err
-	}
-	if lb.Description, err = top.str("description"); err != nil {
-		return nil, err
-	}
-	if lb.ScanDepth, _, err = top.integer("scan_depth"); err != nil {
-		return nil, err
-	}
-	if lb.TokenBudget, _, err = top.integer("token_budget"); err != nil {
-		return nil, err
-	}
-	if lb.RecursiveScanning, err = top.boolean("recursive_scanning", false); err != nil {
-		return nil, err
-	}
-	if lb.Extensions, err = top.object("extensions"); err != nil {
+	lb, err := top.bookFields()
+	if err != nil {
 		return nil, err
 	}
 	lb.Extensions = stashAs(lb.Extensions, WorldInfoFieldsKey, top.rest)
@@ -214,14 +198,7 @@ func parseWorldInfo(root map[string]any) (*bots.Lorebook, error) {
 		}
 		lb.Entries = append(lb.Entries, e)
 	}
-	next := 0
-	for _, i := range unset {
-		for taken[next] {
-			next++
-		}
-		lb.Entries[i].ID = next
-		taken[next] = true
-	}
+	assignIDs(lb.Entries, unset, taken)
 	return lb, nil
 }
 

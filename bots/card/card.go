@@ -493,21 +493,7 @@ func toMap(b bots.Bot, spec, version string) map[string]any {
 
 func bookMap(lb bots.Lorebook, v3 bool) map[string]any {
 	m, ext := unstash(lb.Extensions)
-	if lb.Name != "" {
-		m["name"] = lb.Name
-	}
-	if lb.Description != "" {
-		m["description"] = lb.Description
-	}
-	if lb.ScanDepth != 0 {
-		m["scan_depth"] = lb.ScanDepth
-	}
-	if lb.TokenBudget != 0 {
-		m["token_budget"] = lb.TokenBudget
-	}
-	if lb.RecursiveScanning {
-		m["recursive_scanning"] = true
-	}
+	putBookFields(m, lb)
 	m["extensions"] = ext
 	entries := make([]any, len(lb.Entries))
 	for i, e := range lb.Entries {
@@ -546,6 +532,26 @@ func bookMap(lb bots.Lorebook, v3 bool) map[string]any {
 	}
 	m["entries"] = entries
 	return m
+}
+
+// putBookFields writes a lorebook's own fields that are set into m (what
+// bookFields reads).
+func putBookFields(m map[string]any, lb bots.Lorebook) {
+	if lb.Name != "" {
+		m["name"] = lb.Name
+	}
+	if lb.Description != "" {
+		m["description"] = lb.Description
+	}
+	if lb.ScanDepth != 0 {
+		m["scan_depth"] = lb.ScanDepth
+	}
+	if lb.TokenBudget != 0 {
+		m["token_budget"] = lb.TokenBudget
+	}
+	if lb.RecursiveScanning {
+		m["recursive_scanning"] = true
+	}
 }
 
 // unstash splits ext into the stashed fields (a new map) and the rest (a

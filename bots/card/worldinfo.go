@@ -334,21 +334,7 @@ func ExportWorldInfo(lb bots.Lorebook) ([]byte, error) {
 	if len(ext) > 0 {
 		root["extensions"] = ext
 	}
-	if lb.Name != "" {
-		root["name"] = lb.Name
-	}
-	if lb.Description != "" {
-		root["description"] = lb.Description
-	}
-	if lb.ScanDepth != 0 {
-		root["scan_depth"] = lb.ScanDepth
-	}
-	if lb.TokenBudget != 0 {
-		root["token_budget"] = lb.TokenBudget
-	}
-	if lb.RecursiveScanning {
-		root["recursive_scanning"] = true
-	}
+	putBookFields(root, lb)
 	entries := map[string]any{}
 	for _, e := range lb.Entries {
 		em, ext := unstashKey(e.Extensions, WorldInfoFieldsKey)

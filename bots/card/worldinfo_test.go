@@ -55,35 +55,28 @@ func TestParseWorldInfo(t *testing.T) {
 		lb.Extensions[card.WorldInfoFieldsKey])
 }
 
-// A World Info file comes back field for field, through a card too.
+// A World Info file comes back field for field: directly, through a card
+// (as SillyTavern embeds one) and through longmem's own lorebook JSON (what
+// GET /v1/bots/{id} holds).
 func TestWorldInfoRoundTrip(t *testing.T) {
 	orig := read(t, "worldinfo.json")
 	lb, _, err := card.ParseLorebook(orig)
 	require.NoError(t, err)
-	out, err := card.ExportWorldInfo(*lb)
+	inCard, err := card.Export(bots.Bot{Name: "Vell", Lorebook: lb}, card.V2)
 	require.NoError(t, err)
-	require.Equal(t, plain(t, orig), plain(t, out))
-
-	// In a card (as SillyTavern embeds one) and out again.
-	c, err := card.Export(bots.Bot{Name: "Vell", Lorebook: lb}, card.V2)
-	require.NoError(t, err)
-	fromCard, form, err := card.ParseLorebook(c)
-	require.NoError(t, err)
-	require.Equal(t, card.LoreCard, form)
-	out2, err := card.ExportWorldInfo(*fromCard)
-	require.NoError(t, err)
-	require.Equal(t, plain(t, orig), plain(t, out2))
-
-	// longmem's own lorebook JSON (what GET /v1/bots/{id} holds) parses
-	// back to the same lorebook.
 	own, err := json.Marshal(lb)
 	require.NoError(t, err)
-	back, form, err := card.ParseLorebook(own)
-	require.NoError(t, err)
-	require.Equal(t, card.LoreLongmem, form)
-	out3, err := card.ExportWorldInfo(*back)
-	require.NoError(t, err)
-	require.Equal(t, plain(t, orig), plain(t, out3))
+	for _, tc := range []struct {
+		in   []byte
+		form card.LoreFormat
+	}{{orig, card.LoreWorldInfo}, {inCard, card.LoreCard}, {own, card.LoreLongmem}} {
+		back, form, err := card.ParseLorebook(tc.in)
+		require.NoError(t, err)
+		require.Equal(t, tc.form, form)
+		out, err := card.ExportWorldInfo(*back)
+		require.NoError(t, err)
+		require.Equal(t, plain(t, orig), plain(t, out), "through %s", tc.form)
+	}
 }
 
 // What only longmem knows survives a trip through a World Info file.

@@ -81,6 +81,10 @@ func (c ChatConfig) Validate() error {
 	return nil
 }
 
+// WithDefaults is c with every zero field set to its default: the
+// configuration in effect.
+func (c ChatConfig) WithDefaults() ChatConfig { return c.withDefaults() }
+
 func (c ChatConfig) withDefaults() ChatConfig {
 	if c.DefaultContextWindow == 0 {
 		c.DefaultContextWindow = DefaultContextWindow

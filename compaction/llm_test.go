@@ -33,15 +33,15 @@ func TestParseSummary(t *testing.T) {
 		name, reply, want string
 		err               bool
 	}{
-		{name: "plain", reply: `{"summary": "Caroline went to a support group on 7 May 2023."}`, want: "Caroline went to a support group on 7 May 2023."},
+		{name: "plain", reply: `{"summary": "Priya joined a choir on 7 May 2023."}`, want: "Priya joined a choir on 7 May 2023."},
 		{name: "code fence", reply: "```json\n{\"summary\": \"A fact.\"}\n```", want: "A fact."},
 		{name: "prose around", reply: "Sure! Here it is:\n{\"summary\": \"A fact.\"}\nHope it helps.", want: "A fact."},
 		{name: "reasoning first", reply: "<think>the user wants {json}</think>\n{\"summary\": \"A fact.\"}", want: "A fact."},
 		{name: "braces inside", reply: `{"summary": "She wrote {hi} on a card."}`, want: "She wrote {hi} on a card."},
 		{name: "another object first", reply: `{"note": 1} then {"summary": "A fact."}`, want: "A fact."},
 		{name: "chinese", reply: `{"summary": "小红下周（2023年5月16日那周）去北京。"}`, want: "小红下周（2023年5月16日那周）去北京。"},
-		{name: "no json", reply: "Caroline went to a support group.", err: true},
-		{name: "truncated json", reply: `{"summary": "Caroline went to`, err: true},
+		{name: "no json", reply: "Priya joined a choir.", err: true},
+		{name: "truncated json", reply: `{"summary": "Priya went to`, err: true},
 		{name: "wrong key", reply: `{"text": "A fact."}`, err: true},
 		{name: "wrong type", reply: `{"summary": ["A fact."]}`, err: true},
 		{name: "empty", reply: `{"summary": "  "}`, err: true},
@@ -70,9 +70,9 @@ func TestPromptShowsDatesLanguageAndTarget(t *testing.T) {
 	require.Equal(t, "user", msgs[1].Role)
 	require.Contains(t, msgs[1].Content, "[8 May 2023, 13:56] Priya: I joined a community choir at the library last Tuesday")
 
-	up := Prompt(Input{Level: 1, Items: []Item{{From: chunk[0].From, To: chunk[0].To, Content: "[8 May 2023] Caroline: A fact."}}, TargetTokens: 50})
+	up := Prompt(Input{Level: 1, Items: []Item{{From: chunk[0].From, To: chunk[0].To, Content: "[8 May 2023] Priya: A fact."}}, TargetTokens: 50})
 	require.Contains(t, up[0].Content, "summaries")
-	require.Contains(t, up[1].Content, "[8 May 2023]\n[8 May 2023] Caroline: A fact.")
+	require.Contains(t, up[1].Content, "[8 May 2023]\n[8 May 2023] Priya: A fact.")
 }
 
 func TestLLMSummarizer(t *testing.T) {
@@ -85,13 +85,13 @@ func TestLLMSummarizer(t *testing.T) {
 		reason    string
 		wantExact string
 	}{
-		{name: "good answer", c: &cannedCompleter{reply: "```json\n{\"summary\": \"Caroline went to an LGBTQ support group on 7 May 2023.\"}\n```"},
-			producer: "llm:qwen3-30b-a3b", wantExact: "Caroline went to an LGBTQ support group on 7 May 2023."},
-		{name: "malformed JSON falls back", c: &cannedCompleter{reply: `{"summary": "Caroline went`}, producer: ProducerExtractive, reason: ReasonMalformed},
-		{name: "prose falls back", c: &cannedCompleter{reply: "Here is a summary: Caroline went to a group."}, producer: ProducerExtractive, reason: ReasonMalformed},
+		{name: "good answer", c: &cannedCompleter{reply: "```json\n{\"summary\": \"Priya joined a community choir on 7 May 2023.\"}\n```"},
+			producer: "llm:qwen3-30b-a3b", wantExact: "Priya joined a community choir on 7 May 2023."},
+		{name: "malformed JSON falls back", c: &cannedCompleter{reply: `{"summary": "Priya went`}, producer: ProducerExtractive, reason: ReasonMalformed},
+		{name: "prose falls back", c: &cannedCompleter{reply: "Here is a summary: Priya went to a group."}, producer: ProducerExtractive, reason: ReasonMalformed},
 		{name: "empty falls back", c: &cannedCompleter{reply: `{"summary": ""}`}, producer: ProducerExtractive, reason: ReasonEmpty},
 		{name: "error falls back", c: &cannedCompleter{err: errors.New("backend down")}, producer: ProducerExtractive, reason: ReasonError},
-		{name: "too long falls back", c: &cannedCompleter{reply: `{"summary": "` + strings.Repeat("Caroline went to a group. ", 40) + `"}`},
+		{name: "too long falls back", c: &cannedCompleter{reply: `{"summary": "` + strings.Repeat("Priya went to a group. ", 40) + `"}`},
 			producer: ProducerExtractive, reason: ReasonTooLong},
 	}
 	for _, tc := range tests {
@@ -123,9 +123,9 @@ func TestLLMCanceledIsAnError(t *testing.T) {
 // summarizer's prompt: removing a line of it fails here.
 func TestPromptAsksForWhatTheIssueKeeps(t *testing.T) {
 	items := []Item{
-		item("Caroline", 8, "I went to a LGBTQ support group yesterday."),
-		{Speaker: "Melanie", From: time.Date(2023, 5, 9, 7, 5, 0, 0, time.UTC), To: time.Date(2023, 5, 9, 7, 5, 0, 0, time.UTC), Content: "I promise to call you next Friday."},
-		item("User", 20, "I feel nervous about the move to Sweden."),
+		item("Priya", 8, "I joined a community choir yesterday."),
+		{Speaker: "Tomas", From: time.Date(2023, 5, 9, 7, 5, 0, 0, time.UTC), To: time.Date(2023, 5, 9, 7, 5, 0, 0, time.UTC), Content: "I promise to call you next Friday."},
+		item("User", 20, "I feel nervous about the move to Lisbon."),
 	}
 	msgs := Prompt(Input{Level: 0, Items: items, TargetTokens: 96, Language: "en"})
 	require.Len(t, msgs, 2)
@@ -155,15 +155,15 @@ func TestPromptAsksForWhatTheIssueKeeps(t *testing.T) {
 	// Each turn on its own line with its date, time and speaker.
 	lines := strings.Split(msgs[1].Content, "\n")
 	require.Equal(t, []string{
-		"[8 May 2023, 13:56] Caroline: I went to a LGBTQ support group yesterday.",
-		"[9 May 2023, 07:05] Melanie: I promise to call you next Friday.",
-		"[20 May 2023, 13:56] User: I feel nervous about the move to Sweden.",
+		"[8 May 2023, 13:56] Priya: I joined a community choir yesterday.",
+		"[9 May 2023, 07:05] Tomas: I promise to call you next Friday.",
+		"[20 May 2023, 13:56] User: I feel nervous about the move to Lisbon.",
 	}, lines)
 
 	// A level ≥ 1 prompt shows each summary under its date range.
 	up := Prompt(Input{Level: 1, TargetTokens: 50, Items: []Item{
-		{From: items[0].From, To: items[1].From, Content: "Caroline went to a support group."},
-		{From: items[2].From, To: items[2].From, Content: "Caroline is nervous about Sweden."},
+		{From: items[0].From, To: items[1].From, Content: "Priya joined a choir."},
+		{From: items[2].From, To: items[2].From, Content: "Priya is nervous about Lisbon."},
 	}})
-	require.Equal(t, "[8 May 2023 – 9 May 2023]\nCaroline went to a support group.\n\n[20 May 2023]\nCaroline is nervous about Sweden.", up[1].Content)
+	require.Equal(t, "[8 May 2023 – 9 May 2023]\nPriya joined a choir.\n\n[20 May 2023]\nPriya is nervous about Lisbon.", up[1].Content)
 }

@@ -946,6 +946,11 @@ func TestUIImportWorldInfo(t *testing.T) {
 		b.waitText("#save-status", fmt.Sprintf("version %d", before+1))
 		b.waitText(`[data-field="lorebook.entries[0].keys"]`, "lighthouse")
 		require.Equal(t, 10, eval[int](b, `document.querySelectorAll('#lore-entries .entry').length`))
+		// The file's whole-word settings show, per entry.
+		whole := `document.querySelector('[data-field="lorebook.entries[%d].extensions.match_whole_words"] select').value`
+		require.Equal(t, "false", eval[string](b, fmt.Sprintf(whole, 2)), "tide: matchWholeWords false")
+		require.Equal(t, "true", eval[string](b, fmt.Sprintf(whole, 3)))
+		require.Equal(t, "", eval[string](b, fmt.Sprintf(whole, 0)), "null: the default")
 		got := decodeBot(t, e.must(http.StatusOK, "GET", "/v1/bots/vell", ""))
 		require.Equal(t, before+1, got.Version)
 		require.Len(t, got.Lorebook.Entries, 10)

@@ -57,6 +57,7 @@ export function lorePanel(page) {
         f('position', 'Position', 'select', { options: POSITION }),
         f('insertion_order', 'Insertion order', 'int'),
         f('priority', 'Priority (lower dropped first)', 'int'),
+        f('extensions.match_whole_words', 'Whole words', 'tristate', { defaultLabel: 'default (whole words)' }),
         f('content', 'Content', 'textarea', { rows: 3, wide: true }),
         f('comment', 'Comment', 'text', { wide: true })));
     return card;

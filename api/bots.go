@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/bots/card"
 	"github.com/longmem/longmem/memory"
 )
 
@@ -25,9 +26,12 @@ const maxAuthorLen = 100
 // maxBotQueryBytes bounds GET /v1/bots?q=.
 const maxBotQueryBytes = 200
 
-// patchAttempts bounds how often a PATCH without If-Match is applied again
-// after a concurrent update moved the latest version under it.
-const patchAttempts = 5
+// patchAttempts bounds how often a PATCH (or a lorebook PUT) without
+// If-Match is applied again after a concurrent update moved the latest
+// version under it. Every round one of the racing writers wins, so with k
+// writers at once the last needs k attempts; 5 made the sixth of six
+// concurrent PATCHes fail now and then.
+const patchAttempts = 16
 
 // botVersionResponse is one item of GET /v1/bots/{id}/versions.
 type botVersionResponse struct {
@@ -41,11 +45,14 @@ type botVersionsResponse struct {
 	Versions []botVersionResponse `json:"versions"`
 }
 
-// listBotsResponse is a page of bots in ascending id order; NextAfter is
-// the after= of the next page, "" on the last one.
+// listBotsResponse is a page of bots in ascending id order; Next, when not
+// null, is the after= cursor of the next page, as for conversations and
+// turns. NextAfter is the same cursor ("" on the last page), the name it
+// had before, kept for clients that read it.
 type listBotsResponse struct {
-	Bots      []bots.Bot `json:"bots"`
-	NextAfter string     `json:"next_after"`
+	Bots      []botResponse `json:"bots"`
+	Next      *string       `json:"next"`
+	NextAfter string        `json:"next_after"`
 }
 
 // needBots answers 501 on the bots routes when the server has no bot store.
@@ -146,10 +153,31 @@ func (s *Server) ifMatch(c echo.Context, id string) (int, error) {
 	return 0, botErr(bots.ErrPrecondition, id)
 }
 
+// botResponse is a bot as the API shows it: its picture as where to get
+// it, not its bytes.
+type botResponse struct {
+	bots.Bot
+	Avatar *avatarInfo `json:"avatar,omitempty"`
+}
+
+// avatarInfo says a bot has a picture: GET URL for it.
+type avatarInfo struct {
+	URL   string `json:"url"`
+	Bytes int    `json:"bytes"`
+}
+
+func newBotResponse(b bots.Bot) botResponse {
+	r := botResponse{Bot: b}
+	if len(b.Avatar) > 0 {
+		r.Avatar = &avatarInfo{URL: "/v1/bots/" + b.ID + "/avatar", Bytes: len(b.Avatar)}
+	}
+	return r
+}
+
 // respondBot writes b with its ETag.
 func respondBot(c echo.Context, status int, b bots.Bot) error {
 	c.Response().Header().Set("ETag", bots.ETag(b.ID, b.Version))
-	return c.JSON(status, b)
+	return c.JSON(status, newBotResponse(b))
 }
 
 func (s *Server) createBot(c echo.Context) error {
@@ -195,25 +223,33 @@ func (s *Server) listBots(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp := listBotsResponse{Bots: list}
+	var resp listBotsResponse
 	if len(list) > limit || (fetch == limit && len(list) == limit) {
-		resp.Bots = list[:limit]
+		list = list[:limit]
 		resp.NextAfter = list[limit-1].ID
+		resp.Next = &resp.NextAfter
 	}
-	if resp.Bots == nil {
-		resp.Bots = []bots.Bot{}
+	resp.Bots = make([]botResponse, len(list))
+	for i, b := range list {
+		resp.Bots[i] = newBotResponse(b)
 	}
 	return c.JSON(http.StatusOK, resp)
 }
 
-func (s *Server) getBot(c echo.Context) error {
+// latestBot is the latest version of the bot the path names.
+func (s *Server) latestBot(c echo.Context) (bots.Bot, error) {
 	id, err := botIDParam(c)
 	if err != nil {
-		return err
+		return bots.Bot{}, err
 	}
 	b, err := s.deps.Bots.Get(c.Request().Context(), tenant(c), id)
+	return b, botErr(err, id)
+}
+
+func (s *Server) getBot(c echo.Context) error {
+	b, err := s.latestBot(c)
 	if err != nil {
-		return botErr(err, id)
+		return err
 	}
 	return respondBot(c, http.StatusOK, b)
 }
@@ -231,19 +267,14 @@ func (s *Server) putBot(c echo.Context) error {
 		return memory.Invalid("id", "the body's id %q is not the path's %q", b.ID, id)
 	}
 	b.ID = id
-	who, err := author(c)
-	if err != nil {
-		return err
-	}
-	ifv, err := s.ifMatch(c, id)
-	if err != nil {
-		return err
-	}
-	updated, err := s.deps.Bots.Update(c.Request().Context(), tenant(c), b, ifv, who)
-	if err != nil {
-		return botErr(err, id)
-	}
-	return respondBot(c, http.StatusOK, updated)
+	// A body without a picture keeps the current one (the API shows the
+	// picture as {url, bytes}, which reads as none).
+	return s.updateLatest(c, id, func(cur bots.Bot) (bots.Bot, error) {
+		if b.Avatar == nil {
+			b.Avatar = cur.Avatar
+		}
+		return b, nil
+	})
 }
 
 // patchBot applies a JSON merge patch to the latest version. Without
@@ -258,6 +289,24 @@ func (s *Server) patchBot(c echo.Context) error {
 	if err := decodeJSON(c, &patch, false); err != nil {
 		return err
 	}
+	return s.updateLatest(c, id, func(cur bots.Bot) (bots.Bot, error) {
+		next, err := bots.MergePatch(cur, patch)
+		if err != nil {
+			return bots.Bot{}, err
+		}
+		if next.ID != id {
+			return bots.Bot{}, memory.Invalid("id", "a bot's id cannot be changed (the patch sets %q)", next.ID)
+		}
+		return next, nil
+	})
+}
+
+// updateLatest stores change(latest) as bot id's next version and answers
+// it. With If-Match the latest must be the version it names (else 412);
+// without, a concurrent update that lands in between makes it read the
+// latest and apply change again (at most patchAttempts times), so no
+// update is lost.
+func (s *Server) updateLatest(c echo.Context, id string, change func(bots.Bot) (bots.Bot, error)) error {
 	who, err := author(c)
 	if err != nil {
 		return err
@@ -275,12 +324,9 @@ func (s *Server) patchBot(c echo.Context) error {
 		if ifv > 0 && cur.Version != ifv {
 			return botErr(bots.ErrPrecondition, id)
 		}
-		next, err := bots.MergePatch(cur, patch)
+		next, err := change(cur)
 		if err != nil {
 			return err
-		}
-		if next.ID != id {
-			return memory.Invalid("id", "a bot's id cannot be changed (the patch sets %q)", next.ID)
 		}
 		updated, err := s.deps.Bots.Update(ctx, tenant(c), next, cur.Version, who)
 		if err == nil {
@@ -365,4 +411,39 @@ func (s *Server) restoreBotVersion(c echo.Context) error {
 		return botErr(err, id)
 	}
 	return respondBot(c, http.StatusOK, restored)
+}
+
+// botTokens counts what a bot's texts cost against the shares of its
+// budget: the body is a bot (the editor's draft, saved or not).
+func (s *Server) botTokens(c echo.Context) error {
+	var b bots.Bot
+	if err := decodeJSON(c, &b, false); err != nil {
+		return err
+	}
+	chat, err := s.chatLoop()
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, chat.Tokens(b, c.QueryParam("user")))
+}
+
+// getAvatar serves the picture of a bot's latest version; a bot without
+// one gets a generated placeholder (X-Avatar: placeholder), so a list can
+// show every bot alike.
+func (s *Server) getAvatar(c echo.Context) error {
+	b, err := s.latestBot(c)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", bots.ETag(b.ID, b.Version))
+	c.Response().Header().Set("Cache-Control", "private, no-cache")
+	if len(b.Avatar) == 0 {
+		img, err := card.Placeholder(b.Name)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("X-Avatar", "placeholder")
+		return c.Blob(http.StatusOK, "image/png", img)
+	}
+	return c.Blob(http.StatusOK, "image/png", b.Avatar)
 }

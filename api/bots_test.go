@@ -236,9 +236,12 @@ func TestBotsListAndDelete(t *testing.T) {
 	var page listBotsResponse
 	require.NoError(t, json.Unmarshal(e.must(http.StatusOK, "GET", "/v1/bots?limit=3", "").body, &page))
 	require.Equal(t, []string{"a", "b", "c"}, botIDs(page.Bots))
-	require.Equal(t, "c", page.NextAfter)
+	require.Equal(t, "c", *page.Next, "next, as for conversations and turns")
+	require.Equal(t, "c", page.NextAfter, "and its old name")
+	page = listBotsResponse{}
 	require.NoError(t, json.Unmarshal(e.must(http.StatusOK, "GET", "/v1/bots?limit=3&after=c", "").body, &page))
 	require.Equal(t, []string{"d"}, botIDs(page.Bots))
+	require.Nil(t, page.Next)
 	require.Equal(t, "", page.NextAfter)
 	require.NoError(t, json.Unmarshal(e.must(http.StatusOK, "GET", "/v1/bots?q=T-B", "").body, &page))
 	require.Equal(t, []string{"b"}, botIDs(page.Bots))
@@ -253,7 +256,7 @@ func TestBotsListAndDelete(t *testing.T) {
 	require.Equal(t, []string{"a", "c", "d"}, botIDs(page.Bots))
 }
 
-func botIDs(bs []bots.Bot) []string {
+func botIDs(bs []botResponse) []string {
 	out := make([]string, len(bs))
 	for i, b := range bs {
 		out[i] = b.ID

@@ -3,9 +3,11 @@ package api
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -21,7 +23,7 @@ import (
 // with the card in its chara/ccv3 text chunk, as the body or as the
 // multipart form field "file". ?id= names the new bot (default: generated).
 func (s *Server) importBot(c echo.Context) error {
-	body, err := cardBody(c)
+	body, err := uploadBody(c, "a Character Card (JSON or PNG)")
 	if err != nil {
 		return err
 	}
@@ -29,15 +31,37 @@ func (s *Server) importBot(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	b.ID = c.QueryParam("id")
-	if b.ID == "" {
-		b.ID = "b" + newID(s.deps.Clock())[1:]
+	if bytes.HasPrefix(body, []byte("\x89PNG")) {
+		if pic, err := card.Picture(body); err == nil && len(pic) <= bots.MaxAvatarBytes {
+			b.Avatar = pic // the card's picture, kept for its export
+		} else if err == nil {
+			c.Response().Header().Set("X-Avatar", fmt.Sprintf("not kept: %d bytes, more than the %d allowed", len(pic), bots.MaxAvatarBytes))
+		}
+	}
+	dup := c.QueryParam("duplicate")
+	if dup != "" && dup != "copy" {
+		return memory.Invalid("duplicate", "%q: want copy (import even when the same card is already a bot) or nothing", clipParam(dup))
 	}
 	who, err := author(c)
 	if err != nil {
 		return err
 	}
-	created, err := s.deps.Bots.Create(c.Request().Context(), tenant(c), b, who)
+	ctx := c.Request().Context()
+	hash := bots.ContentHash(b)
+	if dup == "" {
+		existing, found, err := bots.FindSame(ctx, s.deps.Bots, tenant(c), hash)
+		if err != nil {
+			return err
+		}
+		if found {
+			return s.duplicateImport(c, existing)
+		}
+	}
+	b.ID = c.QueryParam("id")
+	if b.ID == "" {
+		b.ID = "b" + newID(s.deps.Clock())[1:]
+	}
+	created, err := s.deps.Bots.Create(ctx, tenant(c), b, who)
 	if err != nil {
 		return botErr(err, b.ID)
 	}
@@ -45,8 +69,22 @@ func (s *Server) importBot(c echo.Context) error {
 	return respondBot(c, http.StatusCreated, created)
 }
 
-// cardBody is the card's bytes: the multipart field "file", or the body.
-func cardBody(c echo.Context) ([]byte, error) {
+// duplicateImport answers an import of a card that is already bot
+// existing: 200 with that bot (X-Duplicate-Of names it), or, when ?id=
+// asked for another id, 409 saying so. ?duplicate=copy imports anyway.
+func (s *Server) duplicateImport(c echo.Context, existing bots.Bot) error {
+	if id := c.QueryParam("id"); id != "" && id != existing.ID {
+		return &storeError{err: memory.ErrConflict,
+			conflict: "this card is already bot " + strconv.Quote(existing.ID) + " (duplicate_of); import it with ?duplicate=copy to make another bot of it"}
+	}
+	c.Response().Header().Set("X-Duplicate-Of", existing.ID)
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/bots/"+existing.ID)
+	return respondBot(c, http.StatusOK, existing)
+}
+
+// uploadBody is an uploaded file's bytes: the multipart field "file", or
+// the body. what names the file expected, for errors.
+func uploadBody(c echo.Context, what string) ([]byte, error) {
 	req := c.Request()
 	mt, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	var r io.Reader = req.Body
@@ -57,7 +95,7 @@ func cardBody(c echo.Context) ([]byte, error) {
 			if errors.As(err, &mbe) {
 				return nil, err
 			}
-			return nil, memory.Invalid("file", "want the card (JSON or PNG) as the multipart form field \"file\": %v", err)
+			return nil, memory.Invalid("file", "want %s as the multipart form field \"file\": %v", what, err)
 		}
 		f, err := fh.Open()
 		if err != nil {
@@ -75,7 +113,7 @@ func cardBody(c echo.Context) ([]byte, error) {
 		return nil, memory.Invalid("body", "reading the request body: %v", err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, memory.Invalid("body", "the request body is empty; want a Character Card as JSON or as a PNG")
+		return nil, memory.Invalid("body", "the request body is empty; want %s", what)
 	}
 	return body, nil
 }
@@ -83,10 +121,6 @@ func cardBody(c echo.Context) ([]byte, error) {
 // exportCard writes the latest version of a bot as a Character Card:
 // ?format=v2 (default), v3 or png (a placeholder image carrying both).
 func (s *Server) exportCard(c echo.Context) error {
-	id, err := botIDParam(c)
-	if err != nil {
-		return err
-	}
 	format := card.Format(strings.ToLower(c.QueryParam("format")))
 	switch format {
 	case "":
@@ -95,13 +129,13 @@ func (s *Server) exportCard(c echo.Context) error {
 	default:
 		return memory.Invalid("format", "%q is not a card format (want v2, v3 or png)", clipParam(string(format)))
 	}
-	b, err := s.deps.Bots.Get(c.Request().Context(), tenant(c), id)
+	b, err := s.latestBot(c)
 	if err != nil {
-		return botErr(err, id)
+		return err
 	}
 	c.Response().Header().Set("ETag", bots.ETag(b.ID, b.Version))
 	if format == card.PNG {
-		out, err := card.ExportPNG(b, nil)
+		out, err := card.ExportPNG(b, b.Avatar) // the card's picture, else a placeholder
 		if err != nil {
 			return err
 		}

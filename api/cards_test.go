@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,8 +55,12 @@ func TestImportExportJSON(t *testing.T) {
 		require.Equal(t, bots.ETag(b.ID, 1), out.header.Get("ETag"))
 		sameJSON(t, orig, string(out.body))
 
-		// The export imports as the same bot.
-		again := decodeBot(t, e.must(http.StatusCreated, "POST", "/v1/bots/import", string(out.body)))
+		// The export imports as the same bot: a duplicate of it, unless a
+		// copy is asked for.
+		dup := e.must(http.StatusOK, "POST", "/v1/bots/import", string(out.body))
+		require.Equal(t, b.ID, dup.header.Get("X-Duplicate-Of"))
+		require.Equal(t, b, decodeBot(t, dup))
+		again := decodeBot(t, e.must(http.StatusCreated, "POST", "/v1/bots/import?duplicate=copy", string(out.body)))
 		require.NotEqual(t, b.ID, again.ID, "a generated id")
 		require.Equal(t, content(b), content(again))
 	}
@@ -78,7 +83,7 @@ func TestImportExportPNG(t *testing.T) {
 	_, err = fw.Write([]byte(cardFixture(t, "v2_text.png")))
 	require.NoError(t, err)
 	require.NoError(t, mw.Close())
-	sera := decodeBot(t, e.must(http.StatusCreated, "POST", "/v1/bots/import", body.String(), "Content-Type: "+mw.FormDataContentType()))
+	sera := decodeBot(t, e.must(http.StatusCreated, "POST", "/v1/bots/import?duplicate=copy", body.String(), "Content-Type: "+mw.FormDataContentType()))
 	require.Equal(t, "Seraphina", sera.Name)
 	require.Len(t, sera.Lorebook.Entries, 3)
 
@@ -86,8 +91,40 @@ func TestImportExportPNG(t *testing.T) {
 	require.Equal(t, "image/png", out.header.Get("Content-Type"))
 	require.Equal(t, `attachment; filename="`+sera.ID+`.png"`, out.header.Get("Content-Disposition"))
 	require.True(t, bytes.HasPrefix(out.body, []byte("\x89PNG\r\n\x1a\n")))
-	again := decodeBot(t, e.must(http.StatusCreated, "POST", "/v1/bots/import", string(out.body), "Content-Type: image/png"))
+	again := decodeBot(t, e.must(http.StatusCreated, "POST", "/v1/bots/import?duplicate=copy", string(out.body), "Content-Type: image/png"))
 	require.Equal(t, content(sera), content(again), "PNG export round-trips")
+}
+
+// The same card imported twice is one bot: the second import answers the
+// first's bot (200, X-Duplicate-Of), or 409 when ?id= asked for another;
+// a changed card is a new bot; ?duplicate=copy makes a copy on purpose.
+func TestImportDuplicate(t *testing.T) {
+	e := newBotsEnv(t, Config{})
+	orig := cardFixture(t, "v2_full.json")
+	first := decodeBot(t, e.must(http.StatusCreated, "POST", "/v1/bots/import?id=sera", orig))
+
+	r := e.must(http.StatusOK, "POST", "/v1/bots/import", orig)
+	require.Equal(t, "sera", r.header.Get("X-Duplicate-Of"))
+	require.Equal(t, "/v1/bots/sera", r.header.Get("Location"))
+	require.Equal(t, first, decodeBot(t, r))
+	// The same card inside a PNG is the same card.
+	png := e.must(http.StatusOK, "GET", "/v1/bots/sera/card?format=png", "")
+	require.Equal(t, "sera", e.must(http.StatusOK, "POST", "/v1/bots/import", string(png.body), "Content-Type: image/png").header.Get("X-Duplicate-Of"))
+
+	code, msg := e.must(http.StatusConflict, "POST", "/v1/bots/import?id=sera2", orig).errorCode(t)
+	require.Equal(t, "conflict", code)
+	require.Contains(t, msg, `already bot "sera" (duplicate_of)`)
+	e.must(http.StatusNotFound, "GET", "/v1/bots/sera2", "")
+
+	changed := strings.Replace(orig, "gentle, protective, curious", "gentle, protective, stubborn", 2)
+	e.must(http.StatusCreated, "POST", "/v1/bots/import?id=sera3", changed)
+	e.must(http.StatusCreated, "POST", "/v1/bots/import?id=sera4&duplicate=copy", orig)
+	e.must(http.StatusBadRequest, "POST", "/v1/bots/import?duplicate=maybe", orig)
+
+	// Once edited, the bot is no longer that card.
+	e.must(http.StatusOK, "PATCH", "/v1/bots/sera", `{"personality":"fierce"}`)
+	e.must(http.StatusOK, "PATCH", "/v1/bots/sera4", `{"personality":"calm"}`)
+	e.must(http.StatusCreated, "POST", "/v1/bots/import?id=sera5", orig)
 }
 
 func TestImportErrors(t *testing.T) {

@@ -92,7 +92,10 @@ func idempotencyKey(c echo.Context) (string, error) {
 
 // chat answers a user message in a conversation: the user turn and the
 // reply are stored; with "stream": true the reply comes as Server-Sent
-// Events (delta …, then done or error).
+// Events (delta …, then done or error). The stream (status 200) begins
+// with the first token: a failure before it — the backend refusing, timing
+// out, sending nothing — is a plain JSON error with its status (502, 504
+// …); only a failure after it is an error event.
 func (s *Server) chat(c echo.Context) error {
 	id, err := idParam(c)
 	if err != nil {
@@ -128,7 +131,6 @@ func (s *Server) chat(c echo.Context) error {
 		return c.JSON(http.StatusOK, newChatResponse(res))
 	}
 	ev := &eventStream{c: c}
-	creq.OnStart = func(memory.Turn) error { return ev.start() }
 	creq.OnDelta = func(content string) error { return ev.send("delta", map[string]string{"content": content}) }
 	res, err := chat.Send(c.Request().Context(), creq)
 	if err != nil {

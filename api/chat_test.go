@@ -133,7 +133,7 @@ func TestChatPlain(t *testing.T) {
 	req := e.backend.Requests()[0]
 	require.Equal(t, "c1", req.User, "the conversation id is the OpenAI user")
 	require.Equal(t, "moe-a13b", req.Model)
-	require.Contains(t, req.Messages[0].Content, "Mira is a lighthouse keeper who talks to Ana about the sea.")
+	require.Contains(t, req.Messages[0].Content, "Mira is a lighthouse keeper who talks to ana about the sea.", "{{user}} is the conversation's user_id, as in its first message, whatever the message's name")
 	require.Equal(t, "Ahoy, ana! I'm Mira.", req.Messages[1].Content, "the first message is history")
 	require.Equal(t, "How is the sea?", req.Messages[len(req.Messages)-1].Content)
 

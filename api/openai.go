@@ -269,12 +269,19 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		return ev.send("", openAICompletion{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model,
 			Choices: choices, Usage: usage})
 	}
+	// The stream (status 200, the role chunk) begins with the first token,
+	// so a failure before it is an error response with its status.
 	creq.OnStart = func(user memory.Turn) error {
 		id, created = completionID(convID, user.Seq), user.CreatedAt.Unix()
-		empty := ""
-		return chunk([]openAIChoice{{Delta: &openAIOut{Role: "assistant", Content: &empty}}}, nil)
+		return nil
 	}
 	creq.OnDelta = func(content string) error {
+		if !ev.started {
+			empty := ""
+			if err := chunk([]openAIChoice{{Delta: &openAIOut{Role: "assistant", Content: &empty}}}, nil); err != nil {
+				return err
+			}
+		}
 		return chunk([]openAIChoice{{Delta: &openAIOut{Content: &content}}}, nil)
 	}
 	res, err := chat.Send(ctx, creq)

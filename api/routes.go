@@ -59,6 +59,10 @@ func (s *Server) routes() {
 	e.GET("/v1/bots/:id/versions/:v", s.getBotVersion, auth, nb)
 	e.POST("/v1/bots/:id/versions/:v/restore", s.restoreBotVersion, auth, nb)
 	e.POST("/v1/bots/import", s.importBot, auth, nb)
+	e.POST("/v1/bots/tokens", s.botTokens, auth) // needs the chat loop, not the bot store
 	e.GET("/v1/bots/:id/card", s.exportCard, auth, nb)
+	e.GET("/v1/bots/:id/avatar", s.getAvatar, auth, nb)
 	e.POST("/v1/bots/:id/lore/test", s.loreTest, auth, nb)
+	e.PUT("/v1/bots/:id/lorebook", s.putLorebook, auth, nb)
+	e.GET("/v1/bots/:id/lorebook", s.getLorebook, auth, nb)
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -96,6 +97,30 @@ type compactResponse struct {
 	LagBefore int `json:"lag_before"`
 	// Summaries are all of the conversation's summaries after the call.
 	Summaries []summaryResponse `json:"summaries"`
+	// Reason says why the call wrote nothing (omitted when it wrote some).
+	Reason string `json:"reason,omitempty"`
+}
+
+// nothingWrittenReason says why a compaction that wrote nothing had
+// nothing to write, from the conversation's last seq and its summaries
+// (after the call: every turn older than the recent window is covered).
+// Pure.
+func nothingWrittenReason(lastSeq int64, sums []memory.Summary) string {
+	var covered int64
+	for _, sm := range sums {
+		if sm.Level == 0 && !sm.Stale {
+			covered = max(covered, sm.ToSeq)
+		}
+	}
+	const window = "the recent window (the last compaction.keep_recent_turns turns, 100 by default), which is sent verbatim and never summarised"
+	switch {
+	case lastSeq == 0:
+		return "nothing to summarise: the conversation has no turns yet"
+	case covered == 0:
+		return fmt.Sprintf("nothing to summarise yet: all of the conversation's turns (up to seq %d) are in %s; summaries start once turns leave it", lastSeq, window)
+	default:
+		return fmt.Sprintf("nothing new to summarise: turns 1–%d are summarised already, and turns after %d (up to seq %d) are in %s", covered, covered, lastSeq, window)
+	}
 }
 
 // compact runs compaction of one conversation now and answers when every
@@ -124,8 +149,16 @@ func (s *Server) compact(c echo.Context) error {
 	if err != nil {
 		return conversationErr(err, id)
 	}
-	return c.JSON(http.StatusOK, compactResponse{Written: newSummaryResponses(res.Written), Rebuilt: res.Rebuilt,
-		LagBefore: res.LagBefore, Summaries: newSummaryResponses(sums)})
+	resp := compactResponse{Written: newSummaryResponses(res.Written), Rebuilt: res.Rebuilt,
+		LagBefore: res.LagBefore, Summaries: newSummaryResponses(sums)}
+	if len(res.Written) == 0 {
+		conv, err := s.store.GetConversation(ctx, tenant(c), id)
+		if err != nil {
+			return conversationErr(err, id)
+		}
+		resp.Reason = nothingWrittenReason(conv.LastSeq, sums)
+	}
+	return c.JSON(http.StatusOK, resp)
 }
 
 var _ Compactor = (*compaction.Worker)(nil)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/longmem/longmem/compaction"
+	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/memory/embedded"
 )
 
@@ -77,6 +78,7 @@ func TestSummariesAndCompact(t *testing.T) {
 	require.NoError(t, json.Unmarshal(r.body, &res))
 	require.Equal(t, 50, res.LagBefore, "60 turns, 10 kept recent")
 	require.NotEmpty(t, res.Written)
+	require.Empty(t, res.Reason, "no reason when something was written")
 
 	sums := e.summaries(id)
 	require.Equal(t, res.Summaries, sums)
@@ -100,6 +102,17 @@ func TestSummariesAndCompact(t *testing.T) {
 	require.NoError(t, json.Unmarshal(r.body, &res))
 	require.Empty(t, res.Written)
 	require.Equal(t, 0, res.LagBefore)
+	require.Contains(t, res.Reason, "turns 1–50 are summarised already")
+	require.Contains(t, res.Reason, "up to seq 60")
+
+	// A short conversation: nothing yet, and it says why.
+	short := e.createConversation("short")
+	e.appendContents(short, "Hello there.", "Hi! How are you?", "Fine, thanks.")
+	res = compactResponse{}
+	require.NoError(t, json.Unmarshal(e.must(http.StatusOK, "POST", "/v1/conversations/"+short+"/compact", "").body, &res))
+	require.Empty(t, res.Written)
+	require.Contains(t, res.Reason, "all of the conversation's turns (up to seq 3) are in the recent window")
+	require.Contains(t, res.Reason, "keep_recent_turns")
 
 	// The context uses them; the call triggers the compactor too.
 	ctx := e.context(id, `{"message":{"role":"user","content":"what does the cat like?"},"budget_tokens":600}`)
@@ -211,5 +224,26 @@ func TestForgetTriggersARebuild(t *testing.T) {
 	for _, s := range e.summaries(id) {
 		require.False(t, s.Stale)
 		require.NotContains(t, s.Content, "zebra-quince")
+	}
+}
+
+func TestNothingWrittenReason(t *testing.T) {
+	sum := func(level int, from, to int64, stale bool) memory.Summary {
+		return memory.Summary{Level: level, FromSeq: from, ToSeq: to, Stale: stale}
+	}
+	for _, tc := range []struct {
+		name string
+		last int64
+		sums []memory.Summary
+		want string
+	}{
+		{"empty conversation", 0, nil, "has no turns yet"},
+		{"all recent", 7, nil, "all of the conversation's turns (up to seq 7) are in the recent window"},
+		{"covered", 130, []memory.Summary{sum(0, 1, 20, false), sum(0, 21, 30, false), sum(1, 1, 30, false)}, "turns 1–30 are summarised already, and turns after 30 (up to seq 130)"},
+		{"stale ignored", 40, []memory.Summary{sum(0, 1, 20, false), sum(0, 21, 30, true)}, "turns 1–20 are summarised already"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Contains(t, nothingWrittenReason(tc.last, tc.sums), tc.want)
+		})
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/bots/card"
 	"github.com/longmem/longmem/bots/embeddedbots"
 	"github.com/longmem/longmem/bots/llm"
 	"github.com/longmem/longmem/compaction"
@@ -575,9 +576,11 @@ func TestUIContextPreview(t *testing.T) {
 	require.Regexp(t, `persona \d+ tokens`, label)
 	require.Regexp(t, `message \d+ tokens`, label)
 	require.Contains(t, b.text(".legend"), "persona: ")
-	for _, sec := range []string{"lore_constant", "lore", "post_history"} {
-		require.Regexp(t, sec+` \d+ tokens`, label)
+	for _, sec := range []string{"constant lore", "triggered lore", "post-history instructions"} {
+		require.Regexp(t, sec+` \d+ tokens`, label, "sections by their friendly names")
 	}
+	require.NotContains(t, label, "lore_constant")
+	require.NotContains(t, b.text(".legend"), "post_history")
 	b.waitText("#preview-lore", "#2 Bergen")
 	b.waitText("#preview-messages", "Skerry Point is a rock with one lamp.")
 	b.shot("preview")
@@ -924,4 +927,177 @@ func TestUICtrlSTwiceSavesOnce(t *testing.T) {
 	versions := e.must(http.StatusOK, "GET", "/v1/bots/b1/versions", "").json(t)["versions"].([]any)
 	require.Len(t, versions, 2, "one save")
 	b.noPageErrors()
+}
+
+// The Lorebook tab takes a SillyTavern World Info file: a new version with
+// its entries, drawn in the editor; a file that is no lorebook is refused
+// where it was dropped.
+func TestUIImportWorldInfo(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"vell","name":"Vell"}`)
+	wi, err := filepath.Abs(filepath.Join("..", "bots", "card", "testdata", "worldinfo.json"))
+	require.NoError(t, err)
+	for _, w := range []int{1440, 390} {
+		b := newBrowser(t, e.srv, w, 900)
+		b.open("/ui/#/bot/vell/lore")
+		b.wait(`document.querySelector('#lore-file')`)
+		before := decodeBot(t, e.must(http.StatusOK, "GET", "/v1/bots/vell", "")).Version
+		b.do(chromedp.SetUploadFiles(chromedp.CSS("#lore-file"), []string{wi}))
+		b.waitText("#save-status", fmt.Sprintf("version %d", before+1))
+		b.waitText(`[data-field="lorebook.entries[0].keys"]`, "lighthouse")
+		require.Equal(t, 10, eval[int](b, `document.querySelectorAll('#lore-entries .entry').length`))
+		// The file's whole-word settings show, per entry.
+		whole := `document.querySelector('[data-field="lorebook.entries[%d].extensions.match_whole_words"] select').value`
+		require.Equal(t, "false", eval[string](b, fmt.Sprintf(whole, 2)), "tide: matchWholeWords false")
+		require.Equal(t, "true", eval[string](b, fmt.Sprintf(whole, 3)))
+		require.Equal(t, "", eval[string](b, fmt.Sprintf(whole, 0)), "null: the default")
+		got := decodeBot(t, e.must(http.StatusOK, "GET", "/v1/bots/vell", ""))
+		require.Equal(t, before+1, got.Version)
+		require.Len(t, got.Lorebook.Entries, 10)
+		b.shot(fmt.Sprintf("worldinfo-%d", w))
+
+		bad := filepath.Join(t.TempDir(), "notes.json")
+		require.NoError(t, os.WriteFile(bad, []byte(`{"hello":1}`), 0o644))
+		b.do(chromedp.SetUploadFiles(chromedp.CSS("#lore-file"), []string{bad}))
+		b.waitText("#lore-import-error", "notes.json")
+		require.Equal(t, before+1, decodeBot(t, e.must(http.StatusOK, "GET", "/v1/bots/vell", "")).Version, "nothing changed")
+		b.noPageErrors()
+	}
+}
+
+// The editor shows what the persona, its fields and each lore entry cost
+// against the shares of the bot's budget, warns when the persona cannot
+// fit, and the preview starts at the bot's own budget.
+func TestUITokenCountsAndPreviewBudget(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	long := strings.Repeat("Mara tends the glasshouse and remembers every seed she ever planted. ", 70)
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"mara","name":"Mara","description":`+jsString2(long)+`,"personality":"patient",
+		"model":{"context_window":2048,"max_output_tokens":448},
+		"lorebook":{"entries":[{"id":3,"keys":["seed"],"content":"Seeds are kept in paper envelopes.","enabled":true}]}}`)
+	b := newBrowser(t, e.srv, 1440, 1000)
+	b.open("/ui/#/bot/mara/persona")
+	b.waitText("#persona-tokens", "Persona:")
+	want := e.srv.deps.Chat.Tokens(decodeBot(t, e.must(http.StatusOK, "GET", "/v1/bots/mara", "")), "")
+	require.Equal(t, 1600, want.BudgetTokens)
+	b.waitText("#persona-tokens", fmt.Sprintf("%s tokens", commas(want.Persona.Tokens)))
+	b.waitText("#persona-tokens", "of its share 800 (persona_share 0.5, the default × budget 1,600)")
+	b.waitText("#persona-tokens", "too big")
+	b.waitText(`[data-field="description"]`, fmt.Sprintf("%s tokens", commas(want.Persona.Fields["description"])))
+	b.shot("tokens-persona")
+
+	// Shortening the persona updates the counts as one types.
+	b.setValue(`[data-field="description"] textarea`, "Mara tends the glasshouse.")
+	b.wait(`!document.querySelector('#persona-tokens').innerText.includes('too big')`)
+
+	b.click("#tab-lore")
+	b.waitText("#lore-tokens", "room for lore 160 tokens")
+	b.waitText(`.entry[data-entry-id="3"]`, fmt.Sprintf("· %d tokens", want.Lore.Entries[0].Tokens))
+
+	b.open("/ui/#/bot/mara/preview")
+	b.wait(`document.querySelector('#preview-budget')?.value === '1600'`)
+	b.noPageErrors()
+}
+
+func jsString2(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// commas writes n as the page does (en: 1,234).
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// What moved between two previews reads in ranges and friendly names:
+// twenty turns that came in are one line, not twenty.
+func TestUIPreviewMovesRanges(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	b := newBrowser(t, e.srv, 1440, 900)
+	b.open("/ui/")
+	b.wait(`document.readyState === 'complete'`)
+	eval[bool](b, `(() => { import('/ui/diff.js').then((m) => {
+		const turn = (seq, section) => ({ seq, section });
+		const prev = { budget: 2048, result: { messages: [], report: { sections: [{ name: 'lore_before', tokens: 30 }],
+			turns: [turn(1, 'recalled'), turn(2, 'recalled'), turn(40, 'recent')] } } };
+		const cur = { budget: 4096, result: { messages: [], report: { sections: [{ name: 'lore_before', tokens: 10 }],
+			turns: [...Array.from({ length: 20 }, (_, i) => turn(10 + i, 'recalled')), turn(33, 'recalled'), turn(40, 'recalled')] } } };
+		window.__moves = m.previewMoves(prev, cur).map((x) => x.text);
+		window.__ranges = m.ranges([9, 1, 2, 3, 7, 10, 3]);
+	}); return true })()`)
+	b.wait(`window.__moves`)
+	moves := eval[[]string](b, `window.__moves`)
+	require.Equal(t, []string{
+		"budget 2048 → 4096 tokens",
+		"triggered lore (before memory): 30 → 10 tokens (-20)",
+		"turns 10–29, 33 came in (recalled turns)",
+		"turn 40 moved recent turns → recalled turns",
+		"turns 1–2 left (was recalled turns)",
+	}, moves)
+	require.Equal(t, "1–3, 7, 9–10", eval[string](b, `window.__ranges`))
+	b.noPageErrors()
+}
+
+// At 390 px and at 1440 px: every tab of a bot is on screen (the tab bar
+// wraps instead of scrolling off), a conversation made without a bot is
+// reachable from the bot list (All conversations), and no summary bar
+// shows a cut range ("102–1"): a range that does not fit is hidden, and
+// stays in the bar's label and in the list.
+func TestUINarrowTabsAllConversationsAndSummaryLabels(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"b1","name":"Nox"}`)
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"loose","user_id":"Ines"}`)
+	var turns []string
+	for i := range 140 {
+		turns = append(turns, fmt.Sprintf(`{"role":"user","content":"Turn %d: the harbour bell rang %d times before the ferry from the north arrived late."}`, i+1, i%7+2))
+	}
+	e.must(http.StatusCreated, "POST", "/v1/conversations/loose/turns", `{"turns":[`+strings.Join(turns, ",")+`]}`)
+	e.must(http.StatusOK, "POST", "/v1/conversations/loose/compact", "")
+	require.NotEmpty(t, e.must(http.StatusOK, "GET", "/v1/conversations/loose/summaries", "").json(t)["summaries"])
+
+	for _, w := range []int{390, 1440} {
+		b := newBrowser(t, e.srv, w, 900)
+		b.open("/ui/#/bot/b1/persona")
+		b.wait(`document.querySelectorAll('.tabs [role=tab]').length === 6`)
+		off := eval[[]string](b, `[...document.querySelectorAll('.tabs [role=tab]')].filter((t) => {
+			const r = t.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth + 0.5 || r.width === 0 }).map((t) => t.textContent)`)
+		require.Empty(t, off, "tabs off screen at %d px", w)
+		require.False(t, eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth + 1`), "no sideways scrolling at %d px", w)
+		b.shot(fmt.Sprintf("tabs-%d", w))
+
+		b.open("/ui/#/")
+		b.click("#all-conversations")
+		b.waitText("#conv-list", "loose")
+		b.waitText("#conv-list", "no bot")
+		b.click("#conv-list button")
+		b.waitText("#conv-detail", "Conversation loose")
+		b.wait(`document.querySelectorAll('.tl-bar').length > 0`)
+		b.wait(`[...document.querySelectorAll('.tl-text')].every((t) => t.hidden || t.parentElement.scrollWidth <= t.parentElement.clientWidth + 1)`)
+		cut := eval[[]string](b, `[...document.querySelectorAll('.tl-text')].filter((t) => !t.hidden && t.parentElement.scrollWidth > t.parentElement.clientWidth + 1).map((t) => t.textContent)`)
+		require.Empty(t, cut, "summary labels cut at %d px", w)
+		require.Equal(t, eval[int](b, `document.querySelectorAll('.tl-bar').length`), eval[int](b, `document.querySelectorAll('.tl-bar[aria-label^="level"]').length`))
+		b.shot(fmt.Sprintf("conversations-%d", w))
+		b.noPageErrors()
+	}
+}
+
+// A PNG card's picture shows in the bot list and on the Card tab.
+func TestUIAvatars(t *testing.T) {
+	e := newUIEnv(t, Config{})
+	cardPNG, err := card.ExportPNG(bots.Bot{Name: "Wren", Description: "A cartographer."}, pngOf(t, 120, 80, false))
+	require.NoError(t, err)
+	e.must(http.StatusCreated, "POST", "/v1/bots/import?id=wren", string(cardPNG), "Content-Type: image/png")
+	e.must(http.StatusCreated, "POST", "/v1/bots", `{"id":"plain","name":"Plain"}`)
+	for _, w := range []int{390, 1440} {
+		b := newBrowser(t, e.srv, w, 900)
+		b.open("/ui/#/")
+		b.wait(`[...document.querySelectorAll('#bot-list img.avatar')].filter((i) => i.complete && i.naturalWidth > 0).length === 2`)
+		widths := eval[[]int](b, `[...document.querySelectorAll('#bot-list img.avatar')].map((i) => i.naturalWidth)`)
+		require.Contains(t, widths, 120, "Wren's own picture")
+		require.Contains(t, widths, 64, "a placeholder for the bot without one")
+		b.shot(fmt.Sprintf("avatars-%d", w))
+		b.open("/ui/#/bot/wren/card")
+		b.wait(`document.querySelector('#card-avatar')?.naturalWidth === 120`)
+		b.noPageErrors()
+	}
 }

@@ -37,6 +37,10 @@ type Bot struct {
 	// Card holds card fields longmem has no place for (V3 assets, nickname,
 	// source, creation dates …), verbatim, so an export gives them back.
 	Card map[string]any `json:"card,omitempty"`
+	// Avatar is the bot's picture (a card's image), used when it is
+	// exported as a PNG card. The API shows {url, bytes} in its place and
+	// serves the picture at GET /v1/bots/{id}/avatar.
+	Avatar Avatar `json:"avatar,omitempty"`
 
 	// Version is 1 for a new bot and grows by one with every update; each
 	// version is immutable. Set by the store.

@@ -81,6 +81,10 @@ func (c ChatConfig) Validate() error {
 	return nil
 }
 
+// WithDefaults is c with every zero field set to its default: the
+// configuration in effect.
+func (c ChatConfig) WithDefaults() ChatConfig { return c.withDefaults() }
+
 func (c ChatConfig) withDefaults() ChatConfig {
 	if c.DefaultContextWindow == 0 {
 		c.DefaultContextWindow = DefaultContextWindow
@@ -183,11 +187,18 @@ type ChatResult struct {
 // llm.ErrBackend or llm.ErrTimeout).
 type BackendFailure struct {
 	UserTurn memory.Turn
-	Err      error
+	// IdempotencyKey is the request's ("" when it sent none).
+	IdempotencyKey string
+	Err            error
 }
 
+// Error says what a client can do: retry with its key, which stores
+// nothing twice; without one, a retry stores the message again.
 func (e *BackendFailure) Error() string {
-	return fmt.Sprintf("%v (the user turn is stored as seq %d; retry with the same Idempotency-Key)", e.Err, e.UserTurn.Seq)
+	if e.IdempotencyKey != "" {
+		return fmt.Sprintf("%v (the user turn is stored as seq %d; retry with the same Idempotency-Key)", e.Err, e.UserTurn.Seq)
+	}
+	return fmt.Sprintf("%v (the user turn is stored as seq %d; the request had no Idempotency-Key, so sending it again stores the message again — send one to make retries safe)", e.Err, e.UserTurn.Seq)
 }
 
 func (e *BackendFailure) Unwrap() error { return e.Err }
@@ -347,7 +358,11 @@ func (c *Chat) Send(ctx context.Context, req ChatRequest) (ChatResult, error) {
 	if err != nil {
 		return ChatResult{}, err
 	}
-	prompt := c.PromptFor(bot, UserName(conv, msg.Name))
+	userName, err := c.UserFor(ctx, conv, msg.Name)
+	if err != nil {
+		return ChatResult{}, err
+	}
+	prompt := c.PromptFor(bot, userName)
 	budget := req.BudgetTokens
 	if budget == 0 {
 		budget = prompt.BudgetTokens
@@ -423,7 +438,7 @@ func (c *Chat) Send(ctx context.Context, req ChatRequest) (ChatResult, error) {
 		var be *llm.BackendError
 		if errors.As(err, &be) {
 			c.deps.Logger.Warn("chat: backend failed", "conversation", conv.ID, "user_seq", user.Seq, "error", err)
-			return res, &BackendFailure{UserTurn: user, Err: err}
+			return res, &BackendFailure{UserTurn: user, IdempotencyKey: req.IdempotencyKey, Err: err}
 		}
 		return res, err
 	}
@@ -581,15 +596,48 @@ func requestHash(id string, m retrieval.Message) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// UserName is who {{user}} is in a prompt for conversation conv: name
-// (the message's speaker) when given, else the conversation's user_id,
-// else "" (which Expand reads as DefaultUserName). The chat loop, the
-// context preview and the first message use it alike.
-func UserName(conv memory.Conversation, name string) string {
-	if name = strings.TrimSpace(name); name != "" {
-		return name
+// UserNameKey is the conversation metadata key that names the user for
+// {{user}} (set when the conversation is created).
+const UserNameKey = "user_name"
+
+// firstUserScan bounds how many of a conversation's first turns are read
+// to find its first user turn.
+const firstUserScan = 64
+
+// UserName is who {{user}} is in every prompt of conversation conv: its
+// metadata user_name (set at creation), else its user_id, else first (the
+// name of its first user turn; see Chat.UserFor), else "" (which Expand
+// reads as DefaultUserName). It never follows a later message's name, so
+// the persona — the prompt prefix the backend caches — stays the same
+// from reply to reply. The chat loop, the context preview and the first
+// message use it alike.
+func UserName(conv memory.Conversation, first string) string {
+	if n, ok := conv.Metadata[UserNameKey].(string); ok && strings.TrimSpace(n) != "" {
+		return strings.TrimSpace(n)
 	}
-	return strings.TrimSpace(conv.UserID)
+	if n := strings.TrimSpace(conv.UserID); n != "" {
+		return n
+	}
+	return strings.TrimSpace(first)
+}
+
+// UserFor is UserName(conv, …) with the name of conv's first user turn
+// among its first 64 turns, or next when it has none yet (next is the
+// name of the message about to become that turn).
+func (c *Chat) UserFor(ctx context.Context, conv memory.Conversation, next string) (string, error) {
+	if n := UserName(conv, ""); n != "" {
+		return n, nil
+	}
+	turns, err := c.deps.Store.Turns(ctx, conv.Tenant, conv.ID, 0, firstUserScan)
+	if err != nil {
+		return "", fmt.Errorf("bots: first turns of %q: %w", conv.ID, err)
+	}
+	for _, t := range turns {
+		if t.Role == memory.RoleUser {
+			return UserName(conv, t.Name), nil
+		}
+	}
+	return UserName(conv, next), nil
 }
 
 // Greet stores bot's first message (macros expanded, {{user}} being the

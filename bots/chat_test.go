@@ -316,6 +316,43 @@ func TestChatPersonaPrefixStable(t *testing.T) {
 	}
 }
 
+// {{user}} is fixed per conversation: its metadata user_name, else the
+// name of its first user turn; later messages with other names (or none)
+// leave the persona — the cached prefix — byte for byte the same.
+func TestChatUserFixedPerConversation(t *testing.T) {
+	r := newRig(t, llmtest.Reply(usage, "Sure."), llm.Config{})
+	r.put(t, aria)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		id    string
+		meta  map[string]any
+		names []string
+		want  string
+	}{
+		{"first-turn", nil, []string{"Ines", "Bram", "", "Ines"}, "helps Ines with plants"},
+		{"created-with", map[string]any{bots.UserNameKey: "Noor"}, []string{"Bram", "Ines"}, "helps Noor with plants"},
+		{"nameless", nil, []string{"", "Bram"}, "helps User with plants"},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			_, err := r.store.CreateConversation(ctx, memory.Conversation{ID: tc.id, BotID: "aria", Metadata: tc.meta})
+			require.NoError(t, err)
+			start := len(r.backend.Requests())
+			for i, n := range tc.names {
+				req := send(fmt.Sprintf("question %d about moss", i), "")
+				req.ConversationID, req.Message.Name = tc.id, n
+				_, err := r.chat.Send(ctx, req)
+				require.NoError(t, err)
+			}
+			reqs := r.backend.Requests()[start:]
+			persona := reqs[0].Messages[0].Content
+			require.Contains(t, persona, tc.want)
+			for _, rq := range reqs[1:] {
+				require.True(t, strings.HasPrefix(rq.Messages[0].Content, persona), "the persona part is byte-identical: %q", rq.Messages[0].Content)
+			}
+		})
+	}
+}
+
 func TestChatPinnedVersion(t *testing.T) {
 	r := newRig(t, llmtest.Reply(usage, "ok"), llm.Config{})
 	r.put(t, aria)
@@ -428,7 +465,7 @@ func TestGreet(t *testing.T) {
 	req.Message.Name = "Samuel"
 	_, err = r.chat.Send(context.Background(), req)
 	require.NoError(t, err)
-	require.Contains(t, r.backend.Requests()[1].Messages[0].Content, "helps Samuel with plants", "a message's name wins")
+	require.Contains(t, r.backend.Requests()[1].Messages[0].Content, "helps Sam with plants", "the conversation's user, not the message's name: the prefix stays")
 
 	quiet := aria
 	quiet.FirstMessage = ""

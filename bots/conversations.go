@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/longmem/longmem/memory"
@@ -16,6 +17,11 @@ func (c *Chat) ListBots(ctx context.Context, tenant string) ([]Bot, error) {
 	if !ok {
 		return []Bot{}, nil
 	}
+	return listAll(ctx, l, tenant)
+}
+
+// listAll returns every bot of tenant l holds, ascending by id.
+func listAll(ctx context.Context, l BotLister, tenant string) ([]Bot, error) {
 	out := []Bot{}
 	after := ""
 	for {
@@ -32,8 +38,9 @@ func (c *Chat) ListBots(ctx context.Context, tenant string) ([]Bot, error) {
 }
 
 // FindBot returns the latest version of the bot that model names: its id,
-// else its name (exactly, then regardless of case; the first by id when
-// several share it). A *NotFoundError otherwise.
+// else its name (exactly, then regardless of case). A *NotFoundError when
+// none; a *ConflictError listing the ids when several bots share the name,
+// since picking one would answer with a persona the caller may not mean.
 func (c *Chat) FindBot(ctx context.Context, tenant, model string) (*Bot, error) {
 	if c.deps.Bots != nil && ValidID(model) {
 		b, err := c.deps.Bots.Get(ctx, tenant, model)
@@ -48,19 +55,30 @@ func (c *Chat) FindBot(ctx context.Context, tenant, model string) (*Bot, error) 
 	if err != nil {
 		return nil, err
 	}
-	var fold *Bot
+	var exact, fold []int
 	for i := range all {
-		if all[i].Name == model {
-			return &all[i], nil
-		}
-		if fold == nil && strings.EqualFold(all[i].Name, model) {
-			fold = &all[i]
+		switch {
+		case all[i].Name == model:
+			exact = append(exact, i)
+		case strings.EqualFold(all[i].Name, model):
+			fold = append(fold, i)
 		}
 	}
-	if fold != nil {
-		return fold, nil
+	found := exact
+	if len(found) == 0 {
+		found = fold
 	}
-	return nil, &NotFoundError{Message: fmt.Sprintf("model %q names no bot (by id or name); GET /v1/models lists them", model), Err: memory.ErrNotFound}
+	switch len(found) {
+	case 0:
+		return nil, &NotFoundError{Message: fmt.Sprintf("model %q names no bot (by id or name); GET /v1/models lists them", model), Err: memory.ErrNotFound}
+	case 1:
+		return &all[found[0]], nil
+	}
+	ids := make([]string, len(found))
+	for i, j := range found {
+		ids[i] = strconv.Quote(all[j].ID)
+	}
+	return nil, &ConflictError{Message: fmt.Sprintf("model %q is the name of %d bots (ids %s); name one by its id", model, len(found), strings.Join(ids, ", ")), Err: ErrAmbiguous}
 }
 
 // BotFor is the bot a new conversation with botID (pinned to version v when

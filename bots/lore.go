@@ -59,7 +59,13 @@ func (lb *Lorebook) EffectiveScanDepth() int {
 // anywhere) — and, for selective entries with secondary keys, when the
 // secondary keys satisfy the selective logic. With RecursiveScanning the
 // content of triggered entries is scanned too, at most MaxLoreRecursion
-// passes. The result is ordered by insertion order, then id. Pure.
+// passes. SillyTavern's entry flags in Extensions are honoured:
+// prevent_recursion (its content is not scanned), exclude_recursion (only
+// the scanned texts trigger it), delay_until_recursion (only the content
+// of other entries does), match_whole_words, case_sensitive and group (one
+// entry per group, see oneOfEachGroup); a key written /pattern/flags is a
+// regular expression. probability is not: the prompt stays deterministic.
+// The result is ordered by insertion order, then id. Pure.
 func (lb *Lorebook) Match(scan []string) []LoreMatch {
 	if lb == nil {
 		return nil
@@ -95,6 +101,8 @@ func (lb *Lorebook) Match(scan []string) []LoreMatch {
 			add(i, []string{ReasonActivate}, true)
 		case e.Constant:
 			add(i, []string{ReasonConstant}, true)
+		case extFlag(e, "delay_until_recursion"):
+			// only a recursive pass may trigger it
 		default:
 			if reasons, ok := matchEntry(e, texts); ok {
 				add(i, reasons, false)
@@ -103,18 +111,25 @@ func (lb *Lorebook) Match(scan []string) []LoreMatch {
 	}
 	for pass := 0; lb.RecursiveScanning && pass < MaxLoreRecursion && len(fresh) > 0; pass++ {
 		for _, i := range fresh {
-			texts = append(texts, newScanText(bodies[i], fmt.Sprintf("entry %d", lb.Entries[i].ID)))
+			if !extFlag(lb.Entries[i], "prevent_recursion") {
+				texts = append(texts, newScanText(bodies[i], fmt.Sprintf("entry %d", lb.Entries[i].ID)))
+			}
 		}
 		fresh = fresh[:0]
 		for i, e := range lb.Entries {
-			if done[i] || e.Constant {
+			if done[i] || e.Constant || extFlag(e, "exclude_recursion") {
 				continue
 			}
-			if reasons, ok := matchEntry(e, texts); ok {
+			in := texts
+			if extFlag(e, "delay_until_recursion") {
+				in = texts[len(scan):] // only what entries brought in
+			}
+			if reasons, ok := matchEntry(e, in); ok {
 				add(i, reasons, false)
 			}
 		}
 	}
+	out = oneOfEachGroup(out)
 	slices.SortStableFunc(out, func(a, b LoreMatch) int {
 		if a.Entry.InsertionOrder != b.Entry.InsertionOrder {
 			return cmp.Compare(a.Entry.InsertionOrder, b.Entry.InsertionOrder)
@@ -135,13 +150,16 @@ func newScanText(s, where string) scanText {
 
 // matchEntry reports whether e's keys trigger it in texts, with the reasons.
 func matchEntry(e LoreEntry, texts []scanText) ([]string, bool) {
-	whole := true
+	m := keyMatcher{whole: true, caseSensitive: e.CaseSensitive}
 	if v, ok := e.Extensions["match_whole_words"].(bool); ok {
-		whole = v // SillyTavern's per-entry override
+		m.whole, m.stWhole = v, v // SillyTavern's per-entry override
+	}
+	if v, ok := e.Extensions["case_sensitive"].(bool); ok && v {
+		m.caseSensitive = true // SillyTavern's per-entry override in a card
 	}
 	if useRegex(e) {
 		for _, k := range e.Keys {
-			if where, ok := findRegex(k, texts, e.CaseSensitive); ok {
+			if where, ok := findRegex(k, texts, m.caseSensitive); ok {
 				return []string{fmt.Sprintf("regex %q in %s", k, where)}, true
 			}
 		}
@@ -149,7 +167,7 @@ func matchEntry(e LoreEntry, texts []scanText) ([]string, bool) {
 	}
 	var reasons []string
 	for _, k := range e.Keys {
-		if where, ok := findKey(k, texts, e.CaseSensitive, whole); ok {
+		if where, ok := m.find(k, texts); ok {
 			reasons = append(reasons, fmt.Sprintf("key %q in %s", k, where))
 			break
 		}
@@ -163,7 +181,7 @@ func matchEntry(e LoreEntry, texts []scanText) ([]string, bool) {
 	}
 	var found, missing []string
 	for _, k := range secondary {
-		if where, ok := findKey(k, texts, e.CaseSensitive, whole); ok {
+		if where, ok := m.find(k, texts); ok {
 			found = append(found, fmt.Sprintf("secondary key %q in %s", k, where))
 		} else {
 			missing = append(missing, fmt.Sprintf("secondary key %q absent", k))
@@ -246,9 +264,134 @@ func nonEmpty(keys []string) []string {
 	return out
 }
 
+// keyMatcher finds an entry's keys in the scanned texts.
+type keyMatcher struct {
+	caseSensitive bool
+	// whole: keys match as whole words (see findKey).
+	whole bool
+	// stWhole: the entry says match_whole_words true, as SillyTavern
+	// does, where a key of several words matches anywhere.
+	stWhole bool
+}
+
+// find returns where key first occurs in texts. A key written as a
+// regular expression literal, /pattern/flags, is one (as in SillyTavern).
+func (m keyMatcher) find(key string, texts []scanText) (string, bool) {
+	key = strings.TrimSpace(key)
+	if isRegexLiteral(key) {
+		return findRegex(key, texts, m.caseSensitive)
+	}
+	whole := m.whole && !(m.stWhole && strings.ContainsFunc(key, unicode.IsSpace))
+	return findKey(key, texts, m.caseSensitive, whole)
+}
+
+// isRegexLiteral reports a key of the form /pattern/flags, flags among
+// g, i, m, s, u and y.
+func isRegexLiteral(key string) bool {
+	j := strings.LastIndexByte(key, '/')
+	if len(key) < 3 || key[0] != '/' || j < 2 {
+		return false
+	}
+	return strings.Trim(key[j+1:], "gimsuy") == ""
+}
+
+// extFlag reports an entry's SillyTavern extension flag (true, or a
+// number above zero) by its name in a card's character_book.
+func extFlag(e LoreEntry, name string) bool {
+	switch v := e.Extensions[name].(type) {
+	case bool:
+		return v
+	case float64:
+		return v > 0
+	case int:
+		return v > 0
+	case interface{ Float64() (float64, error) }: // json.Number
+		f, err := v.Float64()
+		return err == nil && f > 0
+	}
+	return false
+}
+
+// oneOfEachGroup keeps, of the triggered entries that share an inclusion
+// group (extensions.group, comma-separated names, as SillyTavern writes
+// it), one: an entry with group_override first, then the highest
+// group_weight, then the highest insertion order, then the lowest id.
+// SillyTavern draws the winner at random by weight; longmem picks the
+// heaviest, so the prompt stays deterministic. Constant entries are never
+// removed. Pure.
+func oneOfEachGroup(ms []LoreMatch) []LoreMatch {
+	winner := map[string]int{} // group → index into ms
+	for i, m := range ms {
+		if m.Always {
+			continue
+		}
+		for _, g := range entryGroups(m.Entry) {
+			w, ok := winner[g]
+			if !ok || groupBeats(m.Entry, ms[w].Entry) {
+				winner[g] = i
+			}
+		}
+	}
+	if len(winner) == 0 {
+		return ms
+	}
+	out := ms[:0:0]
+	for i, m := range ms {
+		keep := true
+		for _, g := range entryGroups(m.Entry) {
+			if !m.Always && winner[g] != i {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func entryGroups(e LoreEntry) []string {
+	s, _ := e.Extensions["group"].(string)
+	var out []string
+	for _, g := range strings.Split(s, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func groupBeats(a, b LoreEntry) bool {
+	if oa, ob := extFlag(a, "group_override"), extFlag(b, "group_override"); oa != ob {
+		return oa
+	}
+	if wa, wb := extNumber(a, "group_weight"), extNumber(b, "group_weight"); wa != wb {
+		return wa > wb
+	}
+	if a.InsertionOrder != b.InsertionOrder {
+		return a.InsertionOrder > b.InsertionOrder
+	}
+	return a.ID < b.ID
+}
+
+// extNumber is a numeric extension of an entry (100, SillyTavern's
+// default weight, when absent).
+func extNumber(e LoreEntry, name string) float64 {
+	switch v := e.Extensions[name].(type) {
+	case float64:
+		return v
+	case int:
+		return float64(v)
+	case interface{ Float64() (float64, error) }:
+		if f, err := v.Float64(); err == nil {
+			return f
+		}
+	}
+	return 100
+}
+
 // findKey returns where key first occurs in texts.
 func findKey(key string, texts []scanText, caseSensitive, whole bool) (string, bool) {
-	key = strings.TrimSpace(key)
 	if key == "" {
 		return "", false
 	}

@@ -132,6 +132,60 @@ func TestLoreMatchRecursive(t *testing.T) {
 	k.Constant = true
 	lb2 := &bots.Lorebook{RecursiveScanning: true, Entries: []bots.LoreEntry{k, chain(1, "castle", "x")}}
 	require.Equal(t, []int{1, 8}, ids(lb2.Match([]string{"hello"})))
+
+	// SillyTavern's recursion flags, as a card or World Info file sets
+	// them in the entry's extensions.
+	flag := func(e bots.LoreEntry, name string, v any) bots.LoreEntry {
+		e.Extensions = map[string]any{name: v}
+		return e
+	}
+	for _, tc := range []struct {
+		name    string
+		entries []bots.LoreEntry
+		want    []int
+	}{
+		{"prevent_recursion: its content triggers nothing", []bots.LoreEntry{flag(chain(1, "castle", "Sir Alden"), "prevent_recursion", true), chain(2, "Alden", "x")}, []int{1}},
+		{"exclude_recursion: only the scan triggers it", []bots.LoreEntry{chain(1, "castle", "Sir Alden"), flag(chain(2, "Alden", "x"), "exclude_recursion", true)}, []int{1}},
+		{"exclude_recursion: the scan still does", []bots.LoreEntry{chain(1, "castle", "x"), flag(chain(2, "castle", "y"), "exclude_recursion", true)}, []int{1, 2}},
+		{"delay_until_recursion: not by the scan", []bots.LoreEntry{chain(1, "castle", "x"), flag(chain(2, "castle", "y"), "delay_until_recursion", true)}, []int{1}},
+		{"delay_until_recursion: by recursion", []bots.LoreEntry{chain(1, "castle", "Sir Alden"), flag(chain(2, "Alden", "y"), "delay_until_recursion", float64(1))}, []int{1, 2}},
+		{"false flags change nothing", []bots.LoreEntry{flag(chain(1, "castle", "Sir Alden"), "prevent_recursion", false), flag(chain(2, "Alden", "x"), "exclude_recursion", false)}, []int{1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lb := &bots.Lorebook{RecursiveScanning: true, Entries: tc.entries}
+			require.Equal(t, tc.want, ids(lb.Match([]string{"to the castle"})))
+		})
+	}
+}
+
+func TestLoreMatchGroups(t *testing.T) {
+	grp := func(id, order int, group string, ext map[string]any) bots.LoreEntry {
+		e := entry(id, "rain")
+		e.InsertionOrder = order
+		e.Extensions = map[string]any{"group": group}
+		for k, v := range ext {
+			e.Extensions[k] = v
+		}
+		return e
+	}
+	for _, tc := range []struct {
+		name    string
+		entries []bots.LoreEntry
+		want    []int
+	}{
+		{"highest order wins", []bots.LoreEntry{grp(1, 10, "sky", nil), grp(2, 30, "sky", nil), grp(3, 20, "sky", nil)}, []int{2}},
+		{"override beats order", []bots.LoreEntry{grp(1, 10, "sky", map[string]any{"group_override": true}), grp(2, 30, "sky", nil)}, []int{1}},
+		{"weight beats order", []bots.LoreEntry{grp(1, 10, "sky", map[string]any{"group_weight": float64(150)}), grp(2, 30, "sky", nil)}, []int{1}},
+		{"different groups both stay", []bots.LoreEntry{grp(1, 10, "sky", nil), grp(2, 30, "sea", nil)}, []int{1, 2}},
+		{"no group: all stay", []bots.LoreEntry{grp(1, 10, "", nil), grp(2, 30, " ", nil)}, []int{1, 2}},
+		{"several groups: must win each", []bots.LoreEntry{grp(1, 50, "sky,sea", nil), grp(2, 60, "sea", nil), grp(3, 5, "sky", nil)}, []int{2}},
+		{"tie: lowest id", []bots.LoreEntry{grp(4, 10, "sky", nil), grp(2, 10, "sky", nil)}, []int{2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lb := &bots.Lorebook{Entries: tc.entries}
+			require.Equal(t, tc.want, ids(lb.Match([]string{"rain again"})))
+		})
+	}
 }
 
 func TestLoreMatchNil(t *testing.T) {

@@ -12,6 +12,11 @@ import (
 // 412 precondition_failed.
 var ErrPrecondition = errors.New("precondition failed")
 
+// ErrAmbiguous: a name given for a bot is the name of several bots. It
+// comes in a *ConflictError (so memory.ErrConflict too): the API answers
+// 409 with the ids.
+var ErrAmbiguous = errors.New("ambiguous bot name")
+
 // Store keeps bots and every version of them. A bot's identity is (tenant,
 // id); another tenant's bot is ErrNotFound. Versions are immutable: an
 // update stores a new one (the latest plus one), never changes an old one.

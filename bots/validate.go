@@ -70,6 +70,12 @@ func Validate(b Bot) error {
 	if strings.TrimSpace(b.Name) == "" {
 		return memory.Invalid("name", "is required")
 	}
+	if len(b.Avatar) > 0 && !b.Avatar.IsPNG() {
+		return memory.Invalid("avatar", "is not a PNG image")
+	}
+	if len(b.Avatar) > MaxAvatarBytes {
+		return memory.Invalid("avatar", "is %d bytes; the maximum is %d", len(b.Avatar), MaxAvatarBytes)
+	}
 	if err := checkText("name", b.Name); err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 func TestResolveDates(t *testing.T) {
 	monday := time.Date(2023, 5, 8, 13, 56, 0, 0, time.UTC) // a Monday
 	tests := []struct{ in, want string }{
-		{"I went to a LGBTQ support group yesterday.", "I went to a LGBTQ support group yesterday (7 May 2023)."},
+		{"I joined a community choir yesterday.", "I joined a community choir yesterday (7 May 2023)."},
 		{"Today was long. Tomorrow too!", "Today (8 May 2023) was long. Tomorrow (9 May 2023) too!"},
 		{"We talked last night.", "We talked last night (7 May 2023)."},
 		{"I ran a charity race last week.", "I ran a charity race last week (the week before 8 May 2023)."},

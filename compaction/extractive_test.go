@@ -37,6 +37,12 @@ func TestSplitSentences(t *testing.T) {
 		{"我养了一只猫!它叫Mimi。", []string{"我养了一只猫!", "它叫Mimi。"}},
 		{"  ", nil},
 		{"no terminator", []string{"no terminator"}},
+		{"I played Chopin, Op. 9 No. 2, my grandmother's favourite. She cried.", []string{"I played Chopin, Op. 9 No. 2, my grandmother's favourite.", "She cried."}},
+		{"See vol. 3, p. 12 and fig. 4. Then ch. 2.", []string{"See vol. 3, p. 12 and fig. 4.", "Then ch. 2."}},
+		{"I said no. 3 people came anyway.", []string{"I said no. 3 people came anyway."}},
+		{"I said no. Then I left.", []string{"I said no.", "Then I left."}},
+		{"We met on Oct. 12 at 5 p.m. on Baker St. near Mt. Hood. It rained.", []string{"We met on Oct. 12 at 5 p.m. on Baker St. near Mt. Hood.", "It rained."}},
+		{"The price rose 2.5 percent. Sales fell 3.", []string{"The price rose 2.5 percent.", "Sales fell 3."}},
 	}
 	for _, tc := range tests {
 		require.Equal(t, tc.want, splitSentences(tc.in), tc.in)
@@ -44,7 +50,7 @@ func TestSplitSentences(t *testing.T) {
 }
 
 func TestScoreFillerAndFacts(t *testing.T) {
-	zero := []string{"Thanks!", "Wow, nice pic!", "Haha", "Hi Mel!", "Hey Caroline!", "Good to see you!", "That's so cool!", "谢谢！", "好的。", "哈哈哈", "Yes, totally."}
+	zero := []string{"Thanks!", "Wow, nice pic!", "Haha", "Hi Tom!", "Hey Priya!", "Good to see you!", "That's so cool!", "谢谢！", "好的。", "哈哈哈", "Yes, totally."}
 	for _, s := range zero {
 		sc, _ := score(s, wordsOf(s), nil)
 		require.Zero(t, sc, s)
@@ -52,8 +58,8 @@ func TestScoreFillerAndFacts(t *testing.T) {
 	// Informative sentences score above chatter, and the kinds of fact
 	// rank as expected.
 	facts := []string{
-		"I went to a LGBTQ support group yesterday.",
-		"Caroline is moving to Sweden in June.",
+		"I joined a community choir yesterday.",
+		"Priya is moving to Lisbon in June.",
 		"My daughter turned 7 on 3 March.",
 		"I promise I will call you next week.",
 		"我下周要去北京出差。",
@@ -63,15 +69,15 @@ func TestScoreFillerAndFacts(t *testing.T) {
 		sc, _ := score(s, wordsOf(s), nil)
 		require.Greater(t, sc, chatter, s)
 	}
-	q, _ := score("Did Caroline move to Sweden in June?", wordsOf("Did Caroline move to Sweden in June?"), nil)
-	st, _ := score("Caroline moved to Sweden in June.", wordsOf("Caroline moved to Sweden in June."), nil)
+	q, _ := score("Did Priya move to Lisbon in June?", wordsOf("Did Priya move to Lisbon in June?"), nil)
+	st, _ := score("Priya moved to Lisbon in June.", wordsOf("Priya moved to Lisbon in June."), nil)
 	require.Less(t, q, st, "a question scores below the statement")
 }
 
 func TestScoreSentenceStartEntity(t *testing.T) {
-	ents := map[string]bool{"Melanie": true}
-	a, _ := score("Melanie painted a lake sunrise.", wordsOf("Melanie painted a lake sunrise."), ents)
-	b, _ := score("Someone painted a lake sunrise.", wordsOf("Someone painted a lake sunrise."), ents)
+	ents := map[string]bool{"Tomas": true}
+	a, _ := score("Tomas built a cedar canoe.", wordsOf("Tomas built a cedar canoe."), ents)
+	b, _ := score("Someone built a cedar canoe.", wordsOf("Someone built a cedar canoe."), ents)
 	require.Greater(t, a, b, "a name seen elsewhere counts at the start too")
 }
 
@@ -81,24 +87,24 @@ func item(speaker string, day int, content string) Item {
 }
 
 var chunk = []Item{
-	item("Caroline", 8, "Hey Mel! Good to see you! How have you been?"),
-	item("Melanie", 8, "Hey Caroline! Good to see you! I'm swamped with the kids & work. What's up with you? Anything new?"),
-	item("Caroline", 8, "I went to a LGBTQ support group yesterday and it was so powerful."),
-	item("Melanie", 8, "Wow, that's cool, Caroline! What happened that was so awesome? Did you hear any inspiring stories?"),
-	item("Caroline", 8, "The transgender stories were so inspiring! I was so happy and thankful for all the support."),
-	item("Melanie", 8, "Wow, love that painting! So cool you found such a helpful group. What's it done for you?"),
-	item("Caroline", 8, "The support group has made me feel accepted and given me courage to embrace myself."),
-	item("Melanie", 8, "That's really cool. You've got guts. What now?"),
-	item("Caroline", 8, "Gonna continue my edu and check out career options, which is pretty exciting!"),
-	item("Melanie", 8, "Wow, Caroline! What kinda jobs are you thinkin' of? Anything that stands out?"),
-	item("Caroline", 8, "I'm keen on counseling or working in mental health - I'd love to support those with similar issues."),
-	item("Melanie", 8, "You'd be a great counselor! Your empathy and understanding will really help the people you work with. By the way, take a look at this."),
-	item("Caroline", 8, "Thanks, Melanie! That's really sweet. Is this your own painting?"),
-	item("Melanie", 8, "Yeah, I painted that lake sunrise last year! It's special to me."),
-	item("Caroline", 8, "Wow, Melanie! The colors really blend nicely. Painting looks like a great outlet for expressing yourself."),
-	item("Melanie", 8, "Thanks, Caroline! Painting's a fun way to express my feelings and get creative. It's a great way to relax after a long day."),
-	item("Caroline", 8, "Totally agree, Mel. Relaxing and expressing ourselves is key. Well, I'm off to go do some research."),
-	item("Melanie", 8, "Yep, Caroline. Taking care of ourselves is vital. I'm off to go swimming with the kids. Talk to you soon!"),
+	item("Priya", 8, "Hey Tom! Nice to hear from you! How is everything?"),
+	item("Tomas", 8, "Hey Priya! Nice to hear from you too! Busy with the shop and the twins. What about you? Any news?"),
+	item("Priya", 8, "I joined a community choir at the library last Tuesday and it was wonderful."),
+	item("Tomas", 8, "Oh, that's great, Priya! What made it so good? Did you sing anything fun?"),
+	item("Priya", 8, "We sang old sea shanties in four parts! I was so nervous at first and then so glad I went."),
+	item("Tomas", 8, "Ha, love that! So nice you found a group like that. How does it feel?"),
+	item("Priya", 8, "The choir has made me feel less lonely since the move and given me a reason to practise every evening."),
+	item("Tomas", 8, "That's really nice. Good for you. What's next?"),
+	item("Priya", 8, "Gonna audition for the winter concert solo, which is kind of terrifying!"),
+	item("Tomas", 8, "Wow, Priya! Which song are you going to try? Do you know yet?"),
+	item("Priya", 8, "I'm thinking of a slow Irish ballad - my voice sits best low and quiet."),
+	item("Tomas", 8, "You'll be brilliant! Your voice always carried across the whole kitchen at parties. Oh, by the way, look at this."),
+	item("Priya", 8, "Thanks, Tomas! That's really kind. Wait, is that a boat?"),
+	item("Tomas", 8, "Yeah, I built that cedar canoe in my garage last winter! It took four months."),
+	item("Priya", 8, "Wow, Tomas! The wood grain is beautiful. Building things looks like a great way to switch off."),
+	item("Tomas", 8, "Thanks, Priya! Woodwork is a calm way to keep my hands busy and stop thinking about the shop. It's a great way to unwind on weekends."),
+	item("Priya", 8, "Totally agree, Tom. Switching off is important. Well, I'm off to warm up my voice."),
+	item("Tomas", 8, "Sure thing, Priya. Rest matters too. I'm off to take the twins to the pool. Speak soon!"),
 }
 
 func chunkTokens(tok Tokenizer, items []Item) int {
@@ -122,14 +128,14 @@ func TestExtractiveLevel0(t *testing.T) {
 	lines := strings.Split(out.Content, "\n")
 	require.GreaterOrEqual(t, len(lines), 3)
 	for _, l := range lines {
-		require.Regexp(t, `^\[8 May 2023\] (Caroline|Melanie): \S`, l)
+		require.Regexp(t, `^\[8 May 2023\] (Priya|Tomas): \S`, l)
 	}
-	require.Contains(t, out.Content, "[8 May 2023] Caroline: I went to a LGBTQ support group yesterday")
-	require.Contains(t, out.Content, "lake sunrise last year")
-	require.NotContains(t, out.Content, "Thanks, Melanie!")
-	require.NotContains(t, out.Content, "Hey Mel!")
-	// Chronological: the support group comes before the painting.
-	require.Less(t, strings.Index(out.Content, "support group"), strings.Index(out.Content, "lake sunrise"))
+	require.Contains(t, out.Content, "[8 May 2023] Priya: I joined a community choir at the library last Tuesday")
+	require.Contains(t, out.Content, "cedar canoe in my garage last winter")
+	require.NotContains(t, out.Content, "Thanks, Tomas!")
+	require.NotContains(t, out.Content, "Hey Tom!")
+	// Chronological: the choir comes before the canoe.
+	require.Less(t, strings.Index(out.Content, "community choir"), strings.Index(out.Content, "cedar canoe"))
 
 	again, err := e.Summarize(context.Background(), Input{Level: 0, Items: chunk, TargetTokens: 256})
 	require.NoError(t, err)
@@ -199,23 +205,23 @@ func TestExtractiveHigherLevel(t *testing.T) {
 	e := NewExtractive(tok)
 	d := func(day int) time.Time { return time.Date(2023, 5, day, 0, 0, 0, 0, time.UTC) }
 	kids := []Item{
-		{From: d(8), To: d(8), Content: "[8 May 2023] Caroline: I went to a LGBTQ support group yesterday.\n[8 May 2023] Melanie: I painted that lake sunrise last year! It's special to me."},
-		{From: d(20), To: d(25), Content: "[20 May 2023] Caroline: Thanks!\n[25 May 2023] Melanie: My kids and I are going camping in Yosemite on 2 June."},
-		{From: d(27), To: d(28), Content: "Caroline told Melanie she had adopted a dog named Rex. They agreed to meet on Friday."},
+		{From: d(8), To: d(8), Content: "[8 May 2023] Priya: I joined a community choir at the library yesterday.\n[8 May 2023] Tomas: I built that cedar canoe last winter! It took four months."},
+		{From: d(20), To: d(25), Content: "[20 May 2023] Priya: Thanks!\n[25 May 2023] Tomas: The twins and I are paddling the canoe down the Wye on 2 June."},
+		{From: d(27), To: d(28), Content: "Priya told Tomas she had rescued a cat named Pixel. They agreed to meet on Friday."},
 	}
 	out, err := e.Summarize(context.Background(), Input{Level: 1, Items: kids, TargetTokens: 80})
 	require.NoError(t, err)
 	t.Logf("%s", out.Content)
 	require.LessOrEqual(t, tok.Count(out.Content), 80)
-	require.Contains(t, out.Content, "[25 May 2023] Melanie: My kids and I are going camping in Yosemite on 2 June.")
-	require.Contains(t, out.Content, "[27 May 2023 – 28 May 2023] Caroline told Melanie she had adopted a dog named Rex.")
+	require.Contains(t, out.Content, "[25 May 2023] Tomas: The twins and I are paddling the canoe down the Wye on 2 June.")
+	require.Contains(t, out.Content, "[27 May 2023 – 28 May 2023] Priya told Tomas she had rescued a cat named Pixel.")
 	require.NotContains(t, out.Content, "Thanks!")
-	require.Less(t, strings.Index(out.Content, "Yosemite"), strings.Index(out.Content, "Rex"))
+	require.Less(t, strings.Index(out.Content, "Wye"), strings.Index(out.Content, "Pixel"))
 }
 
 func TestSplitPrefix(t *testing.T) {
 	tests := []struct{ in, prefix, text string }{
-		{"[8 May 2023] Caroline: I went.", "[8 May 2023] Caroline:", "I went."},
+		{"[8 May 2023] Priya: I sang.", "[8 May 2023] Priya:", "I sang."},
 		{"[8 May 2023 – 9 May 2023] They met twice.", "[8 May 2023 – 9 May 2023]", "They met twice."},
 		{"[9 May 2023] 小红: 我下周要去北京。", "[9 May 2023] 小红:", "我下周要去北京。"},
 		{"[9 May 2023] Note that it rained: a lot.", "[9 May 2023]", "Note that it rained: a lot."},
@@ -243,4 +249,34 @@ func BenchmarkExtractiveChunk(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// A nameless turn's speaker is written the same in a summary as in a
+// recalled excerpt ("assistant:", not "Assistant:").
+func TestSpeakerMatchesRecalledExcerpts(t *testing.T) {
+	for _, role := range []string{"user", "assistant"} {
+		recalled := retrieval.RecallLine(retrieval.Doc{Role: role, Content: "x"})
+		require.True(t, strings.HasPrefix(recalled, speakerOf("", role)+": "), "%q vs %q", recalled, speakerOf("", role))
+	}
+	require.Equal(t, "Ines", speakerOf(" Ines ", "user"))
+
+	// And a summary keeps a numbered work whole.
+	e := NewExtractive(testTokenizer())
+	items := []Item{
+		item("", 6, "I played Chopin's Nocturne Op. 9 No. 2, my grandmother's favourite piece, at the spring recital in the town hall."),
+		item("Sam", 6, "Thanks!"),
+		item("", 6, "That must have been a lovely evening, and a very brave choice of piece for a first recital in front of so many people."),
+		item("", 6, "Haha, yes, it was a bit scary but also really fun, and everyone was very kind and warm to me afterwards, which helped a lot."),
+		item("", 6, "Wow, that's great to hear! It sounds like the whole evening went well for you and your family, and they must be proud."),
+		item("", 6, "Yeah, totally, it was such a nice night, thanks so much for asking about it, it really means a lot to me, honestly."),
+	}
+	for i := range items {
+		if items[i].Speaker == "" {
+			items[i].Speaker = speakerOf("", []string{"user", "assistant"}[i%2])
+		}
+	}
+	out, err := e.Summarize(context.Background(), Input{Level: 0, Items: items, TargetTokens: 200})
+	require.NoError(t, err)
+	require.Contains(t, out.Content, "user: I played Chopin's Nocturne Op. 9 No. 2, my grandmother's favourite piece", out.Content)
+	require.NotContains(t, out.Content, "Assistant:")
 }

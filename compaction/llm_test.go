@@ -33,15 +33,15 @@ func TestParseSummary(t *testing.T) {
 		name, reply, want string
 		err               bool
 	}{
-		{name: "plain", reply: `{"summary": "Ines went to a choir rehearsal on 7 May 2023."}`, want: "Ines went to a choir rehearsal on 7 May 2023."},
+		{name: "plain", reply: `{"summary": "Priya joined a choir on 7 May 2023."}`, want: "Priya joined a choir on 7 May 2023."},
 		{name: "code fence", reply: "```json\n{\"summary\": \"A fact.\"}\n```", want: "A fact."},
 		{name: "prose around", reply: "Sure! Here it is:\n{\"summary\": \"A fact.\"}\nHope it helps.", want: "A fact."},
 		{name: "reasoning first", reply: "<think>the user wants {json}</think>\n{\"summary\": \"A fact.\"}", want: "A fact."},
 		{name: "braces inside", reply: `{"summary": "She wrote {hi} on a card."}`, want: "She wrote {hi} on a card."},
 		{name: "another object first", reply: `{"note": 1} then {"summary": "A fact."}`, want: "A fact."},
 		{name: "chinese", reply: `{"summary": "小红下周（2023年5月16日那周）去北京。"}`, want: "小红下周（2023年5月16日那周）去北京。"},
-		{name: "no json", reply: "Ines went to a choir rehearsal.", err: true},
-		{name: "truncated json", reply: `{"summary": "Ines went to`, err: true},
+		{name: "no json", reply: "Priya joined a choir.", err: true},
+		{name: "truncated json", reply: `{"summary": "Priya went to`, err: true},
 		{name: "wrong key", reply: `{"text": "A fact."}`, err: true},
 		{name: "wrong type", reply: `{"summary": ["A fact."]}`, err: true},
 		{name: "empty", reply: `{"summary": "  "}`, err: true},
@@ -68,13 +68,11 @@ func TestPromptShowsDatesLanguageAndTarget(t *testing.T) {
 	require.Contains(t, msgs[0].Content, `{"summary": "..."}`)
 	require.Contains(t, msgs[0].Content, "yesterday")
 	require.Equal(t, "user", msgs[1].Role)
-	third := chunk[2]
-	require.Contains(t, msgs[1].Content, third.From.Format("[2 January 2006, 15:04] ")+third.Speaker+": "+third.Content,
-		"each item under its date and time, speaker first")
+	require.Contains(t, msgs[1].Content, "[8 May 2023, 13:56] Priya: I joined a community choir at the library last Tuesday")
 
-	up := Prompt(Input{Level: 1, Items: []Item{{From: chunk[0].From, To: chunk[0].To, Content: "[8 May 2023] Ines: A fact."}}, TargetTokens: 50})
+	up := Prompt(Input{Level: 1, Items: []Item{{From: chunk[0].From, To: chunk[0].To, Content: "[8 May 2023] Priya: A fact."}}, TargetTokens: 50})
 	require.Contains(t, up[0].Content, "summaries")
-	require.Contains(t, up[1].Content, "[8 May 2023]\n[8 May 2023] Ines: A fact.")
+	require.Contains(t, up[1].Content, "[8 May 2023]\n[8 May 2023] Priya: A fact.")
 }
 
 func TestLLMSummarizer(t *testing.T) {
@@ -87,13 +85,13 @@ func TestLLMSummarizer(t *testing.T) {
 		reason    string
 		wantExact string
 	}{
-		{name: "good answer", c: &cannedCompleter{reply: "```json\n{\"summary\": \"Ines went to a choir rehearsal on 7 May 2023.\"}\n```"},
-			producer: "llm:qwen3-30b-a3b", wantExact: "Ines went to a choir rehearsal on 7 May 2023."},
-		{name: "malformed JSON falls back", c: &cannedCompleter{reply: `{"summary": "Ines went`}, producer: ProducerExtractive, reason: ReasonMalformed},
-		{name: "prose falls back", c: &cannedCompleter{reply: "Here is a summary: Ines went to a group."}, producer: ProducerExtractive, reason: ReasonMalformed},
+		{name: "good answer", c: &cannedCompleter{reply: "```json\n{\"summary\": \"Priya joined a community choir on 7 May 2023.\"}\n```"},
+			producer: "llm:qwen3-30b-a3b", wantExact: "Priya joined a community choir on 7 May 2023."},
+		{name: "malformed JSON falls back", c: &cannedCompleter{reply: `{"summary": "Priya went`}, producer: ProducerExtractive, reason: ReasonMalformed},
+		{name: "prose falls back", c: &cannedCompleter{reply: "Here is a summary: Priya went to a group."}, producer: ProducerExtractive, reason: ReasonMalformed},
 		{name: "empty falls back", c: &cannedCompleter{reply: `{"summary": ""}`}, producer: ProducerExtractive, reason: ReasonEmpty},
 		{name: "error falls back", c: &cannedCompleter{err: errors.New("backend down")}, producer: ProducerExtractive, reason: ReasonError},
-		{name: "too long falls back", c: &cannedCompleter{reply: `{"summary": "` + strings.Repeat("Ines went to a group. ", 40) + `"}`},
+		{name: "too long falls back", c: &cannedCompleter{reply: `{"summary": "` + strings.Repeat("Priya went to a group. ", 40) + `"}`},
 			producer: ProducerExtractive, reason: ReasonTooLong},
 	}
 	for _, tc := range tests {
@@ -125,9 +123,9 @@ func TestLLMCanceledIsAnError(t *testing.T) {
 // summarizer's prompt: removing a line of it fails here.
 func TestPromptAsksForWhatTheIssueKeeps(t *testing.T) {
 	items := []Item{
-		item("Ines", 8, "I went to a choir rehearsal yesterday."),
+		item("Priya", 8, "I joined a community choir yesterday."),
 		{Speaker: "Tomas", From: time.Date(2023, 5, 9, 7, 5, 0, 0, time.UTC), To: time.Date(2023, 5, 9, 7, 5, 0, 0, time.UTC), Content: "I promise to call you next Friday."},
-		item("User", 20, "I feel nervous about the move to Norway."),
+		item("User", 20, "I feel nervous about the move to Lisbon."),
 	}
 	msgs := Prompt(Input{Level: 0, Items: items, TargetTokens: 96, Language: "en"})
 	require.Len(t, msgs, 2)
@@ -157,15 +155,15 @@ func TestPromptAsksForWhatTheIssueKeeps(t *testing.T) {
 	// Each turn on its own line with its date, time and speaker.
 	lines := strings.Split(msgs[1].Content, "\n")
 	require.Equal(t, []string{
-		"[8 May 2023, 13:56] Ines: I went to a choir rehearsal yesterday.",
+		"[8 May 2023, 13:56] Priya: I joined a community choir yesterday.",
 		"[9 May 2023, 07:05] Tomas: I promise to call you next Friday.",
-		"[20 May 2023, 13:56] User: I feel nervous about the move to Norway.",
+		"[20 May 2023, 13:56] User: I feel nervous about the move to Lisbon.",
 	}, lines)
 
 	// A level ≥ 1 prompt shows each summary under its date range.
 	up := Prompt(Input{Level: 1, TargetTokens: 50, Items: []Item{
-		{From: items[0].From, To: items[1].From, Content: "Ines went to a choir rehearsal."},
-		{From: items[2].From, To: items[2].From, Content: "Ines is nervous about Norway."},
+		{From: items[0].From, To: items[1].From, Content: "Priya joined a choir."},
+		{From: items[2].From, To: items[2].From, Content: "Priya is nervous about Lisbon."},
 	}})
-	require.Equal(t, "[8 May 2023 – 9 May 2023]\nInes went to a choir rehearsal.\n\n[20 May 2023]\nInes is nervous about Norway.", up[1].Content)
+	require.Equal(t, "[8 May 2023 – 9 May 2023]\nPriya joined a choir.\n\n[20 May 2023]\nPriya is nervous about Lisbon.", up[1].Content)
 }

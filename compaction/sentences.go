@@ -12,6 +12,17 @@ var abbreviations = map[string]bool{
 	"mr": true, "mrs": true, "ms": true, "dr": true, "prof": true, "st": true, "jr": true, "sr": true,
 	"vs": true, "etc": true, "e.g": true, "i.e": true, "a.m": true, "p.m": true, "u.s": true,
 	"mt": true, "ft": true, "approx": true, "dept": true, "inc": true, "ltd": true, "co": true,
+	"ave": true, "rd": true, "lt": true, "sgt": true, "capt": true, "gen": true, "rev": true, "hon": true,
+	"jan": true, "feb": true, "apr": true, "aug": true, "sept": true, "oct": true, "nov": true, "dec": true,
+	"min": true, "hr": true, "hrs": true, "mins": true, "ca": true, "cf": true, "al": true,
+}
+
+// numberings are abbreviations only before a number ("Op. 9 No. 2",
+// "vol. 3", "p. 12"); elsewhere ("I said no.") their period ends the
+// sentence.
+var numberings = map[string]bool{
+	"no": true, "nos": true, "op": true, "vol": true, "vols": true, "ch": true, "chap": true, "p": true, "pp": true,
+	"fig": true, "figs": true, "art": true, "sec": true, "ex": true, "nr": true, "bd": true, "track": true,
 }
 
 // splitSentences cuts text into sentences: after . ! ? … (followed by a
@@ -59,7 +70,7 @@ func appendSentences(out []string, line string) []string {
 					continue
 				}
 			}
-			if r == '.' && j == i+size && endsWithAbbreviation(line[start:i]) {
+			if r == '.' && j == i+size && (endsWithAbbreviation(line[start:i]) || numbering(line[start:i], line[j:])) {
 				i = j
 				continue
 			}
@@ -103,6 +114,19 @@ func endsWithAbbreviation(s string) bool {
 		return unicode.IsUpper(r)
 	}
 	return abbreviations[strings.ToLower(w)]
+}
+
+// numbering reports whether s ends with a numbering abbreviation ("Op",
+// "No", "vol") and after (the text after its period) goes on with a
+// number.
+func numbering(s, after string) bool {
+	k := strings.LastIndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '(' || r == '"' || r == ',' })
+	if !numberings[strings.ToLower(s[k+1:])] {
+		return false
+	}
+	after = strings.TrimLeft(after, " \t")
+	r, _ := utf8.DecodeRuneInString(after)
+	return unicode.IsDigit(r)
 }
 
 // wordsOf splits s into words of letters, digits, apostrophes and inner

@@ -40,7 +40,7 @@ type Input struct {
 // Item is one turn or one lower-level summary.
 type Item struct {
 	// Speaker is the turn's author as shown in a transcript (its name, else
-	// "User" or "Assistant"); empty for a summary.
+	// its role: "user", "assistant"); empty for a summary.
 	Speaker string
 	// From and To are the item's time range: a turn's created_at (both),
 	// or a summary's FromTime and ToTime.
@@ -62,20 +62,13 @@ type Output struct {
 	FallbackReason string
 }
 
-// speakerOf names a turn's author for transcripts and summaries.
+// speakerOf names a turn's author for transcripts and summaries: its
+// name, else its role as written ("user", "assistant"), the way the
+// assembler names the speaker of a recalled turn, so a summary and a
+// recalled excerpt of the same turn agree.
 func speakerOf(name, role string) string {
 	if strings.TrimSpace(name) != "" {
 		return strings.TrimSpace(name)
-	}
-	switch role {
-	case "user":
-		return "User"
-	case "assistant":
-		return "Assistant"
-	case "system":
-		return "System"
-	case "tool":
-		return "Tool"
 	}
 	return role
 }

@@ -2,12 +2,14 @@
 import { h, replace, toast, debounce, fmtTime } from './dom.js';
 import { api, auth, request, APIError, q } from './api.js';
 import { botPage } from './bot.js';
-import { importCard } from './cards.js';
+import { importCard, avatarImg } from './cards.js';
+import { conversationsPage } from './convs.js';
 
 const main = document.getElementById('main');
 
 // route renders the page the location hash names:
-// #/ (bots), #/new, #/bot/{id}/{tab}, #/signin.
+// #/ (bots), #/new, #/bot/{id}/{tab}, #/conversations (all, those
+// without a bot too), #/signin.
 async function route() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   updateWho();
@@ -16,6 +18,7 @@ async function route() {
     if (parts[0] === 'signin') return signIn();
     if (parts[0] === 'new') return botPage(main, null, 'persona');
     if (parts[0] === 'bot' && parts[1]) return await botPage(main, parts[1], parts[2] || 'persona');
+    if (parts[0] === 'conversations') { crumbs({ href: '#/', label: 'Bots' }, { label: 'All conversations' }); return await conversationsPage(main); }
     return await botList();
   } catch (e) {
     fail(e);
@@ -88,7 +91,7 @@ async function botList() {
     const res = await api.get('/v1/bots' + q({ q: search.value.trim(), after, limit: 50 }));
     for (const b of res.bots || []) list.append(botItem(b));
     if (!list.children.length) list.append(h('li', { class: 'muted' }, search.value ? 'No bot matches.' : 'No bots yet: create one or import a card.'));
-    after = res.next_after || '';
+    after = res.next ?? res.next_after ?? '';
     more.hidden = !after;
   };
   search.addEventListener('input', debounce(() => load(true).catch(fail), 200));
@@ -97,7 +100,9 @@ async function botList() {
   replace(main,
     h('div', { class: 'row between' },
       h('h1', {}, 'Bots'),
-      h('a', { class: 'button primary', href: '#/new', id: 'new-bot' }, 'New bot')),
+      h('span', { class: 'row' },
+        h('a', { class: 'button', href: '#/conversations', id: 'all-conversations' }, 'All conversations'),
+        h('a', { class: 'button primary', href: '#/new', id: 'new-bot' }, 'New bot'))),
     h('div', { class: 'grid-list' },
       h('section', { class: 'card' }, search, list, more),
       h('section', { class: 'card' }, h('h2', {}, 'Import a character card'), drop)));
@@ -106,7 +111,7 @@ async function botList() {
 }
 
 function botItem(b) {
-  return h('li', {},
+  return h('li', { class: 'with-avatar' }, avatarImg(b),
     h('a', { href: `#/bot/${encodeURIComponent(b.id)}` },
       h('strong', {}, b.name), ' ', h('code', { class: 'muted' }, b.id)),
     h('span', { class: 'muted small' }, ` v${b.version} · ${fmtTime(b.updated_at)}`),

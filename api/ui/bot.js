@@ -7,7 +7,8 @@ import { lorePanel } from './lore.js';
 import { versionsPanel } from './versions.js';
 import { previewPanel } from './preview.js';
 import { conversationsPanel } from './convs.js';
-import { exportButtons } from './cards.js';
+import { exportButtons, avatarImg } from './cards.js';
+import { tokenCounter } from './tokens.js';
 import { crumbs, fail } from './app.js';
 
 const TABS = [
@@ -47,6 +48,7 @@ class Page {
     this.draft = bot ? clone(bot) : blank();
     this.dirty = false;
     this.panels = {};
+    this.countTokens = tokenCounter(this);
     this.render();
   }
 
@@ -93,6 +95,7 @@ class Page {
   renderForms() {
     replace(this.panels.persona, personaForm(this));
     replace(this.panels.lore, lorePanel(this));
+    this.countTokens();
   }
 
   go(tab) {
@@ -118,7 +121,7 @@ class Page {
         versions: () => versionsPanel(p, this),
         preview: () => previewPanel(p, this),
         conversations: () => conversationsPanel(p, this),
-        card: () => replace(p, h('h2', {}, 'Export the card'),
+        card: () => replace(p, avatarImg(this.bot, 'card-avatar'), h('h2', {}, 'Export the card'),
           h('p', { class: 'muted' }, 'Character Card V2 or V3 JSON, or a PNG with the card in its text chunk (chara / ccv3), for SillyTavern and other tools.'),
           exportButtons(this.bot),
           h('h2', {}, 'Delete'),
@@ -146,6 +149,7 @@ class Page {
     this.dirty = true;
     this.status.textContent = this.bot ? `version ${this.bot.version} · unsaved changes` : 'not saved yet';
     this.refreshPreview?.();
+    this.countTokens();
   }
 
   clearErrors() {
@@ -163,7 +167,7 @@ class Page {
     this.saveBtn.disabled = true;
     try {
       const body = clone(this.draft);
-      for (const k of ['version', 'author', 'created_at', 'updated_at']) delete body[k];
+      for (const k of ['version', 'author', 'created_at', 'updated_at', 'avatar']) delete body[k]; // the server keeps the picture
       const res = this.bot
         ? await request('PUT', `/v1/bots/${enc(this.bot.id)}`, { body, headers: { 'If-Match': this.etag } })
         : await request('POST', '/v1/bots', { body });

@@ -22,7 +22,8 @@ export function importCard(onDone) {
     status.textContent = '';
     const png = file.type === 'image/png' || /\.png$/i.test(file.name);
     try {
-      const { data } = await request('POST', '/v1/bots/import', { body: file, type: png ? 'image/png' : 'application/json' });
+      const { data, response } = await request('POST', '/v1/bots/import', { body: file, type: png ? 'image/png' : 'application/json' });
+      if (response.headers.get('X-Duplicate-Of')) toast(`${file.name} is already ${data.name} (${data.id}): opened it instead of making a copy`);
       await onDone(data);
     } catch (e) {
       status.textContent = `${file.name}: ${e.message}`;
@@ -52,4 +53,14 @@ export function exportButtons(bot) {
     h('button', { type: 'button', id: 'export-v2', onclick: () => dl('v2') }, 'Export V2 (JSON)'),
     h('button', { type: 'button', id: 'export-v3', onclick: () => dl('v3') }, 'Export V3 (JSON)'),
     h('button', { type: 'button', id: 'export-png', onclick: () => dl('png') }, 'Export PNG'));
+}
+
+// avatarImg is the bot's picture (its card's image, or a placeholder),
+// fetched with the API key (an <img src> could not send it).
+export function avatarImg(bot, id) {
+  const img = h('img', { class: 'avatar', alt: '', width: 48, height: 48, id });
+  request('GET', `/v1/bots/${enc(bot.id)}/avatar`)
+    .then(({ data }) => { img.src = URL.createObjectURL(data); img.alt = `${bot.name}'s picture`; })
+    .catch(() => img.remove());
+  return img;
 }

@@ -54,7 +54,7 @@ export function field(draft, path, label, kind = 'text', opts = {}, onChange = (
         opts.help ? h('span', { class: 'help' }, opts.help) : null, h('p', { class: 'field-error', id: errId, role: 'alert' }));
     case 'tristate':
       control = h('select', { id, onchange: (e) => set(e.target.value === '' ? undefined : e.target.value === 'true') },
-        h('option', { value: '' }, 'server default'),
+        h('option', { value: '' }, opts.defaultLabel || 'server default'),
         h('option', { value: 'true', selected: cur === true }, 'on'),
         h('option', { value: 'false', selected: cur === false }, 'off'));
       break;

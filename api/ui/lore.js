@@ -1,7 +1,7 @@
 // The lorebook editor: entries with key chips, toggles, reordering, and the
 // "which entries trigger for this text" tester.
-import { h, replace } from './dom.js';
-import { api, enc } from './api.js';
+import { h, replace, toast } from './dom.js';
+import { api, enc, request } from './api.js';
 import { field } from './form.js';
 
 const LOGIC = [['', 'and any (default)'], ['and_any', 'and any'], ['and_all', 'and all'], ['not_any', 'not any'], ['not_all', 'not all']];
@@ -34,9 +34,9 @@ export function lorePanel(page) {
       onChange();
       if (k === 'selective') card.classList.toggle('selective', !!e.selective);
       if (k === 'enabled') card.classList.toggle('disabled', !e.enabled);
-      if (k === 'name') title.textContent = e.name || `Entry ${e.id}`;
+      if (k === 'name' || k === 'comment') title.textContent = e.name || e.comment || `Entry ${e.id}`;
     });
-    const title = h('strong', {}, e.name || `Entry ${e.id}`);
+    const title = h('strong', {}, e.name || e.comment || `Entry ${e.id}`);
     const card = h('li', { class: 'entry card' + (e.selective ? ' selective' : '') + (e.enabled ? '' : ' disabled'), dataset: { field: p, entryId: e.id } },
       h('div', { class: 'row between' },
         h('span', {}, h('span', { class: 'muted' }, `#${e.id} `), title),
@@ -57,6 +57,7 @@ export function lorePanel(page) {
         f('position', 'Position', 'select', { options: POSITION }),
         f('insertion_order', 'Insertion order', 'int'),
         f('priority', 'Priority (lower dropped first)', 'int'),
+        f('extensions.match_whole_words', 'Whole words', 'tristate', { defaultLabel: 'default (whole words)' }),
         f('content', 'Content', 'textarea', { rows: 3, wide: true }),
         f('comment', 'Comment', 'text', { wide: true })));
     return card;
@@ -79,6 +80,7 @@ export function lorePanel(page) {
         bf('token_budget', 'Token budget', 'int', { placeholder: 'lore share' }),
         bf('recursive_scanning', 'Recursive scanning', 'bool'),
         bf('description', 'Description', 'textarea', { rows: 2, wide: true })),
+      importLore(page),
       h('div', { class: 'row between' }, h('h2', {}, 'Entries'),
         h('button', { type: 'button', id: 'add-entry', onclick: add }, 'Add entry')),
       list),
@@ -112,4 +114,40 @@ function tester(page, list) {
     h('h2', {}, 'Which entries trigger?'),
     h('label', { for: 'lore-test-text' }, 'Text'), text,
     h('button', { type: 'button', id: 'lore-test', onclick: run }, 'Test (Ctrl+Enter)'), out);
+}
+
+// importLore replaces the saved bot's lorebook with a file: longmem's
+// lorebook JSON, a SillyTavern World Info file, or a Character Card (its
+// character_book). The server reads it and stores a new version.
+function importLore(page) {
+  const status = h('p', { class: 'field-error', role: 'alert', id: 'lore-import-error' });
+  const input = h('input', { type: 'file', id: 'lore-file', accept: '.json,.png,application/json,image/png', class: 'visually-hidden' });
+  const send = async (file) => {
+    if (!file) return;
+    status.textContent = '';
+    try {
+      if (!page.bot) throw new Error('Create the bot first, then import its lorebook.');
+      if (page.dirty) throw new Error('Save or discard your changes first: the import makes a new version of the saved bot.');
+      const png = file.type === 'image/png' || /\.png$/i.test(file.name);
+      const res = await request('PUT', `/v1/bots/${enc(page.bot.id)}/lorebook`,
+        { body: file, type: png ? 'image/png' : 'application/json', headers: { 'If-Match': page.etag } });
+      const form = { worldinfo: 'World Info file', card: "card's lorebook", lorebook: 'lorebook' }[res.response.headers.get('X-Lorebook-Format')] || 'lorebook';
+      page.saved(res.data, res.etag);
+      toast(`Imported the ${form} ${file.name}: ${res.data.lorebook?.entries?.length || 0} entries (version ${res.data.version})`);
+    } catch (e) {
+      status.textContent = `${file.name}: ${e.message}`;
+    } finally {
+      input.value = '';
+    }
+  };
+  input.addEventListener('change', () => send(input.files[0]));
+  const zone = h('div', { class: 'drop small', id: 'lore-drop', tabindex: '0', role: 'button', 'aria-describedby': 'lore-import-error',
+    onclick: () => input.click(),
+    onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); input.click(); } },
+    ondragover: (e) => { e.preventDefault(); zone.classList.add('over'); },
+    ondragleave: () => zone.classList.remove('over'),
+    ondrop: (e) => { e.preventDefault(); zone.classList.remove('over'); send(e.dataTransfer.files[0]); } },
+  h('strong', {}, 'Import a lorebook'), ' ',
+  h('span', { class: 'muted small' }, 'SillyTavern World Info, longmem lorebook JSON, or a card — replaces the entries below'));
+  return h('div', {}, zone, input, status);
 }

@@ -3,7 +3,7 @@
 // turn and summary is in, and what moved since the previous preview.
 import { h, replace, toast, fmtTime } from './dom.js';
 import { api, request, enc, q } from './api.js';
-import { previewMoves } from './diff.js';
+import { previewMoves, sectionName } from './diff.js';
 
 const SECTIONS = ['lore_constant_before', 'persona', 'lore_constant', 'lore_before', 'summaries', 'lore', 'recalled', 'recent', 'post_history', 'message'];
 
@@ -13,9 +13,17 @@ export async function previewPanel(panel, page) {
   const scratch = h('textarea', { id: 'scratch-turns', rows: 6,
     placeholder: 'One turn per line, "Speaker: text".\nuser: Hi, I am Sam.\nassistant: Hello Sam!\nSam: I like castles.' });
   const message = h('textarea', { id: 'preview-message', rows: 2, placeholder: 'The user\'s next message' });
-  const budget = h('input', { id: 'preview-budget', type: 'number', min: '64', step: '64', value: String(page.bot.memory?.budget_tokens || 2048) });
+  // The bot's own budget, as a chat with it uses: memory.budget_tokens,
+  // else its window less its max output (the server says, with its
+  // defaults), until the designer picks another.
+  let touched = false;
+  const budget = h('input', { id: 'preview-budget', type: 'number', min: '64', step: '64', value: String(botBudget(page.bot)),
+    oninput: () => { touched = true; } });
+  request('POST', '/v1/bots/tokens', { body: page.bot })
+    .then(({ data }) => { if (!touched && data?.budget_tokens > 0) budget.value = String(data.budget_tokens); })
+    .catch(() => {});
   const presets = h('div', { class: 'row' }, [512, 1024, 2048, 4096, 8192].map((n) =>
-    h('button', { type: 'button', class: 'small', onclick: () => { budget.value = n; } }, String(n))));
+    h('button', { type: 'button', class: 'small', onclick: () => { touched = true; budget.value = n; } }, String(n))));
   const run = h('button', { type: 'button', class: 'primary', id: 'preview-run' }, 'Preview context');
   const err = h('p', { class: 'field-error', role: 'alert', id: 'preview-error' });
   const note = h('p', { class: 'warn small', 'aria-live': 'polite' });
@@ -122,7 +130,7 @@ function render(cur, prev) {
     h('p', { class: 'muted small' }, 'Share of the budget:'), bar(secs, budget, 'section-bar'),
     h('p', { class: 'muted small' }, 'Share of what is used:'), bar(secs, used, 'section-bar-used'),
     h('ul', { class: 'legend' }, secs.map((s) => h('li', {}, h('span', { class: `swatch s-${cls(s.name)}` }),
-      `${s.name}: ${s.tokens} tokens`, s.items ? h('span', { class: 'muted' }, ` · ${s.items} item${s.items === 1 ? '' : 's'}`) : null))),
+      `${sectionName(s.name)}: ${s.tokens} tokens`, s.items ? h('span', { class: 'muted' }, ` · ${s.items} item${s.items === 1 ? '' : 's'}`) : null))),
     prev ? moved(prev, cur) : null,
     h('div', { class: 'split' },
       h('section', {}, h('h2', {}, `Messages the backend receives (${(cur.result.messages || []).length})`),
@@ -136,10 +144,10 @@ const cls = (name) => (SECTIONS.includes(name) ? name : 'other');
 function bar(secs, budget, id) {
   const total = Math.max(budget, secs.reduce((s, x) => s + x.tokens, 0)) || 1;
   return h('div', { class: 'stack', id, role: 'img',
-    'aria-label': secs.map((s) => `${s.name} ${s.tokens} tokens`).join(', ') + ` of ${budget}` },
+    'aria-label': secs.map((s) => `${sectionName(s.name)} ${s.tokens} tokens`).join(', ') + ` of ${budget}` },
   secs.filter((s) => s.tokens > 0).map((s) => h('div', { class: `seg s-${cls(s.name)}`, dataset: { section: s.name },
-    style: { flexBasis: `${(100 * s.tokens) / total}%` }, title: `${s.name}: ${s.tokens} tokens` },
-  h('span', {}, `${s.name} ${s.tokens}`))));
+    style: { flexBasis: `${(100 * s.tokens) / total}%` }, title: `${sectionName(s.name)}: ${s.tokens} tokens` },
+  h('span', {}, `${sectionName(s.name)} ${s.tokens}`))));
 }
 
 function moved(prev, cur) {
@@ -160,19 +168,43 @@ function why(r) {
     turns.length ? h('div', { class: 'scroll-x' }, h('table', { class: 'why', id: 'preview-why' },
       h('thead', {}, h('tr', {}, ['Turn', 'Section', 'Score', 'Tokens', 'Reasons'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, turns.map((t) => h('tr', {},
-        h('td', {}, `#${t.seq}`), h('td', { class: 'nowrap' }, h('span', { class: `swatch s-${cls(t.section)}` }), t.section),
+        h('td', {}, `#${t.seq}`), h('td', { class: 'nowrap' }, h('span', { class: `swatch s-${cls(t.section)}` }), sectionName(t.section)),
         h('td', {}, t.score ? t.score.toFixed(3) : ''), h('td', {}, t.tokens),
         h('td', {}, (t.reasons || []).map((x) => h('span', { class: 'chip' }, x))))))))
       : h('p', { class: 'muted' }, 'No earlier turns in this context.'),
     h('h2', {}, 'Lore in'),
     (r.lore || []).length ? h('ul', { id: 'preview-lore' }, r.lore.map((l) =>
-      h('li', {}, h('strong', {}, `#${l.id} ${l.name || ''}`), ` · ${l.tokens} tokens · ${l.section || ''} · `,
+      h('li', {}, h('strong', {}, `#${l.id} ${l.name || ''}`), ` · ${l.tokens} tokens · ${sectionName(l.section || '')} · `,
         l.constant ? 'constant' : (l.reasons || []).join('; '))))
       : h('p', { class: 'muted' }, 'No lore entry (none triggered, or no room).'),
     h('h2', {}, 'Summaries in'),
     (r.summaries || []).length ? h('ul', { id: 'preview-summaries' }, r.summaries.map((s) =>
       h('li', {}, `level ${s.level} · covers turns ${s.from_seq}–${s.to_seq} · ${s.tokens} tokens`, s.reason ? ` · ${s.reason}` : '')))
       : h('p', { class: 'muted' }, 'No summaries (none yet, or no room).'),
-    (r.dropped || []).length ? h('details', {}, h('summary', {}, `Left out for lack of room (${r.dropped.length})`),
-      h('ul', {}, r.dropped.map((t) => h('li', {}, `#${t.seq} (${t.tokens} tokens): ${(t.reasons || []).join('; ')}`)))) : null);
+    dropped(r.dropped || []));
+}
+
+// dropped lists what was left out and why — turns, lore entries and
+// summaries alike (report.dropped items carry section, tokens, reasons and,
+// by kind, seq, entry or from_seq/to_seq; any of them may be missing).
+function dropped(items) {
+  if (!items.length) return null;
+  const what = (d) => {
+    if (d.section === 'lore' || d.entry !== undefined) return `lore entry ${d.entry ?? ''}`.trim();
+    if (d.section === 'summaries' || d.from_seq) return `summary of turns ${d.from_seq ?? '?'}–${d.to_seq ?? '?'}`;
+    return d.seq ? `turn #${d.seq}` : sectionName(d.section || 'item');
+  };
+  return h('div', {}, h('h2', {}, `Left out (${items.length})`),
+    h('ul', { id: 'preview-dropped' }, items.map((d) => h('li', {}, h('strong', {}, what(d)),
+      d.tokens !== undefined ? ` (${d.tokens} tokens)` : '', (d.reasons || []).length ? `: ${d.reasons.join('; ')}` : ''))));
+}
+
+// botBudget is a chat's budget for bot with the built-in defaults (an
+// 8,192-token window, 512 output tokens), before the server says.
+function botBudget(bot) {
+  if (bot.memory?.budget_tokens > 0) return bot.memory.budget_tokens;
+  const window = bot.model?.context_window || 8192;
+  let out = bot.model?.max_output_tokens || 512;
+  if (out >= window) out = Math.floor(window / 2);
+  return window - out;
 }

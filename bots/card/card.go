@@ -86,6 +86,9 @@ func ParseJSON(b []byte) (bots.Bot, error) {
 }
 
 func fromMap(root map[string]any) (bots.Bot, error) {
+	if IsWorldInfo(root) && root["spec"] == nil {
+		return bots.Bot{}, worldInfoError()
+	}
 	top := newObj(root, "")
 	spec, err := top.str("spec")
 	if err != nil {
@@ -227,24 +230,8 @@ func takeLongmem(bot *bots.Bot) error {
 func parseBook(m map[string]any, path string) (*bots.Lorebook, error) {
 	o := newObj(m, path)
 	o.unstash()
-	lb := &bots.Lorebook{}
-	var err error
-	if lb.Name, err = o.str("name"); err != nil {
-		return nil, err
-	}
-	if lb.Description, err = o.str("description"); err != nil {
-		return nil, err
-	}
-	if lb.ScanDepth, _, err = o.integer("scan_depth"); err != nil {
-		return nil, err
-	}
-	if lb.TokenBudget, _, err = o.integer("token_budget"); err != nil {
-		return nil, err
-	}
-	if lb.RecursiveScanning, err = o.boolean("recursive_scanning", false); err != nil {
-		return nil, err
-	}
-	if lb.Extensions, err = o.object("extensions"); err != nil {
+	lb, err := o.bookFields()
+	if err != nil {
 		return nil, err
 	}
 	raw, ok := o.rest["entries"]
@@ -278,16 +265,48 @@ func parseBook(m map[string]any, path string) (*bots.Lorebook, error) {
 		}
 		lb.Entries = append(lb.Entries, e)
 	}
+	assignIDs(lb.Entries, unset, taken)
+	lb.Extensions = withFields(lb.Extensions, o.rest)
+	return lb, nil
+}
+
+// bookFields reads a lorebook's own fields (not its entries), the same in
+// a card's character_book and in a World Info file.
+func (o obj) bookFields() (*bots.Lorebook, error) {
+	lb := &bots.Lorebook{}
+	var err error
+	if lb.Name, err = o.str("name"); err != nil {
+		return nil, err
+	}
+	if lb.Description, err = o.str("description"); err != nil {
+		return nil, err
+	}
+	if lb.ScanDepth, _, err = o.integer("scan_depth"); err != nil {
+		return nil, err
+	}
+	if lb.TokenBudget, _, err = o.integer("token_budget"); err != nil {
+		return nil, err
+	}
+	if lb.RecursiveScanning, err = o.boolean("recursive_scanning", false); err != nil {
+		return nil, err
+	}
+	if lb.Extensions, err = o.object("extensions"); err != nil {
+		return nil, err
+	}
+	return lb, nil
+}
+
+// assignIDs gives the entries at the indexes unset the lowest ids not
+// taken, in order.
+func assignIDs(entries []bots.LoreEntry, unset []int, taken map[int]bool) {
 	next := 0
 	for _, i := range unset {
 		for taken[next] {
 			next++
 		}
-		lb.Entries[i].ID = next
+		entries[i].ID = next
 		taken[next] = true
 	}
-	lb.Extensions = withFields(lb.Extensions, o.rest)
-	return lb, nil
 }
 
 // SillyTavern keeps an entry's selective logic in extensions.selectiveLogic.
@@ -353,6 +372,10 @@ func parseEntry(m map[string]any, path string) (bots.LoreEntry, bool, error) {
 		return e, false, err
 	}
 	e.SelectiveLogic = stLogicOf(e.Extensions)
+	if logic, ok := o.rest["selective_logic"].(string); ok { // longmem's own lorebook JSON
+		e.SelectiveLogic = logic
+		delete(o.rest, "selective_logic")
+	}
 	hasID := false
 	if raw, ok := o.rest["id"]; ok && raw != nil {
 		if n, ok := raw.(json.Number); ok {
@@ -390,16 +413,7 @@ func withFields(ext, rest map[string]any) map[string]any {
 }
 
 func stash(ext map[string]any, key string, v any) map[string]any {
-	if ext == nil {
-		ext = map[string]any{}
-	}
-	f, _ := ext[FieldsKey].(map[string]any)
-	if f == nil {
-		f = map[string]any{}
-		ext[FieldsKey] = f
-	}
-	f[key] = v
-	return ext
+	return stashAs(ext, FieldsKey, map[string]any{key: v})
 }
 
 // Export writes b as a card in format V2 or V3 (JSON).
@@ -479,21 +493,7 @@ func toMap(b bots.Bot, spec, version string) map[string]any {
 
 func bookMap(lb bots.Lorebook, v3 bool) map[string]any {
 	m, ext := unstash(lb.Extensions)
-	if lb.Name != "" {
-		m["name"] = lb.Name
-	}
-	if lb.Description != "" {
-		m["description"] = lb.Description
-	}
-	if lb.ScanDepth != 0 {
-		m["scan_depth"] = lb.ScanDepth
-	}
-	if lb.TokenBudget != 0 {
-		m["token_budget"] = lb.TokenBudget
-	}
-	if lb.RecursiveScanning {
-		m["recursive_scanning"] = true
-	}
+	putBookFields(m, lb)
 	m["extensions"] = ext
 	entries := make([]any, len(lb.Entries))
 	for i, e := range lb.Entries {
@@ -534,20 +534,30 @@ func bookMap(lb bots.Lorebook, v3 bool) map[string]any {
 	return m
 }
 
+// putBookFields writes a lorebook's own fields that are set into m (what
+// bookFields reads).
+func putBookFields(m map[string]any, lb bots.Lorebook) {
+	if lb.Name != "" {
+		m["name"] = lb.Name
+	}
+	if lb.Description != "" {
+		m["description"] = lb.Description
+	}
+	if lb.ScanDepth != 0 {
+		m["scan_depth"] = lb.ScanDepth
+	}
+	if lb.TokenBudget != 0 {
+		m["token_budget"] = lb.TokenBudget
+	}
+	if lb.RecursiveScanning {
+		m["recursive_scanning"] = true
+	}
+}
+
 // unstash splits ext into the stashed fields (a new map) and the rest (a
 // copy, never nil).
 func unstash(ext map[string]any) (fields, rest map[string]any) {
-	fields, rest = map[string]any{}, map[string]any{}
-	for k, v := range ext {
-		if k == FieldsKey {
-			if f, ok := v.(map[string]any); ok {
-				maps.Copy(fields, f)
-				continue
-			}
-		}
-		rest[k] = v
-	}
-	return fields, rest
+	return unstashKey(ext, FieldsKey)
 }
 
 func nonNil(s []string) []string {

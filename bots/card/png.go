@@ -239,12 +239,8 @@ func ExportPNG(b bots.Bot, img []byte) ([]byte, error) {
 	out.Write(pngSignature)
 	wrote := false
 	for _, c := range cs {
-		if c.typ == "tEXt" || c.typ == "zTXt" || c.typ == "iTXt" {
-			if kw, _, err := textChunk(c); err == nil {
-				if k := strings.ToLower(kw); k == keywordV2 || k == keywordV3 {
-					continue
-				}
-			}
+		if isCardChunk(c) {
+			continue
 		}
 		if c.typ == "IEND" {
 			writeChunk(&out, "tEXt", textData(keywordV2, v2))
@@ -255,6 +251,34 @@ func ExportPNG(b bots.Bot, img []byte) ([]byte, error) {
 	}
 	if !wrote {
 		return nil, memory.Invalid("card", "the PNG has no IEND chunk")
+	}
+	return out.Bytes(), nil
+}
+
+// isCardChunk reports a text chunk that carries a card (chara, ccv3) or
+// a card's embedded asset (chara-ext-asset_…).
+func isCardChunk(c chunk) bool {
+	if c.typ != "tEXt" && c.typ != "zTXt" && c.typ != "iTXt" {
+		return false
+	}
+	kw, _, err := textChunk(c)
+	k := strings.ToLower(kw)
+	return err == nil && (k == keywordV2 || k == keywordV3 || strings.HasPrefix(k, "chara-ext-asset_"))
+}
+
+// Picture is a PNG card's image without the card: its chunks but the
+// card's text chunks. A PNG that does not parse is a memory.ErrInvalid.
+func Picture(img []byte) ([]byte, error) {
+	cs, err := chunks(img)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.Write(pngSignature)
+	for _, c := range cs {
+		if !isCardChunk(c) {
+			writeChunk(&out, c.typ, c.data)
+		}
 	}
 	return out.Bytes(), nil
 }

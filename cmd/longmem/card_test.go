@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/bots/card"
 )
 
@@ -57,4 +58,46 @@ func TestBotIDFor(t *testing.T) {
 	require.Equal(t, "old-tom", botIDFor("Old Tom!"))
 	require.Equal(t, "bot", botIDFor("  ✨ "))
 	require.Len(t, botIDFor(string(make([]byte, 100))+"abcdefghij"+string(make([]byte, 100))), 10)
+}
+
+// Lorebooks convert offline: a World Info file to longmem's lorebook and
+// back, a card's lorebook out as World Info; a World Info file asked to be
+// a card says where it belongs.
+func TestCardCommandLorebooks(t *testing.T) {
+	const fixtures = "../../bots/card/testdata/"
+	wi := fixtures + "worldinfo.json"
+
+	code, out, errOut := runCmd(t, nil, "card", "--check", wi)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "a valid SillyTavern World Info file with 10 entries")
+	require.Contains(t, out, "PUT /v1/bots/{id}/lorebook")
+
+	// World Info → longmem's lorebook (the default for a lorebook) → World Info.
+	lbPath := filepath.Join(t.TempDir(), "lorebook.json")
+	code, _, errOut = runCmd(t, nil, "card", wi, lbPath)
+	require.Equal(t, 0, code, errOut)
+	raw, err := os.ReadFile(lbPath)
+	require.NoError(t, err)
+	var lb bots.Lorebook
+	require.NoError(t, json.Unmarshal(raw, &lb))
+	require.Len(t, lb.Entries, 10)
+	code, out, errOut = runCmd(t, nil, "card", "--to", "worldinfo", lbPath)
+	require.Equal(t, 0, code, errOut)
+	orig, err := os.ReadFile(wi)
+	require.NoError(t, err)
+	var want, got any
+	require.NoError(t, json.Unmarshal(orig, &want))
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Equal(t, want, got, "lossless both ways")
+
+	// A card's lorebook as World Info.
+	code, out, errOut = runCmd(t, nil, "card", "--to", "worldinfo", fixtures+"v2_full.json")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, `"keysecondary"`)
+
+	// A World Info file is no card.
+	code, _, errOut = runCmd(t, nil, "card", "--to", "v2", wi)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "not a Character Card")
+	require.Contains(t, errOut, "--to lorebook")
 }

@@ -175,12 +175,32 @@ func (c Config) Redacted() Config {
 	return c
 }
 
-// YAML is the configuration as a config file, secrets redacted. The
-// backend's API key, which only LONGMEM_BACKEND_KEY sets, shows as a
+// Effective is c with the packages' defaults filled in where c leaves a
+// zero: the values in effect. (backend.max_retries keeps a negative value:
+// it means none.)
+func (c Config) Effective() Config {
+	c.Recall.Assembler = c.Recall.Assembler.WithDefaults()
+	c.Compaction.Config = c.Compaction.Config.WithDefaults()
+	c.Chat = c.Chat.WithDefaults()
+	if c.Backend.Timeout == 0 {
+		c.Backend.Timeout = llm.DefaultTimeout
+	}
+	if c.Backend.FirstTokenTimeout == 0 {
+		c.Backend.FirstTokenTimeout = llm.DefaultFirstTokenTimeout
+	}
+	if c.Backend.MaxRetries == 0 {
+		c.Backend.MaxRetries = llm.DefaultMaxRetries
+	}
+	return c
+}
+
+// YAML is the configuration in effect as a config file, secrets redacted.
+// The backend's API key, which only LONGMEM_BACKEND_KEY sets, shows as a
 // comment when set.
 func (c Config) YAML() ([]byte, error) {
+	c = c.Effective()
 	var buf bytes.Buffer
-	buf.WriteString("# longmem serve configuration; a 0 or empty value takes the built-in default.\n")
+	buf.WriteString("# longmem serve configuration in effect (defaults filled in); usable as a --config file.\n")
 	if c.Backend.APIKey != "" {
 		buf.WriteString("# backend API key (LONGMEM_BACKEND_KEY): " + api.Redacted + "\n")
 	}

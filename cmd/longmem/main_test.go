@@ -11,13 +11,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"gopkg.in/yaml.v3"
 
 	"github.com/longmem/longmem/api"
+	"github.com/longmem/longmem/bots"
+	"github.com/longmem/longmem/bots/llm"
+	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory/redisstore/redistest"
+	"github.com/longmem/longmem/retrieval"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,18 +35,41 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (code int, stdo
 }
 
 func TestUsageAndUnknownCommand(t *testing.T) {
-	for _, args := range [][]string{nil, {"help"}, {"-h"}} {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
 		code, out, _ := runCmd(t, nil, args...)
 		require.Equal(t, 0, code, args)
 		require.Contains(t, out, "serve")
 		require.Contains(t, out, "Usage")
 	}
-	code, out, _ := runCmd(t, nil, "help", "serve")
+	// Bare longmem is a usage error: usage on stderr, exit 2.
+	code, out, errOut := runCmd(t, nil)
+	require.Equal(t, 2, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "Usage")
+
+	// A command's --help is on stdout, exit 0, wherever it is among the
+	// flags — as longmem --help is.
+	for _, args := range [][]string{{"serve", "--help"}, {"replay", "-h"}, {"card", "--to", "v3", "--help"}, {"version", "--help"}} {
+		code, out, errOut := runCmd(t, nil, args...)
+		require.Equal(t, 0, code, args)
+		require.Contains(t, out, "Usage: longmem "+args[0], args)
+		require.Empty(t, errOut, args)
+	}
+
+	// version: one line with the Go version.
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, _ := runCmd(t, nil, args...)
+		require.Equal(t, 0, code)
+		require.Regexp(t, `^longmem \S+ \(commit [^)]+\) go\d`, out)
+	}
+	code, _, _ = runCmd(t, nil, "version", "extra")
+	require.Equal(t, 2, code)
+	code, out, _ = runCmd(t, nil, "help", "serve")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "-addr")
 	require.Contains(t, out, "LONGMEM_API_KEYS")
 
-	code, _, errOut := runCmd(t, nil, "frobnicate")
+	code, _, errOut = runCmd(t, nil, "frobnicate")
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, `unknown command "frobnicate"`)
 	code, _, _ = runCmd(t, nil, "help", "frobnicate")
@@ -351,4 +379,26 @@ func serveInProcess(t *testing.T, cfg Config) {
 	stop()
 	require.Contains(t, logs.String(), "longmem serving")
 	require.NotContains(t, logs.String(), "k1")
+}
+
+// --print-config prints the values in effect, defaults filled in, not the
+// zeros that stand for them; what is set wins.
+func TestPrintConfigShowsValuesInEffect(t *testing.T) {
+	cfg := printConfig(t, nil)
+	require.Equal(t, llm.DefaultTimeout, cfg.Backend.Timeout)
+	require.Equal(t, llm.DefaultMaxRetries, cfg.Backend.MaxRetries)
+	require.Equal(t, 0.15, cfg.Recall.Assembler.Budget.RecentShare)
+	require.Equal(t, 0.5, cfg.Recall.Assembler.Budget.PersonaShare)
+	require.Equal(t, retrieval.LayoutCache, cfg.Recall.Assembler.Layout)
+	require.Equal(t, 1.0, cfg.Recall.Assembler.Rank.LexicalWeight)
+	require.Equal(t, compaction.DefaultKeepRecentTurns, cfg.Compaction.KeepRecentTurns)
+	require.Equal(t, bots.DefaultContextWindow, cfg.Chat.DefaultContextWindow)
+
+	cfg = printConfig(t, nil, "--backend-timeout", "5s")
+	require.Equal(t, 5*time.Second, cfg.Backend.Timeout)
+	// The printout is a config file that gives the same configuration.
+	code, out, errOut := runCmd(t, nil, "serve", "--print-config")
+	require.Equal(t, 0, code, errOut)
+	again := printConfig(t, nil, "--config", writeFile(t, "effective.yaml", out))
+	require.Equal(t, printConfig(t, nil), again)
 }

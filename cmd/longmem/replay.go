@@ -13,9 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/longmem/longmem/api"
 	"github.com/longmem/longmem/bots/llm"
 	"github.com/longmem/longmem/compaction"
 	"github.com/longmem/longmem/memory/embedded"
@@ -64,6 +66,25 @@ type replayOptions struct {
 	concurrency        int
 	retries            int
 	resume             bool
+	// args is the command line, for the report (secrets redacted).
+	args []string
+}
+
+// redactArgs is args with the value of --key replaced.
+func redactArgs(args []string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "key" {
+			continue
+		}
+		if hasValue {
+			out[i] = a[:strings.Index(a, "=")+1] + api.Redacted
+		} else if i+1 < len(out) {
+			out[i+1] = api.Redacted
+		}
+	}
+	return out
 }
 
 // runReplay is `longmem replay`.
@@ -147,7 +168,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if len(budgets) == 0 {
 		budgets = intList{2048}
 	}
-	o.budgets, o.configs = budgets, configs
+	o.budgets, o.configs, o.args = budgets, configs, redactArgs(args)
 	if o.key == "" {
 		o.key = env["LONGMEM_REPLAY_KEY"]
 	}
@@ -437,6 +458,16 @@ func replayRun(ctx context.Context, cfgs []Config, o replayOptions, env map[stri
 	}
 	rep, runErr := replay.Run(ctx, rcfg, o.format, convs)
 	rep.Haystack, rep.Server, rep.Configs = o.haystack, o.server, names
+	rep.Version, rep.Args, rep.Settings = versionLine(), o.args, map[string]string{}
+	for i, c := range cfgs {
+		name := "default"
+		if i < len(o.configs) {
+			name = configNames(o.configs)[i]
+		}
+		if y, err := c.YAML(); err == nil {
+			rep.Settings[name] = string(y)
+		}
+	}
 	if o.backendURL != "" {
 		rep.BackendModel = cmp.Or(o.backendModel, "(default)")
 		rep.JudgeModel = cmp.Or(o.judgeModel, rep.BackendModel)

@@ -42,6 +42,12 @@ func TestReplayWritesReports(t *testing.T) {
 		require.Contains(t, rep.Budgets[1].Strategies, st)
 	}
 	require.Equal(t, 1.0, rep.Budgets[1].Strategies["longmem"].EvidenceRecall)
+	// What it takes to run it again: the version, the command line, the
+	// configuration in effect.
+	require.Regexp(t, `^longmem \S+ \(commit`, rep.Version)
+	require.Equal(t, []string{"--input", miniLoCoMo, "--budget", "80", "--budget", "1000", "--out", out}, rep.Args)
+	require.Contains(t, rep.Settings["default"], "recall:")
+	require.Equal(t, []string{"--server", "http://x", "--key", api.Redacted, "-key=" + api.Redacted}, redactArgs([]string{"--server", "http://x", "--key", "s3cret", "-key=s3cret"}))
 	_, err = os.Stat(filepath.Join(out, "questions.jsonl"))
 	require.NoError(t, err)
 	require.NotContains(t, stderr, "questions  conv", "no progress bar when stderr is not a terminal")

@@ -25,13 +25,22 @@ func WriteHTML(w io.Writer, r Report, records []QuestionRecord) error {
 	if len(strategies) > 0 {
 		lead = strategies[0]
 	}
+	recallCaption := "Evidence recall against budget"
+	if len(r.Budgets) == 1 {
+		recallCaption = fmt.Sprintf("Evidence recall at %d tokens", r.Budgets[0].BudgetTokens)
+	}
+	for i := range records {
+		records[i].Category = CategoryName(r.Dataset, records[i].Category)
+	}
 	data := struct {
 		R                                    Report
-		Lead                                 string
+		Lead, RecallCaption                  string
+		Scored                               int
+		Settings                             []namedText
 		RecallChart, CategoryChart, LatChart template.HTML
 		Table                                template.HTML
 		Worst                                []QuestionRecord
-	}{R: r, Lead: lead,
+	}{R: r, Lead: lead, RecallCaption: recallCaption, Scored: Scored(r), Settings: sortedSettings(r.Settings),
 		RecallChart:   template.HTML(recallChart(r, strategies)),
 		CategoryChart: template.HTML(categoryChart(r, strategies)),
 		LatChart:      template.HTML(latencyChart(records, lead, r)),
@@ -42,9 +51,10 @@ func WriteHTML(w io.Writer, r Report, records []QuestionRecord) error {
 }
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
-	"rec": func(q QuestionRecord, st string) string { return fmt.Sprintf("%.2f", q.Strategies[st].Recall) },
-	"aic": func(q QuestionRecord, st string) string { return fmt.Sprintf("%.2f", q.Strategies[st].AnswerInContext) },
+	"pct":   func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
+	"minus": func(a, b int) int { return a - b },
+	"rec":   func(q QuestionRecord, st string) string { return fmt.Sprintf("%.2f", q.Strategies[st].Recall) },
+	"aic":   func(q QuestionRecord, st string) string { return fmt.Sprintf("%.2f", q.Strategies[st].AnswerInContext) },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>longmem replay — {{.R.Dataset}}</title>
 <style>
@@ -55,11 +65,13 @@ th{background:#f4f4f4}td.l,th.l{text-align:left}.miss{color:#a00}.charts{display
 figure{margin:0}figcaption{font-weight:600;margin-bottom:4px}svg text{font:11px system-ui,sans-serif}
 </style></head><body>
 <h1>longmem replay — {{.R.Dataset}}</h1>
-<p>{{.R.Conversations}} conversations, {{.R.Turns}} turns, {{.R.Questions}} questions · tokenizer {{.R.Tokenizer}} · embedder {{.R.Embedder}} ·
+<p>{{.R.Conversations}} conversations, {{.R.Turns}} turns, {{.R.Questions}} questions{{if ne .Scored .R.Questions}} ({{.Scored}} scored; {{minus .R.Questions .Scored}} skipped: their evidence points to no turn){{end}} · tokenizer {{.R.Tokenizer}} · embedder {{.R.Embedder}} ·
 summaries {{if .R.Summaries}}on{{else}}off{{end}}{{if .R.Haystack}} · haystack {{.R.Haystack}} turns{{end}}{{if .R.Server}} · server {{.R.Server}}{{end}}
 {{if .R.BackendModel}} · backend {{.R.BackendModel}}, judge {{.R.JudgeModel}}{{end}} · {{.R.StartedAt.Format "2006-01-02 15:04 UTC"}}, {{printf "%.1f" .R.Seconds}} s</p>
+{{if .R.Version}}<p>{{.R.Version}}{{if .R.Args}} · <code>longmem replay{{range .R.Args}} {{.}}{{end}}</code>{{end}}</p>{{end}}
+{{range .Settings}}<details><summary>configuration {{.Name}}</summary><pre>{{.Text}}</pre></details>{{end}}
 <div class="charts">
-<figure><figcaption>Evidence recall against budget</figcaption>{{.RecallChart}}</figure>
+<figure><figcaption>{{.RecallCaption}}</figcaption>{{.RecallChart}}</figure>
 <figure><figcaption>Evidence recall by category (largest budget)</figcaption>{{.CategoryChart}}</figure>
 <figure><figcaption>Assembly latency of {{.Lead}} (ms)</figcaption>{{.LatChart}}</figure>
 </div>
@@ -147,9 +159,25 @@ func legend(b *strings.Builder, strategies []string) {
 	}
 }
 
+// namedText is one configuration of the report, for the page.
+type namedText struct{ Name, Text string }
+
+func sortedSettings(m map[string]string) []namedText {
+	out := make([]namedText, 0, len(m))
+	for n, t := range m {
+		out = append(out, namedText{n, t})
+	}
+	slices.SortFunc(out, func(a, b namedText) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
 // recallChart plots evidence recall against budget, one line per strategy;
-// budgets are spaced evenly in report order.
+// budgets are spaced evenly in report order. With one budget a line has
+// nothing to join: it draws a bar per strategy instead.
 func recallChart(r Report, strategies []string) string {
+	if len(r.Budgets) == 1 {
+		return recallBars(r.Budgets[0], strategies)
+	}
 	var b strings.Builder
 	svgOpen(&b, "chart-recall-budget")
 	axes(&b, 1, true)
@@ -188,6 +216,35 @@ func recallChart(r Report, strategies []string) string {
 	return b.String()
 }
 
+// recallBars is each strategy's recall at the one budget, a labelled bar
+// each.
+func recallBars(br BudgetReport, strategies []string) string {
+	var b strings.Builder
+	svgOpen(&b, "chart-recall-budget")
+	axes(&b, 1, true)
+	var shown []string
+	for _, st := range strategies {
+		if s, ok := br.Strategies[st]; ok && s.Questions > 0 {
+			shown = append(shown, st)
+		}
+	}
+	if len(shown) > 0 {
+		slotW := (chartW - padL - padR) / float64(len(shown))
+		barW := math.Min(48, slotW-8)
+		for i, st := range shown {
+			v := br.Strategies[st].EvidenceRecall
+			h := (chartH - padT - padB) * v
+			x := padL + float64(i)*slotW + (slotW-barW)/2
+			fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %.3f</title></rect>`,
+				x, chartH-padB-h, barW, math.Max(0.5, h), palette[slices.Index(strategies, st)%len(palette)], html.EscapeString(st), v)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%.2f</text>`, x+barW/2, chartH-padB-h-3, v)
+		}
+	}
+	legend(&b, shown)
+	b.WriteString("</svg>")
+	return b.String()
+}
+
 // categoryChart draws grouped bars: per category, each strategy's recall
 // at the largest budget.
 func categoryChart(r Report, strategies []string) string {
@@ -214,13 +271,13 @@ func categoryChart(r Report, strategies []string) string {
 	barW := math.Max(1, (groupW-8)/float64(len(shown)))
 	for ci, c := range cats {
 		gx := padL + float64(ci)*groupW + 4
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`, gx+groupW/2-4, chartH-padB+14, html.EscapeString(strings.TrimPrefix(shortCat(c), "cat ")))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`, gx+groupW/2-4, chartH-padB+14, html.EscapeString(strings.TrimPrefix(shortCat(CategoryName(r.Dataset, c)), "cat ")))
 		for si, st := range shown {
 			v := br.Strategies[st].ByCategory[c]
 			h := (chartH - padT - padB) * v
-			fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, category %s: %.3f</title></rect>`,
+			fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, %s: %.3f</title></rect>`,
 				gx+float64(si)*barW, chartH-padB-h, math.Max(0.5, barW-1), math.Max(0.5, h), palette[slices.Index(strategies, st)%len(palette)],
-				html.EscapeString(st), html.EscapeString(c), v)
+				html.EscapeString(st), html.EscapeString(CategoryName(r.Dataset, c)), v)
 		}
 	}
 	legend(&b, shown)

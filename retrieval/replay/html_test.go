@@ -138,3 +138,32 @@ func TestReportHTMLRendersInChromium(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, shot, 0o644))
 	}
 }
+
+// With one budget the recall chart is a bar per strategy with its value,
+// not a line of single dots; categories have their names; the run's
+// version, command line and configuration are on the page.
+func TestWriteHTMLOneBudgetNamesAndSettings(t *testing.T) {
+	rep, recs := runMini(t)
+	rep.Budgets = rep.Budgets[:1]
+	var one []QuestionRecord
+	for _, r := range recs {
+		if r.BudgetTokens == rep.Budgets[0].BudgetTokens {
+			one = append(one, r)
+		}
+	}
+	rep.Version = "longmem v9.9.9 (commit 0123abcd) go1.26"
+	rep.Args = []string{"--format", "locomo", "--budget", "60"}
+	rep.Settings = map[string]string{"default": "recall:\n  assembler:\n    layout: cache\n"}
+	var page bytes.Buffer
+	require.NoError(t, WriteHTML(&page, rep, one))
+	out := page.String()
+	require.Contains(t, out, "Evidence recall at 60 tokens")
+	chart := out[strings.Index(out, `id="chart-recall-budget"`):]
+	chart = chart[:strings.Index(chart, "</svg>")]
+	require.NotContains(t, chart, "<polyline")
+	require.Equal(t, len(strategiesOf(rep)), strings.Count(chart, `class="bar"`), "a bar per strategy")
+	require.Contains(t, out, "single-hop", "LoCoMo's category 4 by name")
+	require.Contains(t, out, "longmem v9.9.9 (commit 0123abcd)")
+	require.Contains(t, out, "longmem replay --format locomo --budget 60")
+	require.Contains(t, out, "layout: cache")
+}

@@ -35,6 +35,44 @@ type Report struct {
 	StartedAt  time.Time      `json:"started_at"`
 	Seconds    float64        `json:"seconds"`
 	Budgets    []BudgetReport `json:"budgets"`
+	// Version is the longmem that ran (`longmem version`), Args its
+	// replay command line and Settings the configuration of each
+	// longmem config compared (name → its effective YAML, secrets
+	// redacted): what it takes to run it again.
+	Version  string            `json:"version,omitempty"`
+	Args     []string          `json:"args,omitempty"`
+	Settings map[string]string `json:"settings,omitempty"`
+}
+
+// locomoCategories name LoCoMo's numbered question categories.
+var locomoCategories = map[string]string{
+	"1": "multi-hop", "2": "temporal", "3": "open-domain", "4": "single-hop", "5": "adversarial",
+}
+
+// CategoryName is category c of a dataset as people say it: LoCoMo's
+// numbers by their names ("4" → "single-hop"), other categories as they
+// are.
+func CategoryName(dataset, c string) string {
+	if strings.EqualFold(dataset, "locomo") {
+		if n, ok := locomoCategories[c]; ok {
+			return n
+		}
+	}
+	return c
+}
+
+// Scored is how many questions were scored (at the first budget, by the
+// first strategy that has figures): a question whose evidence points to no
+// turn is counted in Questions but skipped.
+func Scored(r Report) int {
+	for _, br := range r.Budgets {
+		for _, n := range strategiesOf(r) {
+			if st, ok := br.Strategies[n]; ok && st.Questions+st.NotApplicable > 0 {
+				return st.Questions + st.NotApplicable
+			}
+		}
+	}
+	return 0
 }
 
 // BudgetReport holds every strategy's figures at one budget.
@@ -199,8 +237,15 @@ func strategiesOf(r Report) []string {
 // Summary renders the report as a table for a terminal.
 func Summary(r Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d conversations, %d turns, %d questions, embedder %s, summaries %s, %.1fs\n",
-		r.Dataset, r.Conversations, r.Turns, r.Questions, r.Embedder, onOff(r.Summaries), r.Seconds)
+	questions := fmt.Sprintf("%d questions", r.Questions)
+	if n := Scored(r); n != r.Questions {
+		questions = fmt.Sprintf("%d questions (%d scored; %d skipped: their evidence points to no turn)", r.Questions, n, r.Questions-n)
+	}
+	fmt.Fprintf(&b, "%s: %d conversations, %d turns, %s, embedder %s, summaries %s, %.1fs\n",
+		r.Dataset, r.Conversations, r.Turns, questions, r.Embedder, onOff(r.Summaries), r.Seconds)
+	if r.Version != "" {
+		fmt.Fprintf(&b, "%s\n", r.Version)
+	}
 	cats := categoriesOf(r)
 	width := 9
 	for _, n := range strategiesOf(r) {
@@ -209,7 +254,7 @@ func Summary(r Report) string {
 	e2e := r.BackendModel != ""
 	fmt.Fprintf(&b, "%-7s %-*s %7s %7s", "budget", width, "strategy", "recall", "answer")
 	for _, c := range cats {
-		fmt.Fprintf(&b, " %7s", shortCat(c))
+		fmt.Fprintf(&b, " %7s", shortCat(CategoryName(r.Dataset, c)))
 	}
 	fmt.Fprintf(&b, " %7s %7s %7s %7s", "p50 ms", "p99 ms", "tokens", "prefix")
 	if e2e {
@@ -253,7 +298,7 @@ func onOff(b bool) string {
 }
 
 // shortCat is a category's column header: "cat 1", or the first 7
-// bytes of a long name.
+// bytes of a long name ("multi-h").
 func shortCat(c string) string {
 	if len(c) <= 3 {
 		return "cat " + c

@@ -53,23 +53,24 @@ func TestSummaryTable(t *testing.T) {
 	m := func(recall, aic, p50, p99, tokens, prefix float64, j *float64, cats map[string]float64) StrategyStats {
 		return StrategyStats{Metrics: Metrics{Questions: 5, EvidenceRecall: recall, AnswerInContext: aic, P50Ms: p50, P99Ms: p99,
 			MeanUsedTokens: tokens, PrefixRatio: prefix, Accuracy: j, Judged: 4},
-			ByCategory: cats, Categories: map[string]Metrics{"1": {}, "multi-hop": {}}}
+			ByCategory: cats, Categories: map[string]Metrics{"1": {}, "2": {}}}
 	}
 	rep := Report{Dataset: "locomo", Conversations: 2, Turns: 16, Questions: 6, Embedder: "static", Summaries: true, Seconds: 1.25,
-		BackendModel: "m", JudgeModel: "m",
+		BackendModel: "m", JudgeModel: "m", Version: "longmem v1.2.3 (commit abc) go1.26",
 		Strategies: []string{"longmem", "longmem-nosum", "recency", "lexical", "dense", "full-context"},
 		Budgets: []BudgetReport{{BudgetTokens: 1000, Strategies: map[string]StrategyStats{
-			"longmem":       m(0.9, 0.95, 1.5, 3.25, 990, 0.125, acc(0.75), map[string]float64{"1": 0.8, "multi-hop": 1}),
-			"longmem-nosum": m(0.85, 0.9, 1, 2, 980, 0.1, acc(0.5), map[string]float64{"1": 0.7, "multi-hop": 1}),
-			"recency":       m(0.2, 0.3, 0.01, 0.02, 995, 0.9, acc(0.25), map[string]float64{"1": 0.1, "multi-hop": 0.3}),
-			"lexical":       m(0.7, 0.8, 0.5, 0.75, 970, 0.05, nil, map[string]float64{"1": 0.6, "multi-hop": 0.8}),
-			"dense":         m(0.6, 0.65, 0.25, 0.5, 960, 0, acc(0.5), map[string]float64{"1": 0.5, "multi-hop": 0.7}),
+			"longmem":       m(0.9, 0.95, 1.5, 3.25, 990, 0.125, acc(0.75), map[string]float64{"1": 0.8, "2": 1}),
+			"longmem-nosum": m(0.85, 0.9, 1, 2, 980, 0.1, acc(0.5), map[string]float64{"1": 0.7, "2": 1}),
+			"recency":       m(0.2, 0.3, 0.01, 0.02, 995, 0.9, acc(0.25), map[string]float64{"1": 0.1, "2": 0.3}),
+			"lexical":       m(0.7, 0.8, 0.5, 0.75, 970, 0.05, nil, map[string]float64{"1": 0.6, "2": 0.8}),
+			"dense":         m(0.6, 0.65, 0.25, 0.5, 960, 0, acc(0.5), map[string]float64{"1": 0.5, "2": 0.7}),
 			"full-context":  {Metrics: Metrics{NotApplicable: 5}},
 		}}}}
 	lines := strings.Split(strings.TrimSuffix(Summary(rep), "\n"), "\n")
 	require.Equal(t, []string{
-		"locomo: 2 conversations, 16 turns, 6 questions, embedder static, summaries on, 1.2s",
-		"budget  strategy       recall  answer   cat 1 multi-h  p50 ms  p99 ms  tokens  prefix       J",
+		"locomo: 2 conversations, 16 turns, 6 questions (5 scored; 1 skipped: their evidence points to no turn), embedder static, summaries on, 1.2s",
+		"longmem v1.2.3 (commit abc) go1.26",
+		"budget  strategy       recall  answer multi-h tempora  p50 ms  p99 ms  tokens  prefix       J",
 		"1000    longmem         0.900   0.950   0.800   1.000    1.50    3.25     990   0.125   0.750",
 		"1000    longmem-nosum   0.850   0.900   0.700   1.000    1.00    2.00     980   0.100   0.500",
 		"1000    recency         0.200   0.300   0.100   0.300    0.01    0.02     995   0.900   0.250",
@@ -80,6 +81,22 @@ func TestSummaryTable(t *testing.T) {
 
 	// Without a backend there is no J column.
 	rep.BackendModel = ""
-	header := strings.Split(Summary(rep), "\n")[1]
+	header := strings.Split(Summary(rep), "\n")[2]
 	require.True(t, strings.HasSuffix(header, "prefix"), header)
+
+	// Other datasets keep their categories as they are; all scored, no note.
+	rep.Dataset, rep.Questions, rep.Version = "jsonl", 5, ""
+	lines = strings.Split(Summary(rep), "\n")
+	require.Equal(t, "jsonl: 2 conversations, 16 turns, 5 questions, embedder static, summaries on, 1.2s", lines[0])
+	require.Contains(t, lines[1], "  cat 1   cat 2")
+}
+
+func TestCategoryName(t *testing.T) {
+	for _, tc := range []struct{ dataset, in, want string }{
+		{"locomo", "1", "multi-hop"}, {"locomo", "2", "temporal"}, {"locomo", "3", "open-domain"},
+		{"locomo", "4", "single-hop"}, {"locomo", "5", "adversarial"}, {"locomo", "9", "9"},
+		{"memdaily", "simple", "simple"}, {"jsonl", "1", "1"},
+	} {
+		require.Equal(t, tc.want, CategoryName(tc.dataset, tc.in), tc)
+	}
 }

@@ -86,6 +86,30 @@ func (ix *Indexer) lock(scoped string) *sync.Mutex {
 	return &ix.locks[h.Sum32()%uint32(len(ix.locks))]
 }
 
+// SyncConversation is Sync for a conversation as just read from the store.
+// When this Indexer indexed a conversation of that id with another
+// CreatedAt, that one was deleted (on another node sharing the store) and
+// this is a new one: the old docs are dropped first, so none of them is
+// ever recalled into the new conversation.
+func (ix *Indexer) SyncConversation(ctx context.Context, tenant string, conv memory.Conversation) (int64, error) {
+	scoped := ScopedID(tenant, conv.ID)
+	tl := ix.timelines.get(scoped)
+	tl.mu.Lock()
+	same := tl.created.IsZero() || tl.created.Equal(conv.CreatedAt)
+	tl.mu.Unlock()
+	if !same {
+		// Not a degraded index: recall must not go on with the old docs.
+		if err := ix.Drop(ctx, tenant, conv.ID); err != nil {
+			return 0, fmt.Errorf("retrieval: drop the index of a re-created %s: %w", conv.ID, err)
+		}
+		tl = ix.timelines.get(scoped)
+	}
+	tl.mu.Lock()
+	tl.created = conv.CreatedAt
+	tl.mu.Unlock()
+	return ix.Sync(ctx, tenant, conv.ID, conv.LastSeq)
+}
+
 // Sync indexes every turn of the conversation up to lastSeq (the
 // conversation's LastSeq as the caller read it) and returns the watermark.
 func (ix *Indexer) Sync(ctx context.Context, tenant, conv string, lastSeq int64) (int64, error) {

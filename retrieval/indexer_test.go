@@ -85,3 +85,27 @@ func TestIndexerDropsForgottenAndDeleted(t *testing.T) {
 	_, err = r.indexer.Sync(ctx, "", "c", 3)
 	require.ErrorIs(t, err, memory.ErrNotFound, "syncing a deleted conversation says so")
 }
+
+// TestIndexerRecreatedConversation: a conversation deleted and created
+// again with the same id by another node (this Indexer was not told) never
+// recalls the old one's turns, even when the new one has more turns.
+func TestIndexerRecreatedConversation(t *testing.T) {
+	r := newRig(t, retrieval.AssemblerConfig{}, nil)
+	ctx := context.Background()
+	old := filler(rand.New(rand.NewPCG(3, 4)), 60)
+	old[5] = "The safe's code is 4471 and it sits under the stairs."
+	r.fill(t, "c", old)
+	ask := func() string {
+		out, err := r.asm.Assemble(ctx, retrieval.Request{ConversationID: "c", ExcludeRecent: true,
+			Message: retrieval.Message{Content: "What is the safe's code?"}, BudgetTokens: 1500})
+		require.NoError(t, err)
+		return systemText(out)
+	}
+	require.Contains(t, ask(), "4471")
+	// Another node deletes it and a new conversation of that id grows past
+	// the old one's length; this node's index still holds the old docs.
+	require.NoError(t, r.store.DeleteConversation(ctx, "", "c"))
+	time.Sleep(2 * time.Millisecond) // a distinct CreatedAt
+	r.fill(t, "c", filler(rand.New(rand.NewPCG(5, 6)), 90))
+	require.NotContains(t, ask(), "4471", "no turn of the deleted conversation is recalled")
+}

@@ -308,7 +308,7 @@ func (a *Assembler) recallStage(ctx context.Context, s *assembly) error {
 	recallBudget -= a.count(recalledHeading)
 	// The index catches up first; when it (or the embedder indexing with
 	// it) fails, recall uses what the index already holds.
-	wm, err := a.indexer.Sync(ctx, s.req.Tenant, s.req.ConversationID, s.conv.LastSeq)
+	wm, err := a.indexer.SyncConversation(ctx, s.req.Tenant, s.conv)
 	if err != nil && !a.degrade(ctx, &s.rep, err) {
 		return err
 	}

@@ -76,6 +76,10 @@ type timeline struct {
 	seqs   []int64
 	at     []int64
 	starts []int64 // nil: stale
+	// created is the conversation's CreatedAt as this Indexer first saw
+	// it (zero: not yet): another value means the conversation was deleted
+	// and created again elsewhere (see SyncConversation).
+	created time.Time
 }
 
 func (tl *timeline) last() int64 {

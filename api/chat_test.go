@@ -302,8 +302,9 @@ func TestChatPinnedConversation(t *testing.T) {
 func TestContextPreviewWithBot(t *testing.T) {
 	e := newChatEnv(t, llmtest.Reply(testUsage, "ok"), llm.Config{})
 	e.putBot(mira)
+	// A conversation with no user yet: the message's name is who {{user}}
+	// will be, as in the chat loop.
 	e.createConversation("c")
-	e.appendContents("c", "the lamp needs oil")
 	r := e.must(http.StatusOK, "POST", "/v1/conversations/c/context",
 		`{"message":{"name":"Ana","content":"what about the lamp?"},"bot_id":"mira"}`)
 	var out struct {
@@ -316,6 +317,14 @@ func TestContextPreviewWithBot(t *testing.T) {
 	require.Equal(t, "system", out.Messages[0].Role)
 	require.True(t, strings.HasPrefix(out.Messages[0].Content, "Character: Mira\nMira is a lighthouse keeper who talks to Ana"))
 	require.Equal(t, 4096-300, out.Report.BudgetTokens, "the bot's budget by default")
+	// Once the conversation has a user, the preview shows that user, as
+	// chat does, whatever the message's name: the prompt prefix is fixed.
+	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"c2","user_id":"bea"}`)
+	e.appendContents("c2", "the lamp needs oil")
+	r = e.must(http.StatusOK, "POST", "/v1/conversations/c2/context",
+		`{"message":{"name":"Ana","content":"what about the lamp?"},"bot_id":"mira"}`)
+	require.NoError(t, json.Unmarshal(r.body, &out))
+	require.True(t, strings.HasPrefix(out.Messages[0].Content, "Character: Mira\nMira is a lighthouse keeper who talks to bea"), out.Messages[0].Content)
 	e.must(http.StatusNotFound, "POST", "/v1/conversations/c/context", `{"message":{"content":"x"},"bot_id":"ghost"}`)
 	e.must(http.StatusBadRequest, "POST", "/v1/conversations/c/context", `{"message":{"content":"x"}}`)
 	require.Zero(t, e.backend.Calls())

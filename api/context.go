@@ -5,7 +5,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/retrieval"
 )
@@ -81,13 +80,16 @@ func (s *Server) assembleContext(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		// {{user}} as the chat loop has it: the message's name, else the
-		// conversation's user_id.
-		user := req.Message.Name
-		if user == "" {
-			if conv, err := s.store.GetConversation(c.Request().Context(), tenant(c), id); err == nil {
-				user = bots.UserName(conv, "")
-			}
+		// {{user}} as the chat loop has it: fixed per conversation (its
+		// user_name, user_id, or first user turn's name), the message's name
+		// only for a conversation that has none yet.
+		conv, err := s.store.GetConversation(c.Request().Context(), tenant(c), id)
+		if err != nil {
+			return conversationErr(err, id)
+		}
+		user, err := chat.UserFor(c.Request().Context(), conv, req.Message.Name)
+		if err != nil {
+			return err
 		}
 		p := chat.PromptFor(bot, user)
 		areq.Persona, areq.Policy, areq.NoSummaries = p.Persona, p.Policy, p.NoSummaries

@@ -115,9 +115,10 @@ func decode(data []byte, tenant string) (bots.Bot, error) {
 }
 
 // Get returns the latest version of a bot.
-func (s *Store) Get(ctx context.Context, tenant, id string) (bots.Bot, error) {
+func (s *Store) Get(ctx context.Context, tenant, id string) (_ bots.Bot, err error) {
+	defer func() { err = embedded.Translate(err) }() // outages read as memory.ErrUnavailable
 	var b bots.Bot
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		data := tx.Bucket(bucketHead).Get(headKey(tenant, id))
 		if data == nil || !bots.ValidID(id) {
 			return notFound(tenant, id)
@@ -130,9 +131,10 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (bots.Bot, error) {
 }
 
 // GetVersion returns one version of a bot.
-func (s *Store) GetVersion(ctx context.Context, tenant, id string, version int) (bots.Bot, error) {
+func (s *Store) GetVersion(ctx context.Context, tenant, id string, version int) (_ bots.Bot, err error) {
+	defer func() { err = embedded.Translate(err) }() // outages read as memory.ErrUnavailable
 	var b bots.Bot
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		if version < 1 || version > 1<<31 || !bots.ValidID(id) {
 			return fmt.Errorf("embeddedbots: bot %q version %d: %w", id, version, memory.ErrNotFound)
 		}
@@ -148,9 +150,10 @@ func (s *Store) GetVersion(ctx context.Context, tenant, id string, version int) 
 }
 
 // Versions lists a bot's versions, ascending.
-func (s *Store) Versions(ctx context.Context, tenant, id string) ([]bots.VersionInfo, error) {
+func (s *Store) Versions(ctx context.Context, tenant, id string) (_ []bots.VersionInfo, err error) {
+	defer func() { err = embedded.Translate(err) }() // outages read as memory.ErrUnavailable
 	var out []bots.VersionInfo
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		if !bots.ValidID(id) || tx.Bucket(bucketHead).Get(headKey(tenant, id)) == nil {
 			return notFound(tenant, id)
 		}
@@ -170,10 +173,11 @@ func (s *Store) Versions(ctx context.Context, tenant, id string) ([]bots.Version
 
 // List returns the latest versions of a tenant's bots matching opts.Q, in
 // id order after opts.After.
-func (s *Store) List(ctx context.Context, opts bots.ListOptions) ([]bots.Bot, error) {
+func (s *Store) List(ctx context.Context, opts bots.ListOptions) (_ []bots.Bot, err error) {
+	defer func() { err = embedded.Translate(err) }() // outages read as memory.ErrUnavailable
 	limit := memory.NormalizeListLimit(opts.Limit)
 	var out []bots.Bot
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		prefix := tenantPrefix(opts.Tenant)
 		c := tx.Bucket(bucketHead).Cursor()
 		start := append(append([]byte(nil), prefix...), opts.After...)
@@ -204,7 +208,8 @@ func (s *Store) List(ctx context.Context, opts bots.ListOptions) ([]bots.Bot, er
 // ---- writes
 
 // Create stores version 1 of a new bot.
-func (s *Store) Create(ctx context.Context, tenant string, b bots.Bot, author string) (bots.Bot, error) {
+func (s *Store) Create(ctx context.Context, tenant string, b bots.Bot, author string) (_ bots.Bot, err error) {
+	defer func() { err = embedded.Translate(err) }() // outages read as memory.ErrUnavailable
 	nb, err := bots.NewVersion(b, tenant, 1, author, time.Time{}, s.clock())
 	if err != nil {
 		return bots.Bot{}, err
@@ -231,12 +236,13 @@ func (s *Store) Create(ctx context.Context, tenant string, b bots.Bot, author st
 }
 
 // Update stores b as the next version of its bot.
-func (s *Store) Update(ctx context.Context, tenant string, b bots.Bot, ifVersion int, author string) (bots.Bot, error) {
+func (s *Store) Update(ctx context.Context, tenant string, b bots.Bot, ifVersion int, author string) (_ bots.Bot, err error) {
+	defer func() { err = embedded.Translate(err) }() // outages read as memory.ErrUnavailable
 	if err := bots.Validate(b); err != nil {
 		return bots.Bot{}, err
 	}
 	var nb bots.Bot
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		head := tx.Bucket(bucketHead)
 		key := headKey(tenant, b.ID)
 		data := head.Get(key)
@@ -269,7 +275,8 @@ func (s *Store) Update(ctx context.Context, tenant string, b bots.Bot, ifVersion
 }
 
 // Delete removes a bot and all its versions.
-func (s *Store) Delete(ctx context.Context, tenant, id string) error {
+func (s *Store) Delete(ctx context.Context, tenant, id string) (err error) {
+	defer func() { err = embedded.Translate(err) }() // outages read as memory.ErrUnavailable
 	return s.db.Update(func(tx *bolt.Tx) error {
 		head := tx.Bucket(bucketHead)
 		key := headKey(tenant, id)

@@ -179,7 +179,8 @@ func decode(data string, tenant string) (bots.Bot, error) {
 // ---- reads
 
 // Get returns the latest version of a bot.
-func (s *Store) Get(ctx context.Context, tenant, id string) (bots.Bot, error) {
+func (s *Store) Get(ctx context.Context, tenant, id string) (_ bots.Bot, err error) {
+	defer func() { err = redisstore.Translate(err) }() // outages read as memory.ErrUnavailable
 	data, err := s.rdb.HGet(ctx, s.botKeys(tenant, id)[0], "doc").Result()
 	if errors.Is(err, redis.Nil) {
 		return bots.Bot{}, notFound(tenant, id)
@@ -191,7 +192,8 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (bots.Bot, error) {
 }
 
 // GetVersion returns one version of a bot.
-func (s *Store) GetVersion(ctx context.Context, tenant, id string, version int) (bots.Bot, error) {
+func (s *Store) GetVersion(ctx context.Context, tenant, id string, version int) (_ bots.Bot, err error) {
+	defer func() { err = redisstore.Translate(err) }() // outages read as memory.ErrUnavailable
 	if version < 1 {
 		return bots.Bot{}, fmt.Errorf("redisbots: bot %q version %d: %w", id, version, memory.ErrNotFound)
 	}
@@ -207,7 +209,8 @@ func (s *Store) GetVersion(ctx context.Context, tenant, id string, version int) 
 
 // Versions lists a bot's versions, ascending. The versions hash exists
 // exactly while the bot does (both are written and deleted by one script).
-func (s *Store) Versions(ctx context.Context, tenant, id string) ([]bots.VersionInfo, error) {
+func (s *Store) Versions(ctx context.Context, tenant, id string) (_ []bots.VersionInfo, err error) {
+	defer func() { err = redisstore.Translate(err) }() // outages read as memory.ErrUnavailable
 	all, err := s.rdb.HVals(ctx, s.botKeys(tenant, id)[1]).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisbots: versions of %q: %w", id, err)
@@ -230,7 +233,8 @@ func (s *Store) Versions(ctx context.Context, tenant, id string) ([]bots.Version
 // List returns the latest versions of a tenant's bots matching opts.Q, in
 // id order after opts.After. With a Q it reads the tenant's bots page by
 // page until the limit is filled: its cost grows with the bots skipped.
-func (s *Store) List(ctx context.Context, opts bots.ListOptions) ([]bots.Bot, error) {
+func (s *Store) List(ctx context.Context, opts bots.ListOptions) (_ []bots.Bot, err error) {
+	defer func() { err = redisstore.Translate(err) }() // outages read as memory.ErrUnavailable
 	limit := memory.NormalizeListLimit(opts.Limit)
 	out := make([]bots.Bot, 0, min(limit, 64))
 	after := opts.After
@@ -289,7 +293,8 @@ func (s *Store) List(ctx context.Context, opts bots.ListOptions) ([]bots.Bot, er
 // ---- writes
 
 // Create stores version 1 of a new bot.
-func (s *Store) Create(ctx context.Context, tenant string, b bots.Bot, author string) (bots.Bot, error) {
+func (s *Store) Create(ctx context.Context, tenant string, b bots.Bot, author string) (_ bots.Bot, err error) {
+	defer func() { err = redisstore.Translate(err) }() // outages read as memory.ErrUnavailable
 	nb, err := bots.NewVersion(b, tenant, 1, author, time.Time{}, s.clock())
 	if err != nil {
 		return bots.Bot{}, err
@@ -312,7 +317,8 @@ func (s *Store) Create(ctx context.Context, tenant string, b bots.Bot, author st
 const maxUpdateAttempts = 100
 
 // Update stores b as the next version of its bot.
-func (s *Store) Update(ctx context.Context, tenant string, b bots.Bot, ifVersion int, author string) (bots.Bot, error) {
+func (s *Store) Update(ctx context.Context, tenant string, b bots.Bot, ifVersion int, author string) (_ bots.Bot, err error) {
+	defer func() { err = redisstore.Translate(err) }() // outages read as memory.ErrUnavailable
 	if err := bots.Validate(b); err != nil {
 		return bots.Bot{}, err
 	}
@@ -353,7 +359,8 @@ func (s *Store) Update(ctx context.Context, tenant string, b bots.Bot, ifVersion
 }
 
 // Delete removes a bot and all its versions.
-func (s *Store) Delete(ctx context.Context, tenant, id string) error {
+func (s *Store) Delete(ctx context.Context, tenant, id string) (err error) {
+	defer func() { err = redisstore.Translate(err) }() // outages read as memory.ErrUnavailable
 	if err := scriptDelete.Run(ctx, s.rdb, s.botKeys(tenant, id)).Err(); err != nil {
 		return s.fail("delete", tenant, id, err)
 	}

@@ -3,6 +3,7 @@ package redisbots_test
 import (
 	"fmt"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -11,6 +12,7 @@ import (
 	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/bots/bottest"
 	"github.com/longmem/longmem/bots/redisbots"
+	"github.com/longmem/longmem/memory"
 	"github.com/longmem/longmem/memory/redisstore/redistest"
 )
 
@@ -74,4 +76,23 @@ func TestCluster(t *testing.T) {
 	addrs := redistest.StartCluster(t)
 	open := opener(addrs[:1], true)
 	bottest.Run(t, func(t *testing.T) bots.Store { s, _ := open(t); return s })
+}
+
+// TestOutageIsUnavailable: with its redis-server killed, the bot store's
+// errors read as memory.ErrUnavailable (the API's 503), not as failures of
+// unknown kind.
+func TestOutageIsUnavailable(t *testing.T) {
+	srv := redistest.StartProcess(t)
+	s, err := redisbots.New(t.Context(), redisbots.Config{Addrs: []string{srv.Addr}, KeyPrefix: "o"})
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Create(t.Context(), "acme", bots.Bot{ID: "aria", Name: "Aria"}, "a")
+	require.NoError(t, err)
+	srv.Signal(t, syscall.SIGKILL)
+	_, err = s.Get(t.Context(), "acme", "aria")
+	require.ErrorIs(t, err, memory.ErrUnavailable)
+	_, err = s.Create(t.Context(), "acme", bots.Bot{ID: "ivo", Name: "Ivo"}, "a")
+	require.ErrorIs(t, err, memory.ErrUnavailable)
+	_, err = s.List(t.Context(), bots.ListOptions{Tenant: "acme"})
+	require.ErrorIs(t, err, memory.ErrUnavailable)
 }

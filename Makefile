@@ -31,9 +31,14 @@ deps:
 	  npm ci --prefix api/testdata/openai-js --no-audit --no-fund --silent || echo "npm ci failed: the JavaScript client test will skip"; \
 	fi
 
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK = $(shell $(GO) env GOPATH)/bin/staticcheck
+
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	@test -x $(STATICCHECK) || { echo "installing staticcheck $(STATICCHECK_VERSION) (Go module proxy)"; $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
+	$(STATICCHECK) ./...
 
 serve:
 	$(GO) run ./cmd/longmem serve

@@ -94,9 +94,9 @@ func TestValidate(t *testing.T) {
 
 func TestETag(t *testing.T) {
 	require.Equal(t, `"aria.v3"`, ETag("aria", 3))
-	id, v, ok := ParseETag(ETag("my.bot-1_x", 12))
+	_, _, ok := ParseETag(ETag("my.bot-1_x", 12))
 	require.False(t, ok, "a dot is not in a bot id")
-	id, v, ok = ParseETag(ETag("bot-1_x", 12))
+	id, v, ok := ParseETag(ETag("bot-1_x", 12))
 	require.True(t, ok)
 	require.Equal(t, "bot-1_x", id)
 	require.Equal(t, 12, v)

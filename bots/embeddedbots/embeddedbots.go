@@ -23,6 +23,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/longmem/longmem/bots"
 	"github.com/longmem/longmem/memory"
@@ -77,7 +78,7 @@ func Open(cfg Config) (*Store, error) {
 
 // Close closes the file. Calls after the first return nil.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if err := s.db.Close(); err != nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return err
 	}
 	return nil

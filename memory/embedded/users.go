@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/longmem/longmem/memory"
 )
@@ -39,7 +40,7 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, userID string) ([]string
 		}
 		for _, key := range keys {
 			for _, name := range [][]byte{bucketTurns, bucketIdem, bucketSums} {
-				if err := tx.Bucket(name).DeleteBucket(key); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+				if err := tx.Bucket(name).DeleteBucket(key); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 					return err
 				}
 			}

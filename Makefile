@@ -26,6 +26,13 @@ deps:
 	  else \
 	    echo "chromium is missing: install it (e.g. sudo apt-get install chromium) or the browser tests of api/ui_test.go skip"; \
 	  fi; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing nodejs and npm (Debian packages) for the official JavaScript client test"; \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else \
+	    echo "node/npm are missing: install them or api/openai_jsclient_test.go skips (it fails under CI=true)"; \
+	  fi; }
 	@if command -v npm >/dev/null && [ ! -d api/testdata/openai-js/node_modules/openai ]; then \
 	  echo "installing the official OpenAI JavaScript client for api/openai_jsclient_test.go (npm ci)"; \
 	  npm ci --prefix api/testdata/openai-js --no-audit --no-fund --silent || echo "npm ci failed: the JavaScript client test will skip"; \

@@ -435,6 +435,10 @@ func (a *Assembler) recall(ctx context.Context, req Request, rep *Report, maxSeq
 	if err != nil {
 		return nil, nil, nil, degradedErr(PartIndex, fmt.Errorf("search: %w", err))
 	}
+	// Only the lexical list is widened for the session stage.
+	if len(res.Dense) > cfg.CandidateLimit {
+		res.Dense = res.Dense[:cfg.CandidateLimit]
+	}
 	lexical, sessionOf := a.sessionStage(starts, res.Lexical)
 	hitSeqs := make(map[int64]*Candidate, len(lexical)+len(res.Dense))
 	var order []int64

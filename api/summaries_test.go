@@ -68,7 +68,7 @@ func TestSummariesAndCompact(t *testing.T) {
 
 	var contents []string
 	for i := range 60 {
-		contents = append(contents, fmt.Sprintf("Turn %d: Melanie told Caroline that her cat number %d likes the garden in Paris on 8 May 2023.", i, i))
+		contents = append(contents, fmt.Sprintf("Turn %d: Tomas told Ines that her cat number %d likes the garden in Paris on 8 May 2023.", i, i))
 	}
 	e.appendContents(id, contents...)
 	require.Equal(t, 1, cc.count("/c"), "an append triggers compaction")
@@ -134,7 +134,7 @@ func TestForgetTriggersRebuild(t *testing.T) {
 	id := e.createConversation("f")
 	var contents []string
 	for i := range 30 {
-		contents = append(contents, fmt.Sprintf("Turn %d: Caroline painted lake number %d at sunrise.", i, i))
+		contents = append(contents, fmt.Sprintf("Turn %d: Ines painted lake number %d at sunrise.", i, i))
 	}
 	e.appendContents(id, contents...)
 	e.must(http.StatusOK, "POST", "/v1/conversations/"+id+"/compact", "")
@@ -198,9 +198,9 @@ func TestForgetTriggersARebuild(t *testing.T) {
 	id := e.createConversation("c")
 	var contents []string
 	for i := range 40 {
-		contents = append(contents, fmt.Sprintf("Turn %d: Caroline mentioned her garden and the weather on day %d.", i, i))
+		contents = append(contents, fmt.Sprintf("Turn %d: Ines mentioned her garden and the weather on day %d.", i, i))
 	}
-	contents[4] = "On 3 March 2024 Caroline told Melanie her locker code at Lisbon Central Station is zebra-quince-42."
+	contents[4] = "On 3 March 2024 Ines told Tomas her locker code at Lisbon Central Station is zebra-quince-42."
 	e.appendContents(id, contents...)
 	e.must(http.StatusOK, "POST", "/v1/conversations/"+id+"/compact", "")
 	before := ""

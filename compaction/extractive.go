@@ -20,7 +20,7 @@ const ProducerExtractive = "extractive"
 // commitments, feelings — within the token target, and lists them in
 // chronological order, each line prefixed with its date and speaker:
 //
-//	[8 May 2023] Caroline: I went to a LGBTQ support group.
+//	[8 May 2023] Ines: I went to a choir rehearsal.
 //
 // At level 0, relative dates are resolved against the turn's date:
 // "yesterday" becomes "yesterday (7 May 2023)".
@@ -43,7 +43,7 @@ func NewExtractive(tok Tokenizer) *Extractive { return &Extractive{tok: tok} }
 // candidate is one sentence that may go into the summary.
 type candidate struct {
 	item, line, sent int    // chronological position
-	prefix           string // "[8 May 2023] Caroline:"
+	prefix           string // "[8 May 2023] Ines:"
 	text             string
 	score            float64
 	cost             int // tokens of its own line

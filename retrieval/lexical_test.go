@@ -28,7 +28,7 @@ func TestAnalyzerTerms(t *testing.T) {
 		{"contraction is a stop word", "don't DON\u2019T dont", nil},
 		{"trailing apostrophe", "James' car", []string{"jame", "car"}},
 		{"inner apostrophes dropped", "o'clock rock'n'roll", []string{"oclock", "rocknrol"}},
-		{"hyphenated word gives both parts", "LGBTQ-friendly", []string{"lgbtq", "friend"}},
+		{"hyphenated word gives both parts", "dog-friendly", []string{"dog", "friend"}},
 		{"numbers kept", "I ran 5 km in 2023", []string{"ran", "5", "km", "2023"}},
 		{"decimal and thousands", "3.5 miles, 1,000 steps, 1,2,3", []string{"3.5", "mile", "1000", "step", "1", "2", "3"}},
 		{"words with digits not stemmed", "3rd mp3s v1.2.3", []string{"3rd", "mp3s", "v1.2.3"}},
@@ -167,7 +167,7 @@ func TestAnalyzerConcurrent(t *testing.T) {
 }
 
 func FuzzTerms(f *testing.F) {
-	for _, s := range []string{"", "Ines's LGBTQ-friendly café", "我在Google工作了3年", "1,000.5", "\xff'a'", "a'", "'s", "ǅ", "ʼq ʼ"} {
+	for _, s := range []string{"", "Ines's dog-friendly café", "我在Google工作了3年", "1,000.5", "\xff'a'", "a'", "'s", "ǅ", "ʼq ʼ"} {
 		f.Add(s)
 	}
 	a := NewAnalyzer(AnalyzerConfig{CacheSize: 100})
@@ -198,7 +198,7 @@ func FuzzTerms(f *testing.F) {
 	})
 }
 
-const lexBenchTurn = "Hey Ines! I finally went to that LGBTQ-friendly support group you told me about last week, " +
+const lexBenchTurn = "Hey Ines! I finally went to that dog-friendly choir you told me about last week, " +
 	"and honestly it was amazing. The people there were so kind, we talked for hours about our journeys."
 
 func BenchmarkTermFreqs(b *testing.B) {

@@ -183,7 +183,7 @@ func TestServeSummarizesWithTheBackend(t *testing.T) {
 			http.Error(w, `{"error":{"message":"overloaded"}}`, http.StatusBadRequest)
 			return
 		}
-		summary := fmt.Sprintf(`{"summary":"Caroline (model %s) talked about pottery."}`, req.Model)
+		summary := fmt.Sprintf(`{"summary":"Ines (model %s) talked about pottery."}`, req.Model)
 		b, _ := json.Marshal(map[string]any{
 			"id": "x", "object": "chat.completion", "model": req.Model,
 			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
@@ -215,7 +215,7 @@ func TestServeSummarizesWithTheBackend(t *testing.T) {
 	appendTurns := func() {
 		var turns []map[string]any
 		for i := range 40 {
-			turns = append(turns, map[string]any{"role": "user", "content": fmt.Sprintf("Caroline talks about pottery, lesson %d, with many words to fold.", i)})
+			turns = append(turns, map[string]any{"role": "user", "content": fmt.Sprintf("Ines talks about pottery, lesson %d, with many words to fold.", i)})
 		}
 		b, _ := json.Marshal(map[string]any{"turns": turns})
 		call("POST", "/v1/conversations/c/turns", string(b))

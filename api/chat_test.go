@@ -486,8 +486,10 @@ func TestChatUserIsConversationUserID(t *testing.T) {
 	require.Contains(t, e.backend.Requests()[0].Messages[0].Content, "talks to Ana about the sea")
 	r := e.must(http.StatusOK, "POST", "/v1/conversations/c/context", `{"message":{"content":"and now?"},"bot_id":"mira"}`)
 	require.Contains(t, string(r.body), "talks to Ana about the sea")
+	// The preview renders what chat would send: a message's name does not
+	// change the conversation's user.
 	r = e.must(http.StatusOK, "POST", "/v1/conversations/c/context", `{"message":{"name":"Bo","content":"and now?"},"bot_id":"mira"}`)
-	require.Contains(t, string(r.body), "talks to Bo about the sea")
+	require.Contains(t, string(r.body), "talks to Ana about the sea")
 
 	e.must(http.StatusCreated, "POST", "/v1/conversations", `{"id":"anon","bot_id":"mira"}`)
 	require.Equal(t, "Ahoy, User! I'm Mira.", e.turnList("anon")[0].Content)

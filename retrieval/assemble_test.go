@@ -385,7 +385,6 @@ func TestAssembleBeforeSeq(t *testing.T) {
 // cover of the history within SummaryCoverShare of the room, unless
 // SummariesRelevantOnly.
 func TestAssembleSummariesByRelevance(t *testing.T) {
-	ctx := context.Background()
 	for _, tc := range []struct {
 		only  bool
 		cover float64
@@ -401,13 +400,7 @@ func TestAssembleSummariesByRelevance(t *testing.T) {
 			"They planned a hiking trip to the mountains.",
 			"Ines started violin lessons with her sister.",
 		}
-		for i, c := range contents {
-			from := int64(i*40 + 1)
-			_, err := r.store.AddSummary(ctx, "", "c", memory.Summary{ConversationID: "c", Level: 0, FromSeq: from, ToSeq: from + 39,
-				FromTime: day0.Add(time.Duration(from-1) * time.Hour), ToTime: day0.Add(time.Duration(from+38) * time.Hour),
-				Content: c, Tokens: r.tok.Count(c), Producer: "test"})
-			require.NoError(t, err)
-		}
+		r.addLevel0Summaries(t, "c", contents)
 		out := ask(t, r, "c", "What is the name of the greyhound Tomas adopted?", 2000)
 		require.Len(t, out.Report.Summaries, 1, "only the relevant summary")
 		require.EqualValues(t, 41, out.Report.Summaries[0].FromSeq)
@@ -480,17 +473,13 @@ func TestAssembleCoarseCoverOrder(t *testing.T) {
 // TestAssembleDroppedSummaries: relevant summaries that do not fit the
 // summaries' share are in report.dropped with the turns they cover.
 func TestAssembleDroppedSummaries(t *testing.T) {
-	ctx := context.Background()
 	r := newRig(t, retrieval.AssemblerConfig{Budget: retrieval.BudgetPolicy{SummaryShare: 0.05}}, nil)
 	r.fill(t, "c", filler(rand.New(rand.NewPCG(7, 8)), 200))
+	var contents []string
 	for i := range 4 {
-		c := fmt.Sprintf("Week %d at the allotment: the beans, the leeks and the greenhouse roof again, with the neighbour's advice on compost.", i+1)
-		from := int64(i*40 + 1)
-		_, err := r.store.AddSummary(ctx, "", "c", memory.Summary{ConversationID: "c", Level: 0, FromSeq: from, ToSeq: from + 39,
-			FromTime: day0.Add(time.Duration(from-1) * time.Hour), ToTime: day0.Add(time.Duration(from+38) * time.Hour),
-			Content: c, Tokens: r.tok.Count(c), Producer: "test"})
-		require.NoError(t, err)
+		contents = append(contents, fmt.Sprintf("Week %d at the allotment: the beans, the leeks and the greenhouse roof again, with the neighbour's advice on compost.", i+1))
 	}
+	r.addLevel0Summaries(t, "c", contents)
 	out := ask(t, r, "c", "What did the neighbour say about compost for the beans and leeks?", 2000)
 	require.NotEmpty(t, out.Report.Summaries)
 	var dropped []retrieval.TurnReport
@@ -507,5 +496,18 @@ func TestAssembleDroppedSummaries(t *testing.T) {
 		require.Positive(t, d.Tokens)
 		require.Equal(t, retrieval.ReasonSummaryRelevant, d.Reasons[0])
 		require.Contains(t, d.Reasons[1], "no room")
+	}
+}
+
+// addLevel0Summaries writes contents[i] as the level-0 summary of turns
+// 40i+1 .. 40i+40 of conversation id.
+func (r *rig) addLevel0Summaries(t *testing.T, id string, contents []string) {
+	t.Helper()
+	for i, c := range contents {
+		from := int64(i*40 + 1)
+		_, err := r.store.AddSummary(context.Background(), "", id, memory.Summary{ConversationID: id, Level: 0, FromSeq: from, ToSeq: from + 39,
+			FromTime: day0.Add(time.Duration(from-1) * time.Hour), ToTime: day0.Add(time.Duration(from+38) * time.Hour),
+			Content: c, Tokens: r.tok.Count(c), Producer: "test"})
+		require.NoError(t, err)
 	}
 }
